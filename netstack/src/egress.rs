@@ -1,0 +1,101 @@
+//! Every packet smoltcp emits passes here: routed by the stack's own table to
+//! a NIC (local destinations to `lo`, as Linux does), and counted as Linux
+//! counts output.
+
+use crate::inet::RouteType;
+use crate::link::Packet;
+use crate::state::{State, LOOPBACK_INDEX};
+use crate::wire::{self, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
+use std::net::IpAddr;
+
+pub(crate) fn send(state: &mut State, packet: Packet) {
+    let Some(v) = wire::view(&packet) else { return };
+    let v4 = v.dst.is_ipv4();
+    let Some(route) = state.routes.lookup(v.dst, state) else {
+        if v4 {
+            state.snmp.ip.OutNoRoutes += 1;
+        } else {
+            state.snmp6.ip6.Ip6OutNoRoutes += 1;
+        }
+        return;
+    };
+    let oif = if route.kind == RouteType::Local {
+        LOOPBACK_INDEX
+    } else {
+        route.oif
+    };
+    let len = packet.len() as u64;
+    let broadcast =
+        route.kind == RouteType::Broadcast || matches!(v.dst, IpAddr::V4(d) if d.is_broadcast());
+    let payload = &packet[v.payload_start..v.payload_end];
+    if v4 {
+        let (ip, ext) = (&mut state.snmp.ip, &mut state.snmp.ip_ext);
+        ip.OutRequests += 1;
+        ext.OutOctets += len;
+        if broadcast {
+            ext.OutBcastPkts += 1;
+            ext.OutBcastOctets += len;
+        } else if v.dst.is_multicast() {
+            ext.OutMcastPkts += 1;
+            ext.OutMcastOctets += len;
+        }
+        match v.proto {
+            PROTO_ICMP => {
+                if let Some(&t) = payload.first() {
+                    state.snmp.icmp.OutMsgs += 1;
+                    state.snmp.icmp_msg.out_type[usize::from(t)] += 1;
+                }
+            }
+            PROTO_TCP => count_tcp_out(state, payload),
+            PROTO_UDP => state.snmp.udp.OutDatagrams += 1,
+            _ => {}
+        }
+    } else {
+        let ip = &mut state.snmp6.ip6;
+        ip.Ip6OutRequests += 1;
+        ip.Ip6OutOctets += len;
+        if v.dst.is_multicast() {
+            ip.Ip6OutMcastPkts += 1;
+            ip.Ip6OutMcastOctets += len;
+        }
+        match v.proto {
+            PROTO_ICMPV6 => {
+                if let Some(&t) = payload.first() {
+                    state.snmp6.icmp6.Icmp6OutMsgs += 1;
+                    state.snmp6.icmp6_msg.out_type[usize::from(t)] += 1;
+                }
+            }
+            PROTO_TCP => count_tcp_out(state, payload),
+            PROTO_UDP => state.snmp6.udp6.Udp6OutDatagrams += 1,
+            _ => {}
+        }
+    }
+    let Some(nic) = state.nics.get(&oif) else {
+        return;
+    };
+    if packet.len() > nic.mtu as usize {
+        // sandnet does not fragment on output; Linux would (or answer
+        // "fragmentation needed"). Counted as a failed fragmentation.
+        if v4 {
+            state.snmp.ip.FragFails += 1;
+        } else {
+            state.snmp6.ip6.Ip6FragFails += 1;
+        }
+        return;
+    }
+    if v4 {
+        state.snmp.ip.OutTransmits += 1;
+    } else {
+        state.snmp6.ip6.Ip6OutTransmits += 1;
+    }
+    // A full queue or failed write is counted by the link itself.
+    let _ = nic.link.send_owned(packet);
+}
+
+fn count_tcp_out(state: &mut State, segment: &[u8]) {
+    let tcp = &mut state.snmp.tcp;
+    tcp.OutSegs += 1;
+    if segment.get(13).is_some_and(|flags| flags & 0x04 != 0) {
+        tcp.OutRsts += 1;
+    }
+}

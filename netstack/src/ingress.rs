@@ -1,0 +1,341 @@
+//! Every packet a NIC receives passes here before smoltcp sees it: validated
+//! as Linux's ip_rcv/ipv6_rcv would, counted where Linux counts it, and either
+//! accepted or dropped. smoltcp counts nothing itself.
+
+use crate::inet::RouteType;
+use crate::state::State;
+use crate::wire::{self, IpView, PROTO_ICMP, PROTO_ICMPV6, PROTO_IGMP, PROTO_TCP, PROTO_UDP};
+use smoltcp::socket::{udp, AnySocket};
+use std::net::{IpAddr, Ipv6Addr};
+
+/// Decides the fate of one received packet; may trim link padding from it.
+/// Returns whether smoltcp should process it.
+pub(crate) fn accept(state: &mut State, ifindex: u32, packet: &mut Vec<u8>) -> bool {
+    let Some(nic) = state.nics.get(&ifindex) else {
+        return false;
+    };
+    if !nic.up {
+        nic.link.counters().add(|s| &mut s.rx_drop, 1);
+        return false;
+    }
+    let on_loopback = nic.is_loopback();
+    match packet.first().map(|b| b >> 4) {
+        Some(6) => accept_v6(state, on_loopback, packet),
+        // Anything that is not IPv6 is taken as IPv4, as a TUN classifies by the
+        // version nibble; a wrong version is then a header error.
+        _ => accept_v4(state, on_loopback, packet),
+    }
+}
+
+fn accept_v4(state: &mut State, on_loopback: bool, packet: &mut Vec<u8>) -> bool {
+    let ip = &mut state.snmp.ip;
+    let ext = &mut state.snmp.ip_ext;
+    ip.InReceives += 1;
+    ext.InOctets += packet.len() as u64;
+    // ip_rcv_core, in its order.
+    if packet.len() < 20 || packet[0] >> 4 != 4 || packet[0] & 0x0f < 5 {
+        ip.InHdrErrors += 1;
+        return false;
+    }
+    match packet[1] & 0x03 {
+        0 => ext.InNoECTPkts += 1,
+        1 => ext.InECT1Pkts += 1,
+        2 => ext.InECT0Pkts += 1,
+        _ => ext.InCEPkts += 1,
+    }
+    let ihl = usize::from(packet[0] & 0x0f) * 4;
+    if packet.len() < ihl {
+        ip.InHdrErrors += 1;
+        return false;
+    }
+    if !wire::plain_checksum_ok(&packet[..ihl]) {
+        ext.InCsumErrors += 1;
+        ip.InHdrErrors += 1;
+        return false;
+    }
+    let total = usize::from(u16::from_be_bytes([packet[2], packet[3]]));
+    if packet.len() < total {
+        ext.InTruncatedPkts += 1;
+        return false;
+    }
+    if total < ihl {
+        ip.InHdrErrors += 1;
+        return false;
+    }
+    packet.truncate(total);
+    let Some(v) = wire::view(packet) else {
+        ip.InHdrErrors += 1;
+        return false;
+    };
+    let (IpAddr::V4(src), IpAddr::V4(dst)) = (v.src, v.dst) else {
+        return false;
+    };
+    // Martians (ip_route_input_slow): dropped without an SNMP counter.
+    if src.is_multicast()
+        || src.is_broadcast()
+        || (!on_loopback && (src.is_loopback() || dst.is_loopback()))
+    {
+        return false;
+    }
+    let kind = if dst.is_broadcast() {
+        Some(RouteType::Broadcast)
+    } else if dst.is_multicast() {
+        Some(RouteType::Multicast)
+    } else {
+        state
+            .routes
+            .lookup(v.dst, state)
+            .map(|r| r.kind)
+            .filter(|k| matches!(k, RouteType::Local | RouteType::Broadcast))
+    };
+    let (ip, ext) = (&mut state.snmp.ip, &mut state.snmp.ip_ext);
+    match kind {
+        Some(RouteType::Local) => {}
+        Some(RouteType::Broadcast) => {
+            ext.InBcastPkts += 1;
+            ext.InBcastOctets += packet.len() as u64;
+        }
+        Some(_) => {
+            ext.InMcastPkts += 1;
+            ext.InMcastOctets += packet.len() as u64;
+            // The only group a sandnet NIC is in is all-systems.
+            if dst != std::net::Ipv4Addr::new(224, 0, 0, 1) {
+                return false;
+            }
+        }
+        None => {
+            // Not ours, and the stack does not forward (ip_error, EHOSTUNREACH).
+            ip.InAddrErrors += 1;
+            return false;
+        }
+    }
+    if v.fragment {
+        // sandnet does not reassemble IPv4 fragments.
+        ip.ReasmReqds += 1;
+        ip.ReasmFails += 1;
+        return false;
+    }
+    let payload = &packet[v.payload_start..v.payload_end];
+    match v.proto {
+        PROTO_ICMP => {
+            ip.InDelivers += 1;
+            accept_icmp_v4(state, kind == Some(RouteType::Local), payload)
+        }
+        PROTO_TCP => {
+            ip.InDelivers += 1;
+            accept_tcp(state, &v, payload, true)
+        }
+        PROTO_UDP => {
+            ip.InDelivers += 1;
+            accept_udp(state, &v, payload, true)
+        }
+        PROTO_IGMP => {
+            // Linux's IGMP handler takes it; sandnet joins no group that needs it.
+            ip.InDelivers += 1;
+            false
+        }
+        _ => {
+            // smoltcp answers with protocol unreachable, as Linux does.
+            ip.InUnknownProtos += 1;
+            true
+        }
+    }
+}
+
+fn accept_icmp_v4(state: &mut State, unicast: bool, payload: &[u8]) -> bool {
+    let icmp = &mut state.snmp.icmp;
+    icmp.InMsgs += 1;
+    if !wire::plain_checksum_ok(payload) {
+        icmp.InCsumErrors += 1;
+        icmp.InErrors += 1;
+        return false;
+    }
+    let Some(&kind) = payload.first() else {
+        icmp.InErrors += 1;
+        return false;
+    };
+    state.snmp.icmp_msg.in_type[usize::from(kind)] += 1;
+    // NR_ICMP_TYPES is 18; an echo to broadcast is ignored (icmp_echo_ignore_broadcasts).
+    if kind > 18 || payload.len() < 8 || (!unicast && (kind == 8 || kind == 13)) {
+        icmp.InErrors += 1;
+        return false;
+    }
+    true
+}
+
+fn accept_v6(state: &mut State, on_loopback: bool, packet: &mut Vec<u8>) -> bool {
+    let ip = &mut state.snmp6.ip6;
+    ip.Ip6InReceives += 1;
+    ip.Ip6InOctets += packet.len() as u64;
+    // ipv6_rcv_core, in its order.
+    if packet.len() < 40 {
+        ip.Ip6InHdrErrors += 1;
+        return false;
+    }
+    match (packet[1] >> 4) & 0x03 {
+        0 => ip.Ip6InNoECTPkts += 1,
+        1 => ip.Ip6InECT1Pkts += 1,
+        2 => ip.Ip6InECT0Pkts += 1,
+        _ => ip.Ip6InCEPkts += 1,
+    }
+    let (src, dst) = wire::ipv6_addrs(packet);
+    if (!on_loopback && (src.is_loopback() || dst.is_loopback())) || src.is_multicast() {
+        ip.Ip6InHdrErrors += 1;
+        return false;
+    }
+    let total = 40 + usize::from(u16::from_be_bytes([packet[4], packet[5]]));
+    if total > packet.len() {
+        ip.Ip6InTruncatedPkts += 1;
+        return false;
+    }
+    packet.truncate(total);
+    if dst.is_multicast() {
+        ip.Ip6InMcastPkts += 1;
+        ip.Ip6InMcastOctets += packet.len() as u64;
+        if !member_of(state, &dst) {
+            return false;
+        }
+    } else if state
+        .routes
+        .lookup(IpAddr::V6(dst), state)
+        .is_none_or(|r| r.kind != RouteType::Local)
+    {
+        // ip6_forward with forwarding off.
+        state.snmp6.ip6.Ip6InAddrErrors += 1;
+        return false;
+    }
+    let ip = &mut state.snmp6.ip6;
+    let Some(v) = wire::view(packet) else {
+        ip.Ip6InHdrErrors += 1;
+        return false;
+    };
+    if v.fragment {
+        // sandnet does not reassemble IPv6 fragments.
+        ip.Ip6ReasmReqds += 1;
+        ip.Ip6ReasmFails += 1;
+        return false;
+    }
+    let payload = &packet[v.payload_start..v.payload_end];
+    match v.proto {
+        PROTO_ICMPV6 => {
+            ip.Ip6InDelivers += 1;
+            accept_icmp_v6(state, &v, payload)
+        }
+        PROTO_TCP => {
+            ip.Ip6InDelivers += 1;
+            accept_tcp(state, &v, payload, false)
+        }
+        PROTO_UDP => {
+            ip.Ip6InDelivers += 1;
+            accept_udp(state, &v, payload, false)
+        }
+        _ => {
+            ip.Ip6InUnknownProtos += 1;
+            true
+        }
+    }
+}
+
+/// Groups every sandnet NIC is in: all-nodes, and the solicited-node group of
+/// each of its IPv6 addresses.
+fn member_of(state: &State, group: &Ipv6Addr) -> bool {
+    let s = group.segments();
+    if *group == Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1)
+        || *group == Ipv6Addr::new(0xff01, 0, 0, 0, 0, 0, 0, 1)
+    {
+        return true;
+    }
+    let solicited = s[..6] == [0xff02, 0, 0, 0, 0, 1] && s[6] >> 8 == 0xff;
+    solicited
+        && state.addrs.iter().any(|a| match a.addr {
+            IpAddr::V6(x) => {
+                let o = x.octets();
+                [o[13], o[14], o[15]]
+                    == [(s[6] & 0xff) as u8, (s[7] >> 8) as u8, (s[7] & 0xff) as u8]
+            }
+            IpAddr::V4(_) => false,
+        })
+}
+
+fn accept_icmp_v6(state: &mut State, v: &IpView, payload: &[u8]) -> bool {
+    let icmp = &mut state.snmp6.icmp6;
+    icmp.Icmp6InMsgs += 1;
+    if payload.len() < 4 || !wire::l4_checksum_ok(v, payload) {
+        icmp.Icmp6InCsumErrors += 1;
+        icmp.Icmp6InErrors += 1;
+        return false;
+    }
+    state.snmp6.icmp6_msg.in_type[usize::from(payload[0])] += 1;
+    true
+}
+
+fn accept_tcp(state: &mut State, v: &IpView, payload: &[u8], v4: bool) -> bool {
+    let tcp = &mut state.snmp.tcp;
+    tcp.InSegs += 1;
+    if payload.len() < 20 {
+        return false;
+    }
+    if usize::from(payload[12] >> 4) * 4 < 20 || usize::from(payload[12] >> 4) * 4 > payload.len() {
+        tcp.InErrs += 1;
+        return false;
+    }
+    // An IPv4 packet to a broadcast or multicast address is no TCP segment.
+    if v4 && matches!(v.dst, IpAddr::V4(d) if d.is_broadcast() || d.is_multicast()) {
+        return false;
+    }
+    if !wire::l4_checksum_ok(v, payload) {
+        tcp.InCsumErrors += 1;
+        tcp.InErrs += 1;
+        return false;
+    }
+    true
+}
+
+fn accept_udp(state: &mut State, v: &IpView, payload: &[u8], v4: bool) -> bool {
+    let port = payload.get(2..4).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let bound = port.is_some_and(|p| udp_port_bound(state, v.dst, p));
+    let (in_errors, csum_errors, no_ports) = if v4 {
+        let u = &mut state.snmp.udp;
+        (&mut u.InErrors, &mut u.InCsumErrors, &mut u.NoPorts)
+    } else {
+        let u = &mut state.snmp6.udp6;
+        (
+            &mut u.Udp6InErrors,
+            &mut u.Udp6InCsumErrors,
+            &mut u.Udp6NoPorts,
+        )
+    };
+    if payload.len() < 8 {
+        *in_errors += 1;
+        return false;
+    }
+    let ulen = usize::from(u16::from_be_bytes([payload[4], payload[5]]));
+    if ulen < 8 || ulen > payload.len() {
+        *in_errors += 1;
+        return false;
+    }
+    let datagram = &payload[..ulen];
+    let csum = u16::from_be_bytes([payload[6], payload[7]]);
+    // IPv4 may omit the checksum (zero); IPv6 may not.
+    if (csum != 0 || !v4) && !wire::l4_checksum_ok(v, datagram) {
+        *csum_errors += 1;
+        *in_errors += 1;
+        return false;
+    }
+    if !bound {
+        // smoltcp answers with port unreachable (counted on the way out).
+        *no_ports += 1;
+    }
+    // InDatagrams is counted when a socket reads the datagram, as udp_recvmsg does.
+    true
+}
+
+/// Whether an open smoltcp UDP socket would take a datagram for `dst:port`.
+fn udp_port_bound(state: &State, dst: IpAddr, port: u16) -> bool {
+    state.sockets.iter().any(|(_, s)| {
+        udp::Socket::downcast(s).is_some_and(|sock| {
+            let ep = sock.endpoint();
+            sock.is_open() && ep.port == port && ep.addr.is_none_or(|a| IpAddr::from(a) == dst)
+        })
+    })
+}

@@ -1,0 +1,164 @@
+//! Link endpoints: where packets enter and leave a stack. Every link is a pair
+//! of packet queues: a receiver the poll thread selects on, and a transmit side
+//! that never blocks. The link counts what crosses it, as a driver fills
+//! /proc/net/dev.
+
+mod counters;
+mod loopback;
+mod pipe;
+mod tun;
+
+pub use counters::LinkCounters;
+pub use tun::TunInfo;
+
+use crate::inet::{arphrd, iff, DevStats};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How many packets a link queue holds before it drops (a NIC ring's worth).
+pub const LINK_QUEUE_LEN: usize = 4096;
+
+/// A packet on a link: raw IP, no link header.
+pub type Packet = Vec<u8>;
+
+/// What a link looks like to `ip link`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkKind {
+    Loopback,
+    Tun,
+    Pipe,
+}
+
+impl LinkKind {
+    pub(crate) fn link_type(self) -> u16 {
+        match self {
+            LinkKind::Loopback => arphrd::LOOPBACK,
+            LinkKind::Tun | LinkKind::Pipe => arphrd::NONE,
+        }
+    }
+
+    /// Flags a NIC of this kind carries besides UP/RUNNING, as Linux sets them.
+    pub(crate) fn base_flags(self) -> u32 {
+        match self {
+            LinkKind::Loopback => iff::LOOPBACK,
+            LinkKind::Tun | LinkKind::Pipe => iff::POINTOPOINT | iff::NOARP | iff::MULTICAST,
+        }
+    }
+
+    pub(crate) fn default_mtu(self) -> u32 {
+        match self {
+            LinkKind::Loopback => 65536,
+            LinkKind::Tun | LinkKind::Pipe => 1500,
+        }
+    }
+
+    pub(crate) fn tx_queue_len(self) -> u32 {
+        match self {
+            LinkKind::Loopback => 1000,
+            LinkKind::Tun | LinkKind::Pipe => 500,
+        }
+    }
+}
+
+/// The transmit half of a link.
+pub(crate) enum LinkTx {
+    Channel(Sender<Packet>),
+    Tun(Arc<tun::TunDevice>),
+}
+
+/// One end of a link. Give it to `Stack::add_nic`, or, for a pipe end, drive
+/// it directly with `send` and `recv_timeout` (tests and benchmarks do).
+pub struct Link {
+    kind: LinkKind,
+    rx: Receiver<Packet>,
+    tx: LinkTx,
+    counters: Arc<LinkCounters>,
+    /// Keeps a TUN reader thread alive for as long as the link lives.
+    _reader: Option<tun::TunReader>,
+}
+
+impl Link {
+    /// Two connected in-memory ends: what one sends, the other receives.
+    pub fn pipe() -> (Link, Link) {
+        pipe::pair()
+    }
+
+    /// A Linux TUN device (IFF_TUN | IFF_NO_PI) named `name`, created in the
+    /// calling thread's network namespace. Needs CAP_NET_ADMIN. The device goes
+    /// away when the link is dropped.
+    pub fn tun(name: &str) -> io::Result<Link> {
+        tun::open(name)
+    }
+
+    pub(crate) fn loopback() -> Link {
+        loopback::new()
+    }
+
+    pub fn kind(&self) -> LinkKind {
+        self.kind
+    }
+
+    /// The OS device behind a TUN link (its kernel name and ifindex).
+    pub fn tun_info(&self) -> Option<TunInfo> {
+        match &self.tx {
+            LinkTx::Tun(dev) => Some(dev.info()),
+            LinkTx::Channel(_) => None,
+        }
+    }
+
+    /// Sends one packet. A full queue or a failed device write is counted
+    /// (tx_drop, tx_errs) and reported, never a panic.
+    pub fn send(&self, packet: &[u8]) -> io::Result<()> {
+        self.send_owned(packet.to_vec())
+    }
+
+    pub(crate) fn send_owned(&self, packet: Packet) -> io::Result<()> {
+        let len = packet.len() as u64;
+        let result = match &self.tx {
+            LinkTx::Channel(tx) => match tx.try_send(packet) {
+                Ok(()) => Ok(()),
+                Err(TrySendError::Full(_)) => {
+                    self.counters.add(|s| &mut s.tx_drop, 1);
+                    return Err(io::Error::from_raw_os_error(libc::ENOBUFS));
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    Err(io::Error::from_raw_os_error(libc::ENOTCONN))
+                }
+            },
+            LinkTx::Tun(dev) => dev.write(&packet),
+        };
+        match result {
+            Ok(()) => self.counters.count_tx(len),
+            Err(_) => self.counters.add(|s| &mut s.tx_errs, 1),
+        }
+        result
+    }
+
+    /// Receives one packet, waiting at most `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<Packet> {
+        let packet = self.rx.recv_timeout(timeout).ok()?;
+        self.counters.count_rx(packet.len() as u64);
+        Some(packet)
+    }
+
+    pub(crate) fn try_recv(&self) -> Option<Packet> {
+        let packet = self.rx.try_recv().ok()?;
+        self.counters.count_rx(packet.len() as u64);
+        Some(packet)
+    }
+
+    pub(crate) fn receiver(&self) -> &Receiver<Packet> {
+        &self.rx
+    }
+
+    /// This end's /proc/net/dev counters.
+    pub fn stats(&self) -> DevStats {
+        self.counters.snapshot()
+    }
+
+    pub(crate) fn counters(&self) -> &LinkCounters {
+        &self.counters
+    }
+}

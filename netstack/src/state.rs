@@ -1,0 +1,464 @@
+//! Everything a stack keeps, behind the stack's one lock: NICs, addresses,
+//! routes, counters, and the smoltcp interface and sockets.
+
+use crate::device::Router;
+use crate::error::errno;
+use crate::inet::{
+    ifa_flags, mask_addr, max_prefix_len, rt_scope, InterfaceAddr, Route, RouteSpec, RouteType,
+    Snapshot, Snmp6Stats, SnmpStats, Statistics, RT_TABLE_MAIN,
+};
+use crate::link::{Link, Packet};
+use crate::nic::{valid_name, Nic};
+use crate::route::{address_routes, multicast_route, AddrView, RouteTable, IP6_RT_PRIO_USER};
+use smoltcp::iface::{Config, Interface as SmolIface, SocketSet};
+use smoltcp::wire::{HardwareAddress, IpCidr};
+use std::collections::{BTreeMap, VecDeque};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// How many addresses one stack holds: smoltcp's compile-time cap, set in
+/// .cargo/config.toml.
+pub const MAX_ADDRS: usize = 64;
+pub const LOOPBACK_INDEX: u32 = 1;
+
+pub(crate) struct State {
+    pub nics: BTreeMap<u32, Nic>,
+    next_ifindex: u32,
+    pub addrs: Vec<InterfaceAddr>,
+    pub routes: RouteTable,
+    pub snmp: SnmpStats,
+    pub snmp6: Snmp6Stats,
+    pub iface: SmolIface,
+    pub sockets: SocketSet<'static>,
+    /// Packets accepted by ingress, waiting for smoltcp.
+    pub ingress: VecDeque<Packet>,
+    /// Packets smoltcp emitted, waiting to be routed.
+    pub egress: Vec<Packet>,
+    /// Bumped whenever the set of links changes, so the poll thread re-reads it.
+    pub generation: u64,
+    pub shutdown: bool,
+    /// Poll-loop iterations: how often the poll thread woke.
+    pub wakeups: u64,
+    pub epoch: std::time::Instant,
+}
+
+impl AddrView for State {
+    fn addrs(&self) -> &[InterfaceAddr] {
+        &self.addrs
+    }
+
+    fn is_up(&self, ifindex: u32) -> bool {
+        self.nics.get(&ifindex).is_some_and(|n| n.up)
+    }
+}
+
+impl State {
+    pub fn new() -> io::Result<State> {
+        let mut ingress = VecDeque::new();
+        let mut egress = Vec::new();
+        let mut config = Config::new(HardwareAddress::Ip);
+        config.random_seed = random_seed();
+        let epoch = std::time::Instant::now();
+        let iface = {
+            let mut dev = Router {
+                ingress: &mut ingress,
+                egress: &mut egress,
+                mtu: 65536,
+            };
+            SmolIface::new(config, &mut dev, smoltcp::time::Instant::from_micros(0))
+        };
+        let mut state = State {
+            nics: BTreeMap::new(),
+            next_ifindex: LOOPBACK_INDEX,
+            addrs: Vec::new(),
+            routes: RouteTable::default(),
+            snmp: SnmpStats::default(),
+            snmp6: Snmp6Stats::default(),
+            iface,
+            sockets: SocketSet::new(Vec::new()),
+            ingress,
+            egress,
+            generation: 0,
+            shutdown: false,
+            wakeups: 0,
+            epoch,
+        };
+        // smoltcp's own routing only has to consider every destination reachable;
+        // the stack's table decides where each packet really goes.
+        let routes = state.iface.routes_mut();
+        let _ = routes.add_default_ipv4_route(Ipv4Addr::new(0, 0, 0, 1));
+        let _ = routes.add_default_ipv6_route(Ipv6Addr::LOCALHOST);
+        let lo = state.add_nic("lo", Link::loopback())?;
+        state.add_address(lo, IpAddr::V4(Ipv4Addr::LOCALHOST), 8)?;
+        state.add_address(lo, IpAddr::V6(Ipv6Addr::LOCALHOST), 128)?;
+        Ok(state)
+    }
+
+    pub fn now(&self) -> smoltcp::time::Instant {
+        smoltcp::time::Instant::from_micros(self.epoch.elapsed().as_micros() as i64)
+    }
+
+    fn nic(&self, ifindex: u32) -> io::Result<&Nic> {
+        self.nics.get(&ifindex).ok_or_else(|| errno(libc::ENODEV))
+    }
+
+    fn nic_mut(&mut self, ifindex: u32) -> io::Result<&mut Nic> {
+        self.nics
+            .get_mut(&ifindex)
+            .ok_or_else(|| errno(libc::ENODEV))
+    }
+
+    /// Largest MTU of the NICs that are up: what smoltcp may emit at most.
+    pub fn max_mtu(&self) -> usize {
+        self.nics
+            .values()
+            .filter(|n| n.up)
+            .map(|n| n.mtu as usize)
+            .max()
+            .unwrap_or(1500)
+    }
+
+    pub fn add_nic(&mut self, name: &str, link: Link) -> io::Result<u32> {
+        if !valid_name(name) {
+            return Err(errno(libc::EINVAL));
+        }
+        if self.nics.values().any(|n| n.name == name) {
+            return Err(errno(libc::EEXIST));
+        }
+        let index = self.next_ifindex;
+        self.next_ifindex += 1;
+        let mtu = link.kind().default_mtu();
+        self.nics.insert(
+            index,
+            Nic {
+                index,
+                name: name.to_string(),
+                up: false,
+                mtu,
+                link,
+            },
+        );
+        self.generation += 1;
+        self.set_up(index, true)?;
+        Ok(index)
+    }
+
+    pub fn remove_nic(&mut self, ifindex: u32) -> io::Result<()> {
+        if self.nic(ifindex)?.is_loopback() {
+            return Err(errno(libc::EOPNOTSUPP));
+        }
+        self.routes.retain(|r| r.oif != ifindex);
+        self.addrs.retain(|a| a.ifindex != ifindex);
+        self.nics.remove(&ifindex);
+        self.generation += 1;
+        self.sync_smoltcp_addrs();
+        Ok(())
+    }
+
+    /// Up: the NIC's address routes (and ff00::/8) come back. Down: every
+    /// route through it goes, as Linux flushes them; addresses stay.
+    pub fn set_up(&mut self, ifindex: u32, up: bool) -> io::Result<()> {
+        let nic = self.nic_mut(ifindex)?;
+        if nic.up == up {
+            return Ok(());
+        }
+        nic.up = up;
+        let is_loopback = nic.is_loopback();
+        if up {
+            if !is_loopback {
+                self.routes.insert(multicast_route(ifindex))?;
+            }
+            let addrs: Vec<InterfaceAddr> = self
+                .addrs
+                .iter()
+                .filter(|a| a.ifindex == ifindex)
+                .cloned()
+                .collect();
+            for a in &addrs {
+                self.install_address_routes(a, is_loopback);
+            }
+        } else {
+            self.routes.retain(|r| r.oif != ifindex);
+        }
+        Ok(())
+    }
+
+    pub fn set_mtu(&mut self, ifindex: u32, mtu: u32) -> io::Result<()> {
+        let nic = self.nic_mut(ifindex)?;
+        // Linux's limits: at least IPv4's minimum of 68; at most what the link type allows.
+        let max = if nic.is_loopback() { 65536 } else { 65535 };
+        if !(68..=max).contains(&mtu) {
+            return Err(errno(libc::EINVAL));
+        }
+        nic.mtu = mtu;
+        Ok(())
+    }
+
+    fn primary_v4(&self, ifindex: u32, addr: IpAddr, prefix_len: u8) -> Option<IpAddr> {
+        self.addrs
+            .iter()
+            .find(|a| {
+                a.ifindex == ifindex
+                    && a.addr.is_ipv4()
+                    && !a.is_secondary()
+                    && a.prefix_len == prefix_len
+                    && mask_addr(a.addr, prefix_len) == mask_addr(addr, prefix_len)
+            })
+            .map(|a| a.addr)
+    }
+
+    pub fn add_address(&mut self, ifindex: u32, addr: IpAddr, prefix_len: u8) -> io::Result<()> {
+        let nic = self.nic(ifindex)?;
+        let (is_loopback, up, label) = (nic.is_loopback(), nic.up, nic.name.clone());
+        if prefix_len > max_prefix_len(&addr) || !usable_address(&addr) {
+            return Err(errno(libc::EINVAL));
+        }
+        if self
+            .addrs
+            .iter()
+            .any(|a| a.ifindex == ifindex && a.addr == addr)
+        {
+            return Err(errno(libc::EEXIST));
+        }
+        if self.addrs.len() >= MAX_ADDRS {
+            return Err(errno(libc::ENOSPC));
+        }
+        let primary = if addr.is_ipv4() {
+            self.primary_v4(ifindex, addr, prefix_len)
+        } else {
+            None
+        };
+        let mut flags = ifa_flags::PERMANENT;
+        if primary.is_some() {
+            flags |= ifa_flags::SECONDARY;
+        }
+        if addr.is_ipv6() {
+            flags |= ifa_flags::NODAD;
+        }
+        let scope = match addr {
+            IpAddr::V4(a) if a.is_loopback() => rt_scope::HOST,
+            IpAddr::V6(a) if a.is_loopback() => rt_scope::HOST,
+            IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80 => rt_scope::LINK,
+            _ => rt_scope::UNIVERSE,
+        };
+        let entry = InterfaceAddr {
+            ifindex,
+            addr,
+            prefix_len,
+            flags,
+            scope,
+            label,
+        };
+        if up {
+            self.install_address_routes(&entry, is_loopback);
+        }
+        self.addrs.push(entry);
+        self.sync_smoltcp_addrs();
+        Ok(())
+    }
+
+    fn install_address_routes(&mut self, a: &InterfaceAddr, is_loopback: bool) {
+        let primary = if a.is_secondary() {
+            self.primary_v4(a.ifindex, a.addr, a.prefix_len)
+        } else {
+            None
+        };
+        for r in address_routes(a, primary, is_loopback) {
+            // Two NICs may hold the same prefix; Linux keeps the first route.
+            let _ = self.routes.insert(r);
+        }
+    }
+
+    /// Removes an address, its routes, and (as Linux does without
+    /// promote_secondaries) the secondaries of a removed primary.
+    pub fn remove_address(&mut self, ifindex: u32, addr: IpAddr, prefix_len: u8) -> io::Result<()> {
+        self.nic(ifindex)?;
+        let pos = self
+            .addrs
+            .iter()
+            .position(|a| a.ifindex == ifindex && a.addr == addr && a.prefix_len == prefix_len)
+            .ok_or_else(|| errno(libc::EADDRNOTAVAIL))?;
+        let removed = self.addrs.remove(pos);
+        let mut gone = vec![removed.clone()];
+        if removed.addr.is_ipv4() && !removed.is_secondary() {
+            let net = mask_addr(removed.addr, removed.prefix_len);
+            let (secondaries, keep): (Vec<_>, Vec<_>) = self.addrs.drain(..).partition(|a| {
+                a.ifindex == ifindex
+                    && a.is_secondary()
+                    && a.prefix_len == removed.prefix_len
+                    && mask_addr(a.addr, a.prefix_len) == net
+            });
+            self.addrs = keep;
+            gone.extend(secondaries);
+        }
+        for a in &gone {
+            let owned = address_routes(a, None, true)
+                .into_iter()
+                .chain(address_routes(a, None, false));
+            let owned: Vec<Route> = owned.collect();
+            self.routes.retain(|r| {
+                !(r.oif == ifindex
+                    && r.protocol == crate::inet::rtprot::KERNEL
+                    && owned.iter().any(|o| {
+                        o.dst == r.dst && o.prefix_len == r.prefix_len && o.table == r.table
+                    }))
+            });
+        }
+        self.sync_smoltcp_addrs();
+        Ok(())
+    }
+
+    pub fn add_route(&mut self, spec: &RouteSpec) -> io::Result<()> {
+        if spec.prefix_len > max_prefix_len(&spec.dst) {
+            return Err(errno(libc::EINVAL));
+        }
+        if spec
+            .gateway
+            .is_some_and(|g| g.is_ipv4() != spec.dst.is_ipv4())
+            || spec
+                .prefsrc
+                .is_some_and(|s| s.is_ipv4() != spec.dst.is_ipv4())
+        {
+            return Err(errno(libc::EINVAL));
+        }
+        if let Some(oif) = spec.oif {
+            self.nic(oif)?;
+        }
+        let (oif, scope) = match spec.gateway {
+            Some(gw) => (self.gateway_oif(gw, spec.oif)?, rt_scope::UNIVERSE),
+            None => (spec.oif.ok_or_else(|| errno(libc::EINVAL))?, rt_scope::LINK),
+        };
+        if let Some(src) = spec.prefsrc {
+            // fib_create_info: a preferred source must be one of the stack's addresses.
+            if !self.addrs.iter().any(|a| a.addr == src) {
+                return Err(errno(libc::EINVAL));
+            }
+        }
+        let metric = match (spec.metric, spec.dst) {
+            (Some(m), IpAddr::V4(_)) => m,
+            (None, IpAddr::V4(_)) => 0,
+            (Some(0) | None, IpAddr::V6(_)) => IP6_RT_PRIO_USER,
+            (Some(m), IpAddr::V6(_)) => m,
+        };
+        self.routes.insert(Route {
+            dst: mask_addr(spec.dst, spec.prefix_len),
+            prefix_len: spec.prefix_len,
+            gateway: spec.gateway,
+            oif,
+            metric,
+            table: RT_TABLE_MAIN,
+            kind: RouteType::Unicast,
+            scope: if spec.dst.is_ipv6() {
+                rt_scope::UNIVERSE
+            } else {
+                scope
+            },
+            protocol: spec.protocol,
+            prefsrc: spec.prefsrc,
+        })
+    }
+
+    /// The interface a gateway is reached through: fib_check_nh_v4_gw (IPv4:
+    /// ENETUNREACH when no route, EINVAL when the route is not unicast or local)
+    /// and ip6_validate_gw (IPv6: EHOSTUNREACH).
+    fn gateway_oif(&self, gw: IpAddr, oif: Option<u32>) -> io::Result<u32> {
+        let unreachable = if gw.is_ipv4() {
+            libc::ENETUNREACH
+        } else {
+            libc::EHOSTUNREACH
+        };
+        let route = self
+            .routes
+            .lookup(gw, self)
+            .ok_or_else(|| errno(unreachable))?;
+        match (gw, route.kind) {
+            (IpAddr::V4(_), RouteType::Unicast | RouteType::Local) => {}
+            (IpAddr::V4(_), _) => return Err(errno(libc::EINVAL)),
+            (IpAddr::V6(_), RouteType::Unicast) if route.gateway.is_none() => {}
+            (IpAddr::V6(_), _) => return Err(errno(libc::EHOSTUNREACH)),
+        }
+        let via = route.oif;
+        match oif {
+            Some(o) if o != via && route.kind != RouteType::Local => Err(errno(unreachable)),
+            Some(o) => Ok(o),
+            None => Ok(via),
+        }
+    }
+
+    pub fn remove_route(&mut self, spec: &RouteSpec) -> io::Result<()> {
+        let dst = mask_addr(spec.dst, spec.prefix_len);
+        self.routes
+            .remove_matching(|r| {
+                r.table == RT_TABLE_MAIN
+                    && r.dst == dst
+                    && r.prefix_len == spec.prefix_len
+                    && spec.gateway.is_none_or(|g| r.gateway == Some(g))
+                    && spec.oif.is_none_or(|o| r.oif == o)
+                    && spec.metric.is_none_or(|m| r.metric == m)
+            })
+            .map(|_| ())
+    }
+
+    /// smoltcp accepts packets for the stack's addresses; keep its list equal to ours.
+    fn sync_smoltcp_addrs(&mut self) {
+        let addrs: Vec<IpCidr> = self
+            .addrs
+            .iter()
+            .map(|a| IpCidr::new(a.addr.into(), a.prefix_len))
+            .collect();
+        self.iface.update_ip_addrs(|v| {
+            v.clear();
+            for c in addrs {
+                // MAX_ADDRS equals smoltcp's capacity, checked before adding.
+                let _ = v.push(c);
+            }
+        });
+    }
+
+    pub fn statistics(&self) -> Statistics {
+        let mut snmp = self.snmp;
+        let mut snmp6 = self.snmp6;
+        crate::stats::fold_icmp_msg(&mut snmp, &mut snmp6);
+        Statistics {
+            dev: self
+                .nics
+                .values()
+                .map(|n| (n.index, n.link.stats()))
+                .collect(),
+            snmp,
+            snmp6,
+        }
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let mut addrs = self.addrs.clone();
+        addrs.sort_by_key(|a| a.ifindex);
+        Snapshot {
+            interfaces: self.nics.values().map(Nic::interface).collect(),
+            addrs,
+            routes: self.routes.sorted(),
+            stats: self.statistics(),
+        }
+    }
+}
+
+/// Addresses Linux would refuse or that cannot be a host's own: unspecified,
+/// multicast, and IPv4's limited broadcast. (Linux accepts the IPv4 ones;
+/// sandnet refuses them, since no socket could use them.)
+fn usable_address(addr: &IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(a) => !a.is_unspecified() && !a.is_multicast() && !a.is_broadcast(),
+        IpAddr::V6(a) => !a.is_unspecified() && !a.is_multicast(),
+    }
+}
+
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}

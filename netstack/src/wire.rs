@@ -1,0 +1,111 @@
+//! The few header fields the stack reads itself, to route and to count.
+//! Everything is bounds-checked: a short or odd packet yields `None`.
+
+use smoltcp::wire::{checksum, IpProtocol};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+pub const PROTO_ICMP: u8 = 1;
+pub const PROTO_IGMP: u8 = 2;
+pub const PROTO_TCP: u8 = 6;
+pub const PROTO_UDP: u8 = 17;
+pub const PROTO_ICMPV6: u8 = 58;
+const V6_HOP_BY_HOP: u8 = 0;
+const V6_ROUTING: u8 = 43;
+const V6_FRAGMENT: u8 = 44;
+const V6_DEST_OPTS: u8 = 60;
+
+/// An IP packet's addresses, upper-layer protocol, and where its payload lies.
+#[derive(Clone, Copy, Debug)]
+pub struct IpView {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub proto: u8,
+    pub payload_start: usize,
+    pub payload_end: usize,
+    /// A fragment (IPv4 MF or offset; IPv6 fragment header).
+    pub fragment: bool,
+}
+
+pub fn ipv4_addrs(p: &[u8]) -> (Ipv4Addr, Ipv4Addr) {
+    (
+        Ipv4Addr::new(p[12], p[13], p[14], p[15]),
+        Ipv4Addr::new(p[16], p[17], p[18], p[19]),
+    )
+}
+
+pub fn ipv6_addrs(p: &[u8]) -> (Ipv6Addr, Ipv6Addr) {
+    let a = |o: usize| Ipv6Addr::from(<[u8; 16]>::try_from(&p[o..o + 16]).expect("16 bytes"));
+    (a(8), a(24))
+}
+
+/// Parses a packet whose IP header was already validated (or that the stack built).
+pub fn view(p: &[u8]) -> Option<IpView> {
+    match p.first()? >> 4 {
+        4 if p.len() >= 20 => {
+            let ihl = usize::from(p[0] & 0x0f) * 4;
+            let total = usize::from(u16::from_be_bytes([p[2], p[3]])).min(p.len());
+            if ihl < 20 || total < ihl {
+                return None;
+            }
+            let (src, dst) = ipv4_addrs(p);
+            let frag = u16::from_be_bytes([p[6], p[7]]);
+            Some(IpView {
+                src: src.into(),
+                dst: dst.into(),
+                proto: p[9],
+                payload_start: ihl,
+                payload_end: total,
+                fragment: frag & 0x3fff != 0,
+            })
+        }
+        6 if p.len() >= 40 => {
+            let end = (40 + usize::from(u16::from_be_bytes([p[4], p[5]]))).min(p.len());
+            let (src, dst) = ipv6_addrs(p);
+            let (mut next, mut off, mut fragment) = (p[6], 40usize, false);
+            // Walk the extension headers to the upper layer.
+            loop {
+                match next {
+                    V6_HOP_BY_HOP | V6_ROUTING | V6_DEST_OPTS => {
+                        let h = p.get(off..off + 2)?;
+                        next = h[0];
+                        off += (usize::from(h[1]) + 1) * 8;
+                    }
+                    V6_FRAGMENT => {
+                        next = *p.get(off)?;
+                        off += 8;
+                        fragment = true;
+                    }
+                    _ => break,
+                }
+                if off > end {
+                    return None;
+                }
+            }
+            Some(IpView {
+                src: src.into(),
+                dst: dst.into(),
+                proto: next,
+                payload_start: off,
+                payload_end: end,
+                fragment,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// RFC 1071 check of an upper-layer checksum with its pseudo-header.
+pub fn l4_checksum_ok(v: &IpView, payload: &[u8]) -> bool {
+    let pseudo = checksum::pseudo_header(
+        &v.src.into(),
+        &v.dst.into(),
+        IpProtocol::from(v.proto),
+        payload.len() as u32,
+    );
+    checksum::combine(&[pseudo, checksum::data(payload)]) == 0xffff
+}
+
+/// RFC 1071 check of a checksum that covers `data` alone (IPv4 header, ICMPv4).
+pub fn plain_checksum_ok(data: &[u8]) -> bool {
+    checksum::data(data) == 0xffff
+}
