@@ -81,11 +81,21 @@ impl RouteTable {
     /// in each, the longest prefix, then the lowest metric, then the oldest.
     /// Routes through interfaces that are down are skipped.
     pub fn lookup(&self, dst: IpAddr, view: &impl AddrView) -> Option<&Route> {
+        self.lookup_where(dst, view, |_| true)
+    }
+
+    /// `lookup` among the routes `eligible` admits.
+    pub fn lookup_where(
+        &self,
+        dst: IpAddr,
+        view: &impl AddrView,
+        eligible: impl Fn(&Route) -> bool,
+    ) -> Option<&Route> {
         for table in [RT_TABLE_LOCAL, RT_TABLE_MAIN] {
             let best = self
                 .routes
                 .iter()
-                .filter(|r| r.table == table && r.contains(dst) && view.is_up(r.oif))
+                .filter(|r| r.table == table && r.contains(dst) && view.is_up(r.oif) && eligible(r))
                 .min_by_key(|r| (std::cmp::Reverse(r.prefix_len), r.metric));
             if best.is_some() {
                 return best;

@@ -367,9 +367,11 @@ impl State {
         } else {
             libc::EHOSTUNREACH
         };
+        // fib_check_nh_v4_gw looks the gateway up at link scope or narrower:
+        // it must be on a connected prefix, not behind another gateway.
         let route = self
             .routes
-            .lookup(gw, self)
+            .lookup_where(gw, self, |r| gw.is_ipv6() || r.scope >= rt_scope::LINK)
             .ok_or_else(|| errno(unreachable))?;
         match (gw, route.kind) {
             (IpAddr::V4(_), RouteType::Unicast | RouteType::Local) => {}
