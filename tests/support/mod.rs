@@ -1,3 +1,4 @@
 #![allow(dead_code)]
+pub mod kernel;
 pub mod packets;
 pub mod root;

@@ -2,6 +2,7 @@
 //! system call and turns its failure into an `io::Error`.
 
 pub mod netns;
+pub mod packet;
 
 use std::ffi::CString;
 use std::io;

@@ -1,0 +1,178 @@
+//! End to end over a real TUN in a private network namespace, with the host
+//! kernel as the peer. Needs root: skipped with a reason otherwise, and a
+//! failure when skipped under CI=true.
+
+mod support;
+
+use sandnet::netstack::os::packet::PacketSocket;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+use support::kernel::*;
+use support::packets::*;
+
+#[test]
+fn kernel_pings_the_stack_and_dev_rows_mirror() {
+    let Some(bed) = tun_bed("kernel_pings_the_stack_and_dev_rows_mirror") else {
+        return;
+    };
+    let mut buf = [0u8; 2048];
+    for (v6, dst, reply_type) in [(false, STACK_V4, 0u8), (true, STACK_V6, 129u8)] {
+        let sock = bed.kernel_ping_socket(v6);
+        let to = SocketAddr::new(ip(dst), 0);
+        for seq in 1..=3u16 {
+            let request = if v6 {
+                // The kernel fills in the ICMPv6 checksum and ident of a ping socket.
+                icmpv6_echo_request(
+                    Ipv6Addr::UNSPECIFIED,
+                    Ipv6Addr::UNSPECIFIED,
+                    0,
+                    seq,
+                    b"from the kernel",
+                )
+            } else {
+                icmpv4_echo_request(0, seq, b"from the kernel")
+            };
+            sock.send_to(&request, to).unwrap();
+            let (n, from) = sock
+                .recv_from(&mut buf)
+                .unwrap_or_else(|e| panic!("no reply from {dst}: {e}"));
+            assert_eq!(from.ip(), ip(dst));
+            assert_eq!(buf[0], reply_type, "an echo reply");
+            assert_eq!(u16::from_be_bytes([buf[6], buf[7]]), seq);
+            assert_eq!(&buf[8..n], b"from the kernel");
+        }
+    }
+    let stats = bed.stack.statistics();
+    assert_eq!(
+        (stats.snmp.icmp.InEchos, stats.snmp.icmp.OutEchoReps),
+        (3, 3)
+    );
+    assert_eq!(
+        (
+            stats.snmp6.icmp6.Icmp6InEchos,
+            stats.snmp6.icmp6.Icmp6OutEchoReplies
+        ),
+        (3, 3)
+    );
+
+    // The kernel's row for the TUN is the stack's row seen from the other side.
+    let mirrored = eventually(Duration::from_secs(5), || {
+        let k = bed.kernel_dev_row();
+        let s = bed.stack.statistics().dev[&bed.ifindex];
+        (k[0], k[1], k[8], k[9]) == (s.tx_bytes, s.tx_packets, s.rx_bytes, s.rx_packets)
+    });
+    let s = bed.stack.statistics().dev[&bed.ifindex];
+    assert!(mirrored, "kernel {:?} vs stack {s:?}", bed.kernel_dev_row());
+    assert!(s.rx_packets >= 6 && s.tx_packets >= 6);
+    assert_eq!((s.rx_errs, s.tx_errs, s.rx_drop, s.tx_drop), (0, 0, 0, 0));
+
+    // Dropping the stack releases the device.
+    let TunBed { stack, ns, .. } = bed;
+    drop(stack);
+    assert!(
+        ns.ip(&["link", "show", DEV]).is_err(),
+        "the TUN device is gone"
+    );
+}
+
+#[test]
+fn malformed_packets_from_the_kernel_are_dropped_and_counted() {
+    let Some(bed) = tun_bed("malformed_packets_from_the_kernel_are_dropped_and_counted") else {
+        return;
+    };
+    let os_ifindex = bed.os_ifindex;
+    let raw = bed.ns.run(move || PacketSocket::open(os_ifindex)).unwrap();
+    let (k4, s4) = (
+        KERNEL_V4.parse::<Ipv4Addr>().unwrap(),
+        STACK_V4.parse::<Ipv4Addr>().unwrap(),
+    );
+    let (k6, s6) = (
+        KERNEL_V6.parse::<Ipv6Addr>().unwrap(),
+        STACK_V6.parse::<Ipv6Addr>().unwrap(),
+    );
+    let before = bed.stack.statistics();
+    let rx_before = before.dev[&bed.ifindex].rx_packets;
+
+    let good = ipv4(k4, s4, 1, &icmpv4_echo_request(7, 1, b"payload"));
+    let mut sent = 0;
+    let mut send = |p: &[u8], v6: bool| {
+        raw.send(p, v6).unwrap();
+        sent += 1;
+    };
+    // Shorter than an IPv4 header: InHdrErrors.
+    send(&good[..12], false);
+    // Version 5 where IPv4 was announced: InHdrErrors.
+    let mut wrong_version = good.clone();
+    wrong_version[0] = 0x55;
+    send(&wrong_version, false);
+    // Header checksum wrong: InCsumErrors and InHdrErrors.
+    let mut bad_csum = good.clone();
+    bad_csum[10] ^= 0xff;
+    send(&bad_csum, false);
+    // Total length past the end of the packet: InTruncatedPkts (ip_rcv_core).
+    let mut long = good.clone();
+    let total = u16::from_be_bytes([long[2], long[3]]) + 10;
+    long[2..4].copy_from_slice(&total.to_be_bytes());
+    long[10..12].copy_from_slice(&[0, 0]);
+    let c = checksum(&[&long[..20]]);
+    long[10..12].copy_from_slice(&c.to_be_bytes());
+    send(&long, false);
+    // ICMP checksum wrong: Icmp InMsgs, InCsumErrors, InErrors.
+    let mut icmp = icmpv4_echo_request(7, 2, b"payload");
+    icmp[2] ^= 0xff;
+    send(&ipv4(k4, s4, 1, &icmp), false);
+    // UDP checksum wrong: Udp InCsumErrors, InErrors.
+    let mut udp = udp_v4(k4, s4, 5000, 53, b"query");
+    udp[6] ^= 0xff;
+    send(&ipv4(k4, s4, 17, &udp), false);
+    // IPv6 shorter than its header: Ip6InHdrErrors.
+    let good6 = ipv6(k6, s6, 58, &icmpv6_echo_request(k6, s6, 7, 1, b"payload"));
+    send(&good6[..30], true);
+    // IPv6 payload length past the end: Ip6InTruncatedPkts.
+    let mut long6 = good6.clone();
+    long6[5] += 10;
+    send(&long6, true);
+    // ICMPv6 checksum wrong: Icmp6InCsumErrors, Icmp6InErrors.
+    let mut bad6 = good6.clone();
+    bad6[42] ^= 0xff;
+    send(&bad6, true);
+
+    let all_read = eventually(Duration::from_secs(5), || {
+        bed.stack.statistics().dev[&bed.ifindex].rx_packets >= rx_before + sent
+    });
+    assert!(all_read, "the stack read all {sent} packets");
+    let after = bed.stack.statistics();
+    let d = |f: fn(&sandnet::netstack::Statistics) -> u64| f(&after) - f(&before);
+    assert_eq!(d(|s| s.snmp.ip.InHdrErrors), 3);
+    assert_eq!(d(|s| s.snmp.ip_ext.InCsumErrors), 1);
+    assert_eq!(d(|s| s.snmp.ip_ext.InTruncatedPkts), 1);
+    assert_eq!(d(|s| s.snmp.icmp.InCsumErrors), 1);
+    assert_eq!(d(|s| s.snmp.icmp.InErrors), 1);
+    assert_eq!(d(|s| s.snmp.udp.InCsumErrors), 1);
+    assert_eq!(d(|s| s.snmp.udp.InErrors), 1);
+    assert_eq!(
+        d(|s| s.snmp.udp.NoPorts),
+        0,
+        "a corrupt datagram is no NoPorts"
+    );
+    assert_eq!(d(|s| s.snmp6.ip6.Ip6InHdrErrors), 1);
+    assert_eq!(d(|s| s.snmp6.ip6.Ip6InTruncatedPkts), 1);
+    assert_eq!(d(|s| s.snmp6.icmp6.Icmp6InCsumErrors), 1);
+    assert_eq!(d(|s| s.snmp6.icmp6.Icmp6InErrors), 1);
+    assert_eq!(
+        d(|s| s.snmp.icmp.OutMsgs),
+        0,
+        "nothing malformed was answered"
+    );
+
+    // And the stack still serves.
+    let sock = bed.kernel_ping_socket(false);
+    sock.send_to(
+        &icmpv4_echo_request(0, 9, b"still there?"),
+        SocketAddr::new(ip(STACK_V4), 0),
+    )
+    .unwrap();
+    let mut buf = [0u8; 256];
+    let (n, _) = sock.recv_from(&mut buf).expect("a reply after the garbage");
+    assert_eq!(&buf[8..n], b"still there?");
+}
