@@ -66,6 +66,28 @@ fn kernel_pings_the_stack_and_dev_rows_mirror() {
     assert!(s.rx_packets >= 6 && s.tx_packets >= 6);
     assert_eq!((s.rx_errs, s.tx_errs, s.rx_drop, s.tx_drop), (0, 0, 0, 0));
 
+    // With the kernel side down, TUN writes fail (EIO): counted as tx_errs, no panic.
+    // A ping from 8.8.8.8 on a second NIC makes the stack answer through the TUN
+    // (its default route), as Linux would.
+    let (p, far) = sandnet::netstack::Link::pipe();
+    let p1 = bed.stack.add_nic("p1", p).unwrap();
+    bed.stack.add_address(p1, ip("10.5.0.2"), 24).unwrap();
+    bed.ns.ip(&["link", "set", DEV, "down"]).unwrap();
+    let errs = bed.stack.statistics().dev[&bed.ifindex].tx_errs;
+    let request = ipv4(
+        Ipv4Addr::new(8, 8, 8, 8),
+        Ipv4Addr::new(10, 5, 0, 2),
+        1,
+        &icmpv4_echo_request(3, 3, b"x"),
+    );
+    far.send(&request).unwrap();
+    assert!(eventually(Duration::from_secs(5), || bed
+        .stack
+        .statistics()
+        .dev[&bed.ifindex]
+        .tx_errs
+        == errs + 1));
+
     // Dropping the stack releases the device.
     let TunBed { stack, ns, .. } = bed;
     drop(stack);

@@ -185,3 +185,12 @@ impl Stack {
         stop(&self.shared.state, &self.shared.wake, &self.shared.thread);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stack_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::Stack>();
+    }
+}
