@@ -418,7 +418,7 @@ impl State {
     }
 
     pub fn statistics(&self) -> Statistics {
-        let mut snmp = self.snmp;
+        let mut snmp = self.snmp.clone();
         let mut snmp6 = self.snmp6;
         crate::stats::fold_icmp_msg(&mut snmp, &mut snmp6);
         Statistics {

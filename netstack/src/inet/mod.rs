@@ -15,8 +15,8 @@ pub use route::{
 };
 pub use snapshot::Snapshot;
 pub use stats::{
-    DevStats, Icmp, Icmp6, IcmpMsg, Ip, Ip6, IpExt, Snmp6Stats, SnmpStats, Statistics, Tcp, Udp,
-    Udp6, UdpLite, UdpLite6,
+    DevStats, Icmp, Icmp6, IcmpMsg, Ip, Ip6, IpExt, MPTcpExt, Snmp6Stats, SnmpStats, Statistics,
+    Tcp, TcpExt, Udp, Udp6, UdpLite, UdpLite6,
 };
 
 use std::net::IpAddr;

@@ -152,7 +152,7 @@ impl Default for IcmpMsg {
 }
 
 /// The IPv4 half: /proc/net/snmp plus IpExt of /proc/net/netstat.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SnmpStats {
     pub ip: Ip,
     pub icmp: Icmp,
@@ -161,6 +161,8 @@ pub struct SnmpStats {
     pub udp: Udp,
     pub udp_lite: UdpLite,
     pub ip_ext: IpExt,
+    pub tcp_ext: TcpExt,
+    pub mptcp_ext: MPTcpExt,
 }
 
 impl Default for SnmpStats {
@@ -185,6 +187,8 @@ impl Default for SnmpStats {
             udp: Udp::default(),
             udp_lite: UdpLite::default(),
             ip_ext: IpExt::default(),
+            tcp_ext: TcpExt::default(),
+            mptcp_ext: MPTcpExt::default(),
         }
     }
 }
@@ -205,4 +209,60 @@ pub struct Statistics {
     pub dev: BTreeMap<u32, DevStats>,
     pub snmp: SnmpStats,
     pub snmp6: Snmp6Stats,
+}
+
+counter_group! {
+    /// `TcpExt:` of /proc/net/netstat (Linux 6.18's list).
+    TcpExt {
+        SyncookiesSent, SyncookiesRecv, SyncookiesFailed, EmbryonicRsts, PruneCalled, RcvPruned,
+        OfoPruned, OutOfWindowIcmps, LockDroppedIcmps, ArpFilter, TW, TWRecycled, TWKilled,
+        PAWSActive, PAWSEstab, BeyondWindow, TSEcrRejected, PAWSOldAck, PAWSTimewait,
+        DelayedACKs, DelayedACKLocked, DelayedACKLost, ListenOverflows, ListenDrops, TCPHPHits,
+        TCPPureAcks, TCPHPAcks, TCPRenoRecovery, TCPSackRecovery, TCPSACKReneging,
+        TCPSACKReorder, TCPRenoReorder, TCPTSReorder, TCPFullUndo, TCPPartialUndo, TCPDSACKUndo,
+        TCPLossUndo, TCPLostRetransmit, TCPRenoFailures, TCPSackFailures, TCPLossFailures,
+        TCPFastRetrans, TCPSlowStartRetrans, TCPTimeouts, TCPLossProbes, TCPLossProbeRecovery,
+        TCPRenoRecoveryFail, TCPSackRecoveryFail, TCPRcvCollapsed, TCPBacklogCoalesce,
+        TCPDSACKOldSent, TCPDSACKOfoSent, TCPDSACKRecv, TCPDSACKOfoRecv, TCPAbortOnData,
+        TCPAbortOnClose, TCPAbortOnMemory, TCPAbortOnTimeout, TCPAbortOnLinger, TCPAbortFailed,
+        TCPMemoryPressures, TCPMemoryPressuresChrono, TCPSACKDiscard, TCPDSACKIgnoredOld,
+        TCPDSACKIgnoredNoUndo, TCPSpuriousRTOs, TCPMD5NotFound, TCPMD5Unexpected, TCPMD5Failure,
+        TCPSackShifted, TCPSackMerged, TCPSackShiftFallback, TCPBacklogDrop, PFMemallocDrop,
+        TCPMinTTLDrop, TCPDeferAcceptDrop, IPReversePathFilter, TCPTimeWaitOverflow,
+        TCPReqQFullDoCookies, TCPReqQFullDrop, TCPRetransFail, TCPRcvCoalesce, TCPOFOQueue,
+        TCPOFODrop, TCPOFOMerge, TCPChallengeACK, TCPSYNChallenge, TCPFastOpenActive,
+        TCPFastOpenActiveFail, TCPFastOpenPassive, TCPFastOpenPassiveFail,
+        TCPFastOpenListenOverflow, TCPFastOpenCookieReqd, TCPFastOpenBlackhole,
+        TCPSpuriousRtxHostQueues, BusyPollRxPackets, TCPAutoCorking, TCPFromZeroWindowAdv,
+        TCPToZeroWindowAdv, TCPWantZeroWindowAdv, TCPSynRetrans, TCPOrigDataSent,
+        TCPHystartTrainDetect, TCPHystartTrainCwnd, TCPHystartDelayDetect, TCPHystartDelayCwnd,
+        TCPACKSkippedSynRecv, TCPACKSkippedPAWS, TCPACKSkippedSeq, TCPACKSkippedFinWait2,
+        TCPACKSkippedTimeWait, TCPACKSkippedChallenge, TCPWinProbe, TCPKeepAlive, TCPMTUPFail,
+        TCPMTUPSuccess, TCPDelivered, TCPDeliveredCE, TCPAckCompressed, TCPZeroWindowDrop,
+        TCPRcvQDrop, TCPWqueueTooBig, TCPFastOpenPassiveAltKey, TcpTimeoutRehash,
+        TcpDuplicateDataRehash, TCPDSACKRecvSegs, TCPDSACKIgnoredDubious, TCPMigrateReqSuccess,
+        TCPMigrateReqFailure, TCPPLBRehash, TCPAORequired, TCPAOBad, TCPAOKeyNotFound,
+        TCPAOGood, TCPAODroppedIcmps,
+    }
+}
+
+counter_group! {
+    /// `MPTcpExt:` of /proc/net/netstat (sandnet has no MPTCP: it stays zero).
+    MPTcpExt {
+        MPCapableSYNRX, MPCapableSYNTX, MPCapableSYNACKRX, MPCapableACKRX, MPCapableFallbackACK,
+        MPCapableFallbackSYNACK, MPCapableSYNTXDrop, MPCapableSYNTXDisabled,
+        MPCapableEndpAttempt, MPFallbackTokenInit, MPTCPRetrans, MPJoinNoTokenFound,
+        MPJoinSynRx, MPJoinSynBackupRx, MPJoinSynAckRx, MPJoinSynAckBackupRx,
+        MPJoinSynAckHMacFailure, MPJoinAckRx, MPJoinAckHMacFailure, MPJoinRejected, MPJoinSynTx,
+        MPJoinSynTxCreatSkErr, MPJoinSynTxBindErr, MPJoinSynTxConnectErr, DSSNotMatching,
+        DSSCorruptionFallback, DSSCorruptionReset, InfiniteMapTx, InfiniteMapRx, DSSNoMatchTCP,
+        DataCsumErr, OFOQueueTail, OFOQueue, OFOMerge, NoDSSInWindow, DuplicateData, AddAddr,
+        AddAddrTx, AddAddrTxDrop, EchoAdd, EchoAddTx, EchoAddTxDrop, PortAdd, AddAddrDrop,
+        MPJoinPortSynRx, MPJoinPortSynAckRx, MPJoinPortAckRx, MismatchPortSynRx,
+        MismatchPortAckRx, RmAddr, RmAddrDrop, RmAddrTx, RmAddrTxDrop, RmSubflow, MPPrioTx,
+        MPPrioRx, MPFailTx, MPFailRx, MPFastcloseTx, MPFastcloseRx, MPRstTx, MPRstRx,
+        SubflowStale, SubflowRecover, SndWndShared, RcvWndShared, RcvWndConflictUpdate,
+        RcvWndConflict, MPCurrEstab, Blackhole, MPCapableDataFallback, MD5SigFallback,
+        DssFallback, SimultConnectFallback, FallbackFailed, WinProbe,
+    }
 }
