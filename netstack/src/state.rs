@@ -440,6 +440,8 @@ impl State {
             addrs,
             routes: self.routes.sorted(),
             stats: self.statistics(),
+            sockets: Vec::new(),
+            foreign: Vec::new(),
         }
     }
 }

@@ -6,6 +6,7 @@ mod addr;
 mod interface;
 mod route;
 mod snapshot;
+mod socket;
 mod stats;
 
 pub use addr::{ifa_flags, InterfaceAddr};
@@ -14,6 +15,7 @@ pub use route::{
     rt_scope, rtprot, Route, RouteAnswer, RouteSpec, RouteType, RT_TABLE_LOCAL, RT_TABLE_MAIN,
 };
 pub use snapshot::Snapshot;
+pub use socket::{tcp_state, ForeignSocket, SocketInfo, SocketKind, TcpDetail};
 pub use stats::{
     DevStats, Icmp, Icmp6, IcmpMsg, Ip, Ip6, IpExt, MPTcpExt, Snmp6Stats, SnmpStats, Statistics,
     Tcp, TcpExt, Udp, Udp6, UdpLite, UdpLite6,

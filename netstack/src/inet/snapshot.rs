@@ -1,4 +1,4 @@
-use super::{Interface, InterfaceAddr, Route, Statistics};
+use super::{ForeignSocket, Interface, InterfaceAddr, Route, SocketInfo, Statistics};
 
 /// Every table of one stack, copied at one instant under one lock. Renderers
 /// take this and nothing else.
@@ -11,4 +11,8 @@ pub struct Snapshot {
     /// Main table then local table, each in the order `ip route show table all` lists it.
     pub routes: Vec<Route>,
     pub stats: Statistics,
+    /// The socket table, by inode.
+    pub sockets: Vec<SocketInfo>,
+    /// Rows the embedding runtime registered for files the stack has no sockets for.
+    pub foreign: Vec<ForeignSocket>,
 }
