@@ -46,7 +46,7 @@ pub(crate) fn send(state: &mut State, packet: Packet) {
                     state.snmp.icmp_msg.out_type[usize::from(t)] += 1;
                 }
             }
-            PROTO_TCP => count_tcp_out(state, payload),
+            PROTO_TCP => count_tcp_out(state, &v, payload),
             PROTO_UDP => state.snmp.udp.OutDatagrams += 1,
             _ => {}
         }
@@ -65,7 +65,7 @@ pub(crate) fn send(state: &mut State, packet: Packet) {
                     state.snmp6.icmp6_msg.out_type[usize::from(t)] += 1;
                 }
             }
-            PROTO_TCP => count_tcp_out(state, payload),
+            PROTO_TCP => count_tcp_out(state, &v, payload),
             PROTO_UDP => state.snmp6.udp6.Udp6OutDatagrams += 1,
             _ => {}
         }
@@ -92,9 +92,15 @@ pub(crate) fn send(state: &mut State, packet: Packet) {
     let _ = nic.link.send_owned(packet);
 }
 
-fn count_tcp_out(state: &mut State, segment: &[u8]) {
+fn count_tcp_out(state: &mut State, v: &wire::IpView, segment: &[u8]) {
+    let again = crate::socket::retransmitted(state, v, segment);
     let tcp = &mut state.snmp.tcp;
     tcp.OutSegs += 1;
+    if again {
+        // Linux counts a retransmission in RetransSegs, not OutSegs.
+        tcp.OutSegs -= 1;
+        tcp.RetransSegs += 1;
+    }
     if segment.get(13).is_some_and(|flags| flags & 0x04 != 0) {
         tcp.OutRsts += 1;
     }

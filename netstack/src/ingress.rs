@@ -5,7 +5,6 @@
 use crate::inet::RouteType;
 use crate::state::State;
 use crate::wire::{self, IpView, PROTO_ICMP, PROTO_ICMPV6, PROTO_IGMP, PROTO_TCP, PROTO_UDP};
-use smoltcp::socket::{udp, AnySocket};
 use std::net::{IpAddr, Ipv6Addr};
 
 /// Decides the fate of one received packet; may trim link padding from it.
@@ -119,7 +118,7 @@ fn accept_v4(state: &mut State, on_loopback: bool, packet: &mut Vec<u8>) -> bool
     match v.proto {
         PROTO_ICMP => {
             ip.InDelivers += 1;
-            accept_icmp_v4(state, kind == Some(RouteType::Local), payload)
+            accept_icmp_v4(state, &v, kind == Some(RouteType::Local), payload)
         }
         PROTO_TCP => {
             ip.InDelivers += 1;
@@ -142,7 +141,7 @@ fn accept_v4(state: &mut State, on_loopback: bool, packet: &mut Vec<u8>) -> bool
     }
 }
 
-fn accept_icmp_v4(state: &mut State, unicast: bool, payload: &[u8]) -> bool {
+fn accept_icmp_v4(state: &mut State, v: &IpView, unicast: bool, payload: &[u8]) -> bool {
     let icmp = &mut state.snmp.icmp;
     icmp.InMsgs += 1;
     if !wire::plain_checksum_ok(payload) {
@@ -160,7 +159,33 @@ fn accept_icmp_v4(state: &mut State, unicast: bool, payload: &[u8]) -> bool {
         icmp.InErrors += 1;
         return false;
     }
-    true
+    match (kind, payload[1]) {
+        (0, _) => !crate::socket::deliver_echo_reply(state, v, payload),
+        (3, code) => {
+            // icmp_err_convert: (errno, whether the error is hard).
+            let (err, hard) = match code {
+                0 => (libc::ENETUNREACH, false),
+                1 => (libc::EHOSTUNREACH, false),
+                2 => (libc::ENOPROTOOPT, true),
+                3 => (libc::ECONNREFUSED, true),
+                4 => (libc::EMSGSIZE, false),
+                5 => (libc::EOPNOTSUPP, false),
+                6 | 9 => (libc::ENETUNREACH, true),
+                7 => (libc::EHOSTDOWN, true),
+                8 => (libc::ENONET, true),
+                11 => (libc::ENETUNREACH, false),
+                12 => (libc::EHOSTUNREACH, false),
+                _ => (libc::EHOSTUNREACH, true),
+            };
+            crate::socket::deliver_icmp_error(state, &payload[8..], err, hard);
+            true
+        }
+        (12, _) => {
+            crate::socket::deliver_icmp_error(state, &payload[8..], libc::EPROTO, true);
+            true
+        }
+        _ => true,
+    }
 }
 
 fn accept_v6(state: &mut State, on_loopback: bool, packet: &mut Vec<u8>) -> bool {
@@ -266,7 +291,26 @@ fn accept_icmp_v6(state: &mut State, v: &IpView, payload: &[u8]) -> bool {
         return false;
     }
     state.snmp6.icmp6_msg.in_type[usize::from(payload[0])] += 1;
-    true
+    let quoted = payload.get(8..).unwrap_or_default();
+    match (payload[0], payload[1]) {
+        (129, _) => !crate::socket::deliver_echo_reply(state, v, payload),
+        (1, code) => {
+            // icmpv6_err_convert's table.
+            let (err, hard) = match code {
+                0 => (libc::ENETUNREACH, false),
+                1 | 5 | 6 => (libc::EACCES, true),
+                4 => (libc::ECONNREFUSED, true),
+                _ => (libc::EHOSTUNREACH, false),
+            };
+            crate::socket::deliver_icmp_error(state, quoted, err, hard);
+            true
+        }
+        (4, _) => {
+            crate::socket::deliver_icmp_error(state, quoted, libc::EPROTO, true);
+            true
+        }
+        _ => true,
+    }
 }
 
 fn accept_tcp(state: &mut State, v: &IpView, payload: &[u8], v4: bool) -> bool {
@@ -288,22 +332,21 @@ fn accept_tcp(state: &mut State, v: &IpView, payload: &[u8], v4: bool) -> bool {
         tcp.InErrs += 1;
         return false;
     }
+    let flags = payload[13];
+    // SYN without ACK or RST: a listener may need a socket for it.
+    if flags & 0x02 != 0 && flags & 0x14 == 0 {
+        return crate::socket::on_syn(state, v, payload);
+    }
     true
 }
 
 fn accept_udp(state: &mut State, v: &IpView, payload: &[u8], v4: bool) -> bool {
-    let port = payload.get(2..4).map(|b| u16::from_be_bytes([b[0], b[1]]));
-    let bound = port.is_some_and(|p| udp_port_bound(state, v.dst, p));
-    let (in_errors, csum_errors, no_ports) = if v4 {
+    let (in_errors, csum_errors) = if v4 {
         let u = &mut state.snmp.udp;
-        (&mut u.InErrors, &mut u.InCsumErrors, &mut u.NoPorts)
+        (&mut u.InErrors, &mut u.InCsumErrors)
     } else {
         let u = &mut state.snmp6.udp6;
-        (
-            &mut u.Udp6InErrors,
-            &mut u.Udp6InCsumErrors,
-            &mut u.Udp6NoPorts,
-        )
+        (&mut u.Udp6InErrors, &mut u.Udp6InCsumErrors)
     };
     if payload.len() < 8 {
         *in_errors += 1;
@@ -322,20 +365,33 @@ fn accept_udp(state: &mut State, v: &IpView, payload: &[u8], v4: bool) -> bool {
         *in_errors += 1;
         return false;
     }
-    if !bound {
-        // smoltcp answers with port unreachable (counted on the way out).
-        *no_ports += 1;
-    }
+    let multi = match v.dst {
+        IpAddr::V4(d) => d.is_broadcast() || d.is_multicast() || is_subnet_broadcast(state, v.dst),
+        IpAddr::V6(d) => d.is_multicast(),
+    };
     // InDatagrams is counted when a socket reads the datagram, as udp_recvmsg does.
+    if crate::socket::deliver_udp(state, v, datagram, multi) {
+        return false;
+    }
+    if multi {
+        // __udp4_lib_mcast_deliver: nobody wants it; no ICMP error for a group.
+        if v4 {
+            state.snmp.udp.IgnoredMulti += 1;
+        }
+        return false;
+    }
+    // smoltcp answers with port unreachable (counted on the way out).
+    if v4 {
+        state.snmp.udp.NoPorts += 1;
+    } else {
+        state.snmp6.udp6.Udp6NoPorts += 1;
+    }
     true
 }
 
-/// Whether an open smoltcp UDP socket would take a datagram for `dst:port`.
-fn udp_port_bound(state: &State, dst: IpAddr, port: u16) -> bool {
-    state.sockets.iter().any(|(_, s)| {
-        udp::Socket::downcast(s).is_some_and(|sock| {
-            let ep = sock.endpoint();
-            sock.is_open() && ep.port == port && ep.addr.is_none_or(|a| IpAddr::from(a) == dst)
-        })
-    })
+fn is_subnet_broadcast(state: &State, dst: IpAddr) -> bool {
+    state
+        .routes
+        .lookup(dst, state)
+        .is_some_and(|r| r.kind == RouteType::Broadcast)
 }

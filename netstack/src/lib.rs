@@ -16,6 +16,7 @@ mod nic;
 pub mod os;
 mod poll;
 mod route;
+pub mod socket;
 mod stack;
 mod state;
 mod stats;
@@ -25,4 +26,8 @@ pub use inet::{
     Interface, InterfaceAddr, Route, RouteAnswer, RouteSpec, RouteType, Snapshot, Statistics,
 };
 pub use link::Link;
+pub use socket::{
+    Interest, Limits, ListenOptions, PingSocket, Readiness, SocketId, TcpListener, TcpStream,
+    UdpSocket,
+};
 pub use stack::Stack;

@@ -6,7 +6,7 @@ use crate::device::Router;
 use crate::link::Packet;
 use crate::state::State;
 use crossbeam_channel::{Receiver, Select};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Packets taken from one link per round, so that one busy link cannot starve the rest.
@@ -18,7 +18,7 @@ pub(crate) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-pub(crate) fn run(state: Arc<Mutex<State>>, wake: Receiver<()>) {
+pub(crate) fn run(state: Arc<Mutex<State>>, changed: Arc<Condvar>, wake: Receiver<()>) {
     let mut links: Vec<(u32, Receiver<Packet>)> = Vec::new();
     let mut generation = u64::MAX;
     loop {
@@ -59,6 +59,8 @@ pub(crate) fn run(state: Arc<Mutex<State>>, wake: Receiver<()>) {
         let mut s = lock(&state);
         s.wakeups += 1;
         step(&mut s);
+        drop(s);
+        changed.notify_all();
     }
 }
 
@@ -103,4 +105,5 @@ pub(crate) fn step(s: &mut State) {
             break;
         }
     }
+    crate::socket::observe(s);
 }

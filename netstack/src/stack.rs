@@ -1,16 +1,22 @@
 //! `Stack`: the handle an embedder holds. One Stack is one network namespace:
 //! its own interfaces, addresses, routes, sockets and counters.
 
-use crate::inet::{Interface, InterfaceAddr, Route, RouteAnswer, RouteSpec, Snapshot, Statistics};
+use crate::inet::{
+    Interface, InterfaceAddr, Route, RouteAnswer, RouteSpec, Snapshot, SocketInfo, Statistics,
+};
 use crate::link::Link;
 use crate::poll::lock;
 use crate::route::AddrView;
+use crate::socket::table::Options;
+use crate::socket::{Interest, Limits, Readiness, SocketId};
 use crate::state::State;
 use crossbeam_channel::{bounded, Sender, TrySendError};
 use std::io;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::Poll;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// A userspace network stack. Cheap to clone; every clone is the same stack.
 /// Dropping the last clone (or calling `shutdown`) stops its poll thread and
@@ -22,6 +28,9 @@ pub struct Stack {
 
 struct Shared {
     state: Arc<Mutex<State>>,
+    /// Signalled after every poll round and every socket call that changes
+    /// something: blocking socket calls wait on it.
+    changed: Arc<Condvar>,
     wake: Sender<()>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -48,35 +57,171 @@ impl Stack {
     /// new Linux network namespace has once lo is up.
     pub fn new() -> io::Result<Stack> {
         let state = Arc::new(Mutex::new(State::new()?));
+        let changed = Arc::new(Condvar::new());
         let (wake, wake_rx) = bounded(1);
         let thread = {
-            let state = state.clone();
+            let (state, changed) = (state.clone(), changed.clone());
             std::thread::Builder::new()
                 .name("sandnet-poll".into())
-                .spawn(move || crate::poll::run(state, wake_rx))?
+                .spawn(move || crate::poll::run(state, changed, wake_rx))?
         };
         Ok(Stack {
             shared: Arc::new(Shared {
                 state,
+                changed,
                 wake,
                 thread: Mutex::new(Some(thread)),
             }),
         })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut State) -> io::Result<T>) -> io::Result<T> {
+    /// Runs a change under the lock, then lets the poll thread and any
+    /// blocked socket call see it.
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut State) -> io::Result<T>) -> io::Result<T> {
         let mut s = lock(&self.shared.state);
         if s.shutdown {
             return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
         }
         let r = f(&mut s);
+        crate::socket::observe(&mut s);
         drop(s);
+        self.shared.changed.notify_all();
         self.wake();
         r
     }
 
-    fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
         f(&lock(&self.shared.state))
+    }
+
+    /// A socket call that may have to wait: `f` runs under the lock until it
+    /// is ready, each time something changed, until `deadline` (then
+    /// `on_timeout`). A nonblocking socket gets WouldBlock instead of waiting.
+    pub(crate) fn blocking<T>(
+        &self,
+        id: SocketId,
+        timeout: impl Fn(&Options) -> Option<Duration>,
+        on_timeout: io::ErrorKind,
+        mut f: impl FnMut(&mut State) -> Poll<io::Result<T>>,
+    ) -> io::Result<T> {
+        let mut s = lock(&self.shared.state);
+        let (nonblocking, deadline) = {
+            let opts = s.table.get(id)?.opts;
+            (opts.nonblocking, timeout(&opts).map(|t| Instant::now() + t))
+        };
+        loop {
+            if s.shutdown {
+                return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
+            }
+            if let Poll::Ready(r) = f(&mut s) {
+                crate::socket::observe(&mut s);
+                drop(s);
+                self.shared.changed.notify_all();
+                self.wake();
+                return r;
+            }
+            if nonblocking {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            s = match deadline {
+                None => self
+                    .shared
+                    .changed
+                    .wait(s)
+                    .unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Err(on_timeout.into());
+                    }
+                    self.shared
+                        .changed
+                        .wait_timeout(s, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+
+    /// Waits until one of the sockets is ready for what it is asked about
+    /// (errors and hang-ups are always reported, as epoll does), or until the
+    /// timeout passes; returns the ready ones, possibly none. A runtime builds
+    /// epoll or poll(2) on this.
+    pub fn wait(
+        &self,
+        interests: &[(SocketId, Interest)],
+        timeout: Option<Duration>,
+    ) -> io::Result<Vec<(SocketId, Readiness)>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut s = lock(&self.shared.state);
+        loop {
+            let mut ready = Vec::new();
+            for &(id, interest) in interests {
+                let r = crate::socket::readiness(&s, id)?;
+                if r.matches(interest) {
+                    ready.push((id, r));
+                }
+            }
+            if !ready.is_empty() || s.shutdown {
+                return Ok(ready);
+            }
+            s = match deadline {
+                None => self
+                    .shared
+                    .changed
+                    .wait(s)
+                    .unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Ok(ready);
+                    }
+                    self.shared
+                        .changed
+                        .wait_timeout(s, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+
+    /// The socket table, as /proc/net's socket files list it.
+    pub fn sockets(&self) -> Vec<SocketInfo> {
+        self.read(crate::socket::socket_rows)
+    }
+
+    /// Replaces the stack's limits. Sockets and buffers already held stay;
+    /// new ones are checked against the new limits.
+    pub fn set_limits(&self, limits: Limits) -> io::Result<()> {
+        if limits.max_backlog == 0 || limits.tcp_recv_buffer == 0 || limits.tcp_send_buffer == 0 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        self.with(|s| {
+            s.table.limits = limits;
+            Ok(())
+        })
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.read(|s| s.table.limits)
+    }
+
+    /// The owner uid of sockets created from now on (default: the process's euid).
+    pub fn set_socket_uid(&self, uid: u32) {
+        let _ = self.with(|s| {
+            s.table.uid = uid;
+            Ok(())
+        });
+    }
+
+    /// Changes the owner uid of one socket, as the embedding runtime knows it.
+    pub fn set_socket_owner(&self, id: SocketId, uid: u32) -> io::Result<()> {
+        self.with(|s| {
+            s.table.get_mut(id)?.uid = uid;
+            Ok(())
+        })
     }
 
     pub(crate) fn wake(&self) {

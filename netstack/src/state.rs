@@ -10,11 +10,12 @@ use crate::inet::{
 use crate::link::{Link, Packet};
 use crate::nic::{valid_name, Nic};
 use crate::route::{address_routes, multicast_route, AddrView, RouteTable, IP6_RT_PRIO_USER};
+use crate::socket::SocketTable;
 use smoltcp::iface::{Config, Interface as SmolIface, SocketSet};
 use smoltcp::wire::{HardwareAddress, IpCidr};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// How many addresses one stack holds: smoltcp's compile-time cap, set in
 /// .cargo/config.toml.
@@ -40,6 +41,12 @@ pub(crate) struct State {
     /// Poll-loop iterations: how often the poll thread woke.
     pub wakeups: u64,
     pub epoch: std::time::Instant,
+    pub table: SocketTable,
+    /// Highest sequence number sent per connection (local, remote), to tell
+    /// retransmissions apart.
+    pub tcp_sent: HashMap<(SocketAddr, SocketAddr), u32>,
+    rng: u64,
+    ip_id: u16,
 }
 
 impl AddrView for State {
@@ -57,7 +64,8 @@ impl State {
         let mut ingress = VecDeque::new();
         let mut egress = Vec::new();
         let mut config = Config::new(HardwareAddress::Ip);
-        config.random_seed = random_seed();
+        let seed = random_seed();
+        config.random_seed = seed;
         let epoch = std::time::Instant::now();
         let iface = {
             let mut dev = Router {
@@ -82,6 +90,10 @@ impl State {
             shutdown: false,
             wakeups: 0,
             epoch,
+            table: SocketTable::new(crate::os::geteuid()),
+            tcp_sent: HashMap::new(),
+            rng: seed | 1,
+            ip_id: seed as u16,
         };
         // smoltcp's own routing only has to consider every destination reachable;
         // the stack's table decides where each packet really goes.
@@ -92,6 +104,26 @@ impl State {
         state.add_address(lo, IpAddr::V4(Ipv4Addr::LOCALHOST), 8)?;
         state.add_address(lo, IpAddr::V6(Ipv6Addr::LOCALHOST), 128)?;
         Ok(state)
+    }
+
+    /// xorshift64: ephemeral ports need to be hard to guess, not cryptographic.
+    pub fn random_u32(&mut self) -> u32 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        (x >> 32) as u32
+    }
+
+    pub fn next_ip_id(&mut self) -> u16 {
+        self.ip_id = self.ip_id.wrapping_add(1);
+        self.ip_id
+    }
+
+    /// Whether `addr` is one of the stack's own addresses (or loopback).
+    pub fn is_local(&self, addr: IpAddr) -> bool {
+        addr.is_loopback() || self.addrs.iter().any(|a| a.addr == addr)
     }
 
     pub fn now(&self) -> smoltcp::time::Instant {
@@ -419,6 +451,7 @@ impl State {
 
     pub fn statistics(&self) -> Statistics {
         let mut snmp = self.snmp.clone();
+        snmp.tcp.CurrEstab = crate::socket::curr_estab(self);
         let mut snmp6 = self.snmp6;
         crate::stats::fold_icmp_msg(&mut snmp, &mut snmp6);
         Statistics {
@@ -440,7 +473,7 @@ impl State {
             addrs,
             routes: self.routes.sorted(),
             stats: self.statistics(),
-            sockets: Vec::new(),
+            sockets: crate::socket::socket_rows(self),
             foreign: Vec::new(),
         }
     }

@@ -1,0 +1,98 @@
+//! IP packets the stack's own datagram sockets send: IPv4 or IPv6 header,
+//! then a UDP datagram or an ICMP message, checksums filled in.
+
+use crate::wire::{PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP};
+use smoltcp::wire::{checksum, IpProtocol};
+use std::net::{IpAddr, SocketAddr};
+
+/// Linux's default TTL and hop limit.
+const TTL: u8 = 64;
+
+fn ip_header(src: IpAddr, dst: IpAddr, proto: u8, payload_len: usize, id: u16) -> Vec<u8> {
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let total = (20 + payload_len) as u16;
+            let mut h = vec![0u8; 20];
+            h[0] = 0x45;
+            h[2..4].copy_from_slice(&total.to_be_bytes());
+            h[4..6].copy_from_slice(&id.to_be_bytes());
+            // DF: sandnet never fragments (IP_PMTUDISC_DO).
+            h[6] = 0x40;
+            h[8] = TTL;
+            h[9] = proto;
+            h[12..16].copy_from_slice(&s.octets());
+            h[16..20].copy_from_slice(&d.octets());
+            let c = !checksum::data(&h);
+            h[10..12].copy_from_slice(&c.to_be_bytes());
+            h
+        }
+        (s, d) => {
+            let (IpAddr::V6(s), IpAddr::V6(d)) = (s, d) else {
+                unreachable!("callers pass one family");
+            };
+            let mut h = vec![0u8; 40];
+            h[0] = 0x60;
+            h[4..6].copy_from_slice(&(payload_len as u16).to_be_bytes());
+            h[6] = proto;
+            h[7] = TTL;
+            h[8..24].copy_from_slice(&s.octets());
+            h[24..40].copy_from_slice(&d.octets());
+            h
+        }
+    }
+}
+
+fn l4_checksum(src: IpAddr, dst: IpAddr, proto: u8, segment: &[u8]) -> u16 {
+    let pseudo = checksum::pseudo_header(
+        &src.into(),
+        &dst.into(),
+        IpProtocol::from(proto),
+        segment.len() as u32,
+    );
+    !checksum::combine(&[pseudo, checksum::data(segment)])
+}
+
+/// The largest payload one IP packet carries for a UDP datagram.
+pub fn max_udp_payload(v4: bool) -> usize {
+    if v4 {
+        65535 - 20 - 8
+    } else {
+        65535 - 8
+    }
+}
+
+pub fn udp(src: SocketAddr, dst: SocketAddr, payload: &[u8], id: u16) -> Vec<u8> {
+    let len = 8 + payload.len();
+    let mut seg = Vec::with_capacity(len);
+    seg.extend_from_slice(&src.port().to_be_bytes());
+    seg.extend_from_slice(&dst.port().to_be_bytes());
+    seg.extend_from_slice(&(len as u16).to_be_bytes());
+    seg.extend_from_slice(&[0, 0]);
+    seg.extend_from_slice(payload);
+    let mut c = l4_checksum(src.ip(), dst.ip(), PROTO_UDP, &seg);
+    if c == 0 {
+        // A zero UDP checksum means "none"; all ones is the same sum.
+        c = 0xffff;
+    }
+    seg[6..8].copy_from_slice(&c.to_be_bytes());
+    let mut p = ip_header(src.ip(), dst.ip(), PROTO_UDP, seg.len(), id);
+    p.extend_from_slice(&seg);
+    p
+}
+
+/// An ICMP or ICMPv6 message whose header the caller wrote; the checksum is
+/// computed here (with the pseudo-header for ICMPv6).
+pub fn icmp(src: IpAddr, dst: IpAddr, message: &[u8], id: u16) -> Vec<u8> {
+    let mut m = message.to_vec();
+    m[2] = 0;
+    m[3] = 0;
+    let (proto, c) = if src.is_ipv4() {
+        (PROTO_ICMP, !checksum::data(&m))
+    } else {
+        (PROTO_ICMPV6, l4_checksum(src, dst, PROTO_ICMPV6, &m))
+    };
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut p = ip_header(src, dst, proto, m.len(), id);
+    p.extend_from_slice(&m);
+    p
+}

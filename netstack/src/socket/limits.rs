@@ -1,0 +1,41 @@
+/// Per-stack limits: what one sandbox may hold, so that it cannot exhaust the
+/// host. Exceeding them gives Linux's errors: EMFILE for sockets, ENOBUFS for
+/// buffer memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Open sockets (listeners, streams, datagram sockets). Linux's default
+    /// RLIMIT_NOFILE is 1024.
+    pub max_sockets: usize,
+    /// Bytes of socket buffers the stack may hold in all: TCP buffers are
+    /// reserved whole when a connection is made, datagrams when they queue.
+    pub max_buffer_bytes: usize,
+    /// Receive and send buffer of each TCP connection. The receive buffer
+    /// bounds the advertised window.
+    pub tcp_recv_buffer: usize,
+    pub tcp_send_buffer: usize,
+    /// Bytes of datagrams a UDP or ping socket queues before dropping
+    /// (Linux's net.core.rmem_default).
+    pub dgram_recv_buffer: usize,
+    /// Connections a listener keeps waiting for `accept` at most (SOMAXCONN).
+    pub max_backlog: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_sockets: 1024,
+            max_buffer_bytes: 128 << 20,
+            tcp_recv_buffer: 128 << 10,
+            tcp_send_buffer: 128 << 10,
+            dgram_recv_buffer: 212_992,
+            max_backlog: 4096,
+        }
+    }
+}
+
+impl Limits {
+    /// Bytes one TCP connection reserves.
+    pub(crate) fn tcp_bytes(&self) -> usize {
+        self.tcp_recv_buffer + self.tcp_send_buffer
+    }
+}

@@ -1,0 +1,36 @@
+//! Sockets: the socket table a kernel keeps (ids, inodes, owners, ports,
+//! buffers) and the std::net-like handles a sandboxed program uses.
+//!
+//! TCP runs on smoltcp's sockets. UDP and ICMP echo ("ping") sockets are the
+//! stack's own: ingress delivers their datagrams straight to the table and
+//! they send through egress, which keeps Linux's socket lookup, connected
+//! filtering, error reporting and counters exactly where Linux has them.
+
+mod build;
+mod dgram;
+mod limits;
+mod listen;
+mod ping;
+mod ports;
+mod ready;
+mod rows;
+pub(crate) mod table;
+mod tcp;
+mod track;
+mod udp;
+
+pub use limits::Limits;
+pub use listen::{ListenOptions, TcpListener};
+pub use ping::PingSocket;
+pub use ready::{Interest, Readiness};
+pub use table::SocketId;
+pub use tcp::TcpStream;
+pub use udp::UdpSocket;
+
+pub(crate) use dgram::{deliver_icmp_error, deliver_udp};
+pub(crate) use listen::on_syn;
+pub(crate) use ping::deliver_echo_reply;
+pub(crate) use ready::readiness;
+pub(crate) use rows::socket_rows;
+pub(crate) use table::SocketTable;
+pub(crate) use track::{curr_estab, observe, retransmitted};

@@ -1,0 +1,81 @@
+//! Readiness, as poll(2) reports it, for building epoll on a stack.
+
+use super::table::{Body, SocketId};
+use super::track::synchronized;
+use crate::state::State;
+use smoltcp::socket::tcp::{self, State as T};
+use std::io;
+
+/// What a waiter asks about. Errors and hang-ups are always reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Interest {
+    pub readable: bool,
+    pub writable: bool,
+}
+
+impl Interest {
+    pub const READABLE: Interest = Interest {
+        readable: true,
+        writable: false,
+    };
+    pub const WRITABLE: Interest = Interest {
+        readable: false,
+        writable: true,
+    };
+    pub const BOTH: Interest = Interest {
+        readable: true,
+        writable: true,
+    };
+}
+
+/// POLLIN, POLLOUT, POLLHUP and POLLERR of one socket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// A read or accept would not block.
+    pub readable: bool,
+    /// A write would not block.
+    pub writable: bool,
+    /// Both directions are finished (or the connection is gone).
+    pub hangup: bool,
+    /// An error is pending (read it with `take_error`).
+    pub error: bool,
+}
+
+impl Readiness {
+    pub fn matches(&self, interest: Interest) -> bool {
+        (interest.readable && self.readable)
+            || (interest.writable && self.writable)
+            || self.hangup
+            || self.error
+    }
+}
+
+pub(crate) fn readiness(state: &State, id: SocketId) -> io::Result<Readiness> {
+    let e = state.table.get(id)?;
+    Ok(match &e.body {
+        Body::Tcp(c) => {
+            let s = state.sockets.get::<tcp::Socket>(c.handle);
+            let connecting = matches!(s.state(), T::SynSent | T::SynReceived);
+            let closed = s.state() == T::Closed;
+            Readiness {
+                readable: !connecting && (s.can_recv() || !s.may_recv() || c.shut_rd),
+                writable: !connecting && (s.can_send() || !s.may_send()),
+                hangup: closed || (!s.may_recv() && !s.may_send() && !connecting),
+                error: c.err.is_some(),
+            }
+        }
+        Body::Listener(l) => Readiness {
+            readable: l
+                .children
+                .iter()
+                .any(|c| synchronized(state.sockets.get::<tcp::Socket>(c.handle).state())),
+            ..Readiness::default()
+        },
+        Body::Udp(d) | Body::Ping(d) => Readiness {
+            readable: !d.rx.is_empty() || d.shut_rd || d.err.is_some(),
+            writable: true,
+            hangup: d.shut_rd && d.shut_wr,
+            error: d.err.is_some(),
+        },
+    })
+}

@@ -1,0 +1,407 @@
+//! TCP connections, like `std::net::TcpStream`, on smoltcp's TCP.
+
+use super::limits::Limits;
+use super::ports::{as_seen, ephemeral, on_wire, Proto};
+use super::table::{Body, Child, SocketId, TcpConn};
+use crate::error::errno;
+use crate::inet::RouteType;
+use crate::stack::Stack;
+use crate::state::State;
+use smoltcp::socket::tcp::{self, State as T};
+use smoltcp::wire::IpEndpoint;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr};
+use std::task::Poll;
+use std::time::Duration;
+
+/// How long a connect waits for the handshake when no timeout is given:
+/// Linux's with tcp_syn_retries = 6 (1+2+4+8+16+32+64 s).
+const SYN_TIMEOUT: Duration = Duration::from_secs(127);
+
+pub(crate) fn new_tcp_socket(limits: &Limits) -> tcp::Socket<'static> {
+    // vec! of zeroes is calloc: pages the connection never fills are never touched.
+    tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0u8; limits.tcp_recv_buffer]),
+        tcp::SocketBuffer::new(vec![0u8; limits.tcp_send_buffer]),
+    )
+}
+
+/// A TCP connection, like `std::net::TcpStream`. Dropping it closes it: with
+/// a FIN, or with a RST when received data was left unread, as Linux does.
+pub struct TcpStream {
+    stack: Stack,
+    id: SocketId,
+}
+
+fn conn(s: &mut State, id: SocketId) -> io::Result<&mut TcpConn> {
+    match &mut s.table.get_mut(id)?.body {
+        Body::Tcp(c) => Ok(c),
+        _ => Err(errno(libc::ENOTSOCK)),
+    }
+}
+
+/// The socket and its table row at once.
+fn parts(s: &mut State, id: SocketId) -> io::Result<(&mut TcpConn, &mut tcp::Socket<'static>)> {
+    let State { table, sockets, .. } = s;
+    let Body::Tcp(c) = &mut table.get_mut(id)?.body else {
+        return Err(errno(libc::ENOTSOCK));
+    };
+    let sock = sockets.get_mut::<tcp::Socket>(c.handle);
+    Ok((c, sock))
+}
+
+/// connect(2)'s first half: route, source, port, SYN. Returns the new socket.
+fn start_connect(s: &mut State, addr: SocketAddr) -> io::Result<SocketId> {
+    let v6 = addr.is_ipv6();
+    s.table.has_room()?;
+    let mut dst = on_wire(addr);
+    if dst.ip().is_unspecified() {
+        // Connecting to INADDR_ANY reaches the host itself.
+        dst.set_ip(match dst.ip() {
+            IpAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            IpAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    if dst.port() == 0 {
+        return Err(errno(libc::ECONNREFUSED));
+    }
+    let route = match s.routes.route_get(dst.ip(), None, &*s) {
+        Ok(r) => r,
+        Err(e) => {
+            if dst.is_ipv4() {
+                s.snmp.ip.OutNoRoutes += 1;
+            }
+            return Err(e);
+        }
+    };
+    if matches!(route.kind, RouteType::Broadcast | RouteType::Multicast) || dst.ip().is_multicast()
+    {
+        return Err(errno(libc::ENETUNREACH));
+    }
+    let port = {
+        let seed = s.random_u32();
+        ephemeral(&s.table, &s.sockets, Proto::Tcp, seed)
+    }?;
+    let limits = s.table.limits;
+    s.table.reserve(limits.tcp_bytes())?;
+    let mut sock = new_tcp_socket(&limits);
+    let local = SocketAddr::new(route.prefsrc, port);
+    let connected = sock.connect(
+        s.iface.context(),
+        IpEndpoint::new(dst.ip().into(), dst.port()),
+        IpEndpoint::new(local.ip().into(), port),
+    );
+    if connected.is_err() {
+        s.table.release(limits.tcp_bytes());
+        return Err(errno(libc::EINVAL));
+    }
+    let handle = s.sockets.add(sock);
+    let body = Body::Tcp(TcpConn {
+        handle,
+        last: T::SynSent,
+        err: None,
+        shut_rd: false,
+        reuse: false,
+        local: as_seen(local, v6),
+        peer: as_seen(dst, v6),
+    });
+    match s.table.insert(v6, body) {
+        Ok(id) => {
+            // tcp_connect: counted when the SYN is queued.
+            s.snmp.tcp.ActiveOpens += 1;
+            Ok(id)
+        }
+        Err(e) => {
+            super::track::remove_tcp(s, handle);
+            Err(e)
+        }
+    }
+}
+
+impl TcpStream {
+    /// Connects, waiting for the handshake as long as Linux would (about two
+    /// minutes of SYN retries). IPv4-mapped IPv6 addresses connect over IPv4.
+    pub fn connect(stack: &Stack, addr: SocketAddr) -> io::Result<TcpStream> {
+        Self::connect_inner(stack, addr, SYN_TIMEOUT)
+    }
+
+    pub fn connect_timeout(
+        stack: &Stack,
+        addr: &SocketAddr,
+        timeout: Duration,
+    ) -> io::Result<TcpStream> {
+        if timeout.is_zero() {
+            return Err(errno(libc::EINVAL));
+        }
+        Self::connect_inner(stack, *addr, timeout)
+    }
+
+    fn connect_inner(stack: &Stack, addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        let id = stack.with(|s| start_connect(s, addr))?;
+        // From here the stream owns the socket: dropping it cleans up.
+        let stream = TcpStream {
+            stack: stack.clone(),
+            id,
+        };
+        let r = stack.blocking(
+            id,
+            |_| Some(timeout),
+            io::ErrorKind::TimedOut,
+            |s| {
+                let (c, sock) = match parts(s, id) {
+                    Ok(p) => p,
+                    Err(e) => return Poll::Ready(Err(e)),
+                };
+                match sock.state() {
+                    T::SynSent | T::SynReceived => Poll::Pending,
+                    T::Closed => {
+                        Poll::Ready(Err(errno(c.err.take().unwrap_or(libc::ECONNREFUSED))))
+                    }
+                    _ => Poll::Ready(Ok(())),
+                }
+            },
+        );
+        match r {
+            Ok(()) => Ok(stream),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                let _ = stack.with(|s| {
+                    let (c, sock) = parts(s, id)?;
+                    c.err = Some(libc::ETIMEDOUT);
+                    sock.abort();
+                    Ok(())
+                });
+                Err(errno(libc::ETIMEDOUT))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) fn from_parts(stack: &Stack, id: SocketId) -> TcpStream {
+        TcpStream {
+            stack: stack.clone(),
+            id,
+        }
+    }
+
+    pub fn id(&self) -> SocketId {
+        self.id
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.stack.with(|s| Ok(conn(s, self.id)?.local))
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.stack.with(|s| {
+            let (c, sock) = parts(s, self.id)?;
+            if sock.state() == T::Closed {
+                return Err(errno(libc::ENOTCONN));
+            }
+            Ok(c.peer)
+        })
+    }
+
+    /// Shutdown(Write) sends a FIN once queued data is out; Shutdown(Read)
+    /// makes reads return 0 from now on.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.stack.with(|s| {
+            let (c, sock) = parts(s, self.id)?;
+            if matches!(sock.state(), T::Closed | T::SynSent) {
+                return Err(errno(libc::ENOTCONN));
+            }
+            if matches!(how, Shutdown::Read | Shutdown::Both) {
+                c.shut_rd = true;
+            }
+            if matches!(how, Shutdown::Write | Shutdown::Both) {
+                sock.close();
+            }
+            Ok(())
+        })
+    }
+
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.stack.with(|s| {
+            parts(s, self.id)?.1.set_nagle_enabled(!nodelay);
+            Ok(())
+        })
+    }
+
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.stack
+            .with(|s| Ok(!parts(s, self.id)?.1.nagle_enabled()))
+    }
+
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.set_opt(timeout, |o, t| o.read_timeout = t)
+    }
+
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.set_opt(timeout, |o, t| o.write_timeout = t)
+    }
+
+    fn set_opt(
+        &self,
+        timeout: Option<Duration>,
+        set: impl FnOnce(&mut super::table::Options, Option<Duration>),
+    ) -> io::Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            // std's rule: a zero timeout is an error, not "forever".
+            return Err(errno(libc::EINVAL));
+        }
+        self.stack.with(|s| {
+            set(&mut s.table.get_mut(self.id)?.opts, timeout);
+            Ok(())
+        })
+    }
+
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        self.stack
+            .with(|s| Ok(s.table.get(self.id)?.opts.read_timeout))
+    }
+
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        self.stack
+            .with(|s| Ok(s.table.get(self.id)?.opts.write_timeout))
+    }
+
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.stack.with(|s| {
+            s.table.get_mut(self.id)?.opts.nonblocking = nonblocking;
+            Ok(())
+        })
+    }
+
+    /// SO_ERROR: the pending error, cleared by reading it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.stack
+            .with(|s| Ok(conn(s, self.id)?.err.take().map(errno)))
+    }
+
+    fn read_inner(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let id = self.id;
+        self.stack.blocking(
+            id,
+            |o| o.read_timeout,
+            io::ErrorKind::WouldBlock,
+            |s| {
+                let (c, sock) = match parts(s, id) {
+                    Ok(p) => p,
+                    Err(e) => return Poll::Ready(Err(e)),
+                };
+                if c.shut_rd {
+                    return Poll::Ready(Ok(0));
+                }
+                if sock.can_recv() {
+                    return Poll::Ready(sock.recv_slice(buf).map_err(|_| errno(libc::EIO)));
+                }
+                match sock.state() {
+                    T::SynSent | T::SynReceived => Poll::Pending,
+                    _ if sock.may_recv() => Poll::Pending,
+                    // End of stream: the peer's FIN, or a reset reported once.
+                    _ => Poll::Ready(c.err.take().map_or(Ok(0), |e| Err(errno(e)))),
+                }
+            },
+        )
+    }
+
+    fn write_inner(&self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let id = self.id;
+        self.stack.blocking(
+            id,
+            |o| o.write_timeout,
+            io::ErrorKind::WouldBlock,
+            |s| {
+                let (c, sock) = match parts(s, id) {
+                    Ok(p) => p,
+                    Err(e) => return Poll::Ready(Err(e)),
+                };
+                if let Some(e) = c.err.take() {
+                    return Poll::Ready(Err(errno(e)));
+                }
+                match sock.state() {
+                    T::SynSent | T::SynReceived => return Poll::Pending,
+                    _ if !sock.may_send() => return Poll::Ready(Err(errno(libc::EPIPE))),
+                    _ => {}
+                }
+                if sock.can_send() {
+                    Poll::Ready(sock.send_slice(buf).map_err(|_| errno(libc::EPIPE)))
+                } else {
+                    Poll::Pending
+                }
+            },
+        )
+    }
+}
+
+impl Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_inner(buf)
+    }
+}
+
+impl Read for &TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_inner(buf)
+    }
+}
+
+impl Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_inner(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for &TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_inner(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for TcpStream {
+    fn drop(&mut self) {
+        let id = self.id;
+        let _ = self.stack.with(|s| close(s, id));
+    }
+}
+
+/// close(2): the connection lingers as an orphan until it has finished.
+fn close(s: &mut State, id: SocketId) -> io::Result<()> {
+    let entry = s.table.remove(id)?;
+    let Body::Tcp(c) = entry.body else {
+        return Err(errno(libc::ENOTSOCK));
+    };
+    let sock = s.sockets.get_mut::<tcp::Socket>(c.handle);
+    if sock.state() == T::Closed && sock.local_endpoint().is_none() {
+        super::track::remove_tcp(s, c.handle);
+        return Ok(());
+    }
+    if sock.recv_queue() > 0 && sock.state() != T::Closed {
+        // tcp_close with unread data: reset instead of a FIN.
+        sock.abort();
+        s.snmp.tcp_ext.TCPAbortOnClose += 1;
+    } else {
+        sock.close();
+    }
+    s.table.orphans.push(Child {
+        handle: c.handle,
+        last: c.last,
+        uid: entry.uid,
+        reuse: c.reuse,
+        v6: entry.v6,
+    });
+    Ok(())
+}

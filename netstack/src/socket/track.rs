@@ -1,0 +1,204 @@
+//! What the stack learns by watching its TCP sockets change state after each
+//! poll round and socket call: Linux's TCP counters, the error a connection
+//! reports (sk_err), and freeing connections nobody holds any more.
+
+use super::table::{Body, Child};
+use crate::state::State;
+use crate::wire::IpView;
+use smoltcp::iface::SocketHandle;
+use smoltcp::socket::tcp::{self, State as T};
+use std::net::SocketAddr;
+
+/// States in which the connection is synchronized (past the handshake).
+pub(crate) fn synchronized(s: T) -> bool {
+    !matches!(s, T::Closed | T::Listen | T::SynSent | T::SynReceived)
+}
+
+/// Counts one state change as tcp_set_state, tcp_done and tcp_check_req do.
+fn count(state: &mut State, from: T, to: T, passive: bool) {
+    let tcp = &mut state.snmp.tcp;
+    match (from, to) {
+        // tcp_done on a connection that never synchronized; tcp_check_req on
+        // a RST to an embryonic one (which smoltcp turns back into LISTEN).
+        (T::SynSent | T::SynReceived, T::Closed) => tcp.AttemptFails += 1,
+        (T::SynReceived, T::Listen) => {
+            tcp.AttemptFails += 1;
+            state.snmp.tcp_ext.EmbryonicRsts += 1;
+        }
+        (T::Established | T::CloseWait, T::Closed) => tcp.EstabResets += 1,
+        _ => {}
+    }
+    // tcp_create_openreq_child: the handshake of an incoming connection completed.
+    if passive && matches!(from, T::Listen | T::SynReceived) && synchronized(to) {
+        state.snmp.tcp.PassiveOpens += 1;
+    }
+}
+
+/// The error a connection reports after closing in a way its owner did not ask for.
+fn close_error(from: T) -> Option<i32> {
+    match from {
+        T::SynSent => Some(libc::ECONNREFUSED),
+        T::SynReceived | T::Established | T::FinWait1 | T::FinWait2 | T::CloseWait | T::Closing => {
+            Some(libc::ECONNRESET)
+        }
+        _ => None,
+    }
+}
+
+/// Whether smoltcp is done with a socket: closed, and no RST left to send.
+fn finished(sockets: &smoltcp::iface::SocketSet, h: SocketHandle) -> bool {
+    let s = sockets.get::<tcp::Socket>(h);
+    s.state() == T::Closed && s.local_endpoint().is_none()
+}
+
+/// Runs after every poll round and every socket call.
+pub(crate) fn observe(state: &mut State) {
+    let mut changes: Vec<(T, T, bool)> = Vec::new();
+    {
+        let State { table, sockets, .. } = &mut *state;
+        for e in table.entries_mut() {
+            match &mut e.body {
+                Body::Tcp(c) => {
+                    let now = sockets.get::<tcp::Socket>(c.handle).state();
+                    if now != c.last {
+                        if now == T::Closed && c.err.is_none() {
+                            c.err = close_error(c.last);
+                        }
+                        changes.push((c.last, now, false));
+                        c.last = now;
+                    }
+                }
+                Body::Listener(l) => {
+                    for child in &mut l.children {
+                        let now = sockets.get::<tcp::Socket>(child.handle).state();
+                        if now != child.last {
+                            changes.push((child.last, now, true));
+                            child.last = now;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        for o in &mut table.orphans {
+            let now = sockets.get::<tcp::Socket>(o.handle).state();
+            if now != o.last {
+                changes.push((o.last, now, false));
+                o.last = now;
+            }
+        }
+    }
+    for (from, to, passive) in changes {
+        count(state, from, to, passive);
+    }
+    reap(state);
+}
+
+/// Frees orphans and dead children smoltcp is done with.
+fn reap(state: &mut State) {
+    let mut gone: Vec<SocketHandle> = Vec::new();
+    {
+        let State { table, sockets, .. } = &mut *state;
+        let dead = |c: &Child| c.last == T::Closed && finished(sockets, c.handle);
+        table.orphans.retain(|o| {
+            let d = dead(o);
+            if d {
+                gone.push(o.handle);
+            }
+            !d
+        });
+        for e in table.entries_mut() {
+            if let Body::Listener(l) = &mut e.body {
+                l.children.retain(|c| {
+                    let d = dead(c);
+                    if d {
+                        gone.push(c.handle);
+                    }
+                    !d
+                });
+            }
+        }
+    }
+    for h in gone {
+        remove_tcp(state, h);
+    }
+}
+
+/// Takes a TCP socket out of smoltcp and gives its buffers back to the budget.
+pub(crate) fn remove_tcp(state: &mut State, h: SocketHandle) {
+    let sock = state.sockets.get::<tcp::Socket>(h);
+    let bytes = sock.recv_capacity() + sock.send_capacity();
+    if let (Some(l), Some(r)) = (sock.local_endpoint(), sock.remote_endpoint()) {
+        let key = (
+            SocketAddr::new(l.addr.into(), l.port),
+            SocketAddr::new(r.addr.into(), r.port),
+        );
+        state.tcp_sent.remove(&key);
+    }
+    state.sockets.remove(h);
+    state.table.release(bytes);
+}
+
+/// Forgets the send record of connections that no longer exist, so the map
+/// cannot grow past the live connections.
+fn prune_sent(state: &mut State) {
+    if state.tcp_sent.len() <= 2 * state.sockets.iter().count() + 16 {
+        return;
+    }
+    let live: std::collections::HashSet<(SocketAddr, SocketAddr)> = state
+        .sockets
+        .iter()
+        .filter_map(|(_, s)| {
+            let s = tcp::Socket::downcast(s)?;
+            let (l, r) = (s.local_endpoint()?, s.remote_endpoint()?);
+            Some((
+                SocketAddr::new(l.addr.into(), l.port),
+                SocketAddr::new(r.addr.into(), r.port),
+            ))
+        })
+        .collect();
+    state.tcp_sent.retain(|k, _| live.contains(k));
+}
+
+use smoltcp::socket::AnySocket;
+
+/// egress: whether a TCP segment the stack sends repeats sequence space it
+/// sent before (RetransSegs). Pure ACKs and RSTs occupy none.
+pub(crate) fn retransmitted(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
+    if segment.len() < 20 {
+        return false;
+    }
+    let flags = segment[13];
+    let doff = usize::from(segment[12] >> 4) * 4;
+    let data = segment.len().saturating_sub(doff) as u32;
+    let len = data + u32::from(flags & 0x02 != 0) + u32::from(flags & 0x01 != 0);
+    if len == 0 || flags & 0x04 != 0 {
+        return false;
+    }
+    let seq = u32::from_be_bytes([segment[4], segment[5], segment[6], segment[7]]);
+    let end = seq.wrapping_add(len);
+    let key = (
+        SocketAddr::new(v.src, u16::from_be_bytes([segment[0], segment[1]])),
+        SocketAddr::new(v.dst, u16::from_be_bytes([segment[2], segment[3]])),
+    );
+    let high = state.tcp_sent.get(&key).copied();
+    let again = high.is_some_and(|h| (h.wrapping_sub(end) as i32) >= 0);
+    match high {
+        Some(h) if (end.wrapping_sub(h) as i32) <= 0 => {}
+        _ => {
+            state.tcp_sent.insert(key, end);
+            prune_sent(state);
+        }
+    }
+    again
+}
+
+/// Connections in ESTABLISHED or CLOSE_WAIT: Linux's CurrEstab gauge.
+pub(crate) fn curr_estab(state: &State) -> u64 {
+    state
+        .sockets
+        .iter()
+        .filter_map(|(_, s)| tcp::Socket::downcast(s))
+        .filter(|s| matches!(s.state(), T::Established | T::CloseWait))
+        .count() as u64
+}
