@@ -131,3 +131,43 @@ pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+impl TunBed {
+    /// A kernel socket of the namespace (made there, usable from any thread).
+    pub fn kernel_socket(&self, v6: bool, ty: Type) -> Socket {
+        self.ns
+            .run(move || {
+                let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
+                Socket::new(domain, ty, None)
+            })
+            .expect("a kernel socket in the namespace")
+    }
+
+    /// A kernel TCP client connected to `addr` from inside the namespace.
+    pub fn kernel_connect(
+        &self,
+        addr: std::net::SocketAddr,
+    ) -> std::io::Result<std::net::TcpStream> {
+        let s = self.kernel_socket(addr.is_ipv6(), Type::STREAM);
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        s.connect_timeout(&addr.into(), Duration::from_secs(30))?;
+        Ok(s.into())
+    }
+
+    /// A kernel TCP listener inside the namespace.
+    pub fn kernel_listen(&self, addr: std::net::SocketAddr) -> std::net::TcpListener {
+        self.ns
+            .run(move || std::net::TcpListener::bind(addr))
+            .expect("a kernel listener in the namespace")
+    }
+
+    /// A kernel UDP socket bound inside the namespace.
+    pub fn kernel_udp(&self, addr: std::net::SocketAddr) -> UdpSocket {
+        let s = self
+            .ns
+            .run(move || UdpSocket::bind(addr))
+            .expect("a kernel UDP socket in the namespace");
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s
+    }
+}

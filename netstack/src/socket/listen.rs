@@ -210,7 +210,7 @@ fn take_established(s: &mut State, id: SocketId) -> io::Result<Option<(SocketId,
 }
 
 /// ingress: a SYN (without ACK) passed its checks. Makes a socket for it if a
-/// listener takes it; returns false to drop it silently (backlog full, out of
+/// listener takes it (one per SYN: several may arrive in one batch); returns false to drop it silently (backlog full, out of
 /// memory), as Linux drops rather than refuses.
 pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
     let sport = u16::from_be_bytes([segment[0], segment[1]]);
@@ -258,15 +258,9 @@ pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
     let Body::Listener(l) = &mut entry.body else {
         return true;
     };
-    let idle = l.children.iter().any(|c| {
-        let s = sockets.get::<tcp::Socket>(c.handle);
-        s.state() == T::Listen && s.listen_endpoint().addr == Some(v.dst.into())
-    });
-    if idle {
-        return true;
-    }
-    let pending = l.children.iter().filter(|c| c.last != T::Listen).count();
-    if pending >= l.backlog {
+    // Every child is a connection in progress or waiting for accept: ones
+    // left listening are freed after each poll round.
+    if l.children.len() >= l.backlog {
         snmp.tcp_ext.ListenOverflows += 1;
         snmp.tcp_ext.ListenDrops += 1;
         return false;
@@ -292,4 +286,12 @@ pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
     });
     table.buffer_bytes += limits.tcp_bytes();
     true
+}
+
+impl std::fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("inode", &self.id.inode)
+            .finish()
+    }
 }

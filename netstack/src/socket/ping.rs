@@ -90,3 +90,11 @@ pub(crate) fn deliver_echo_reply(state: &mut State, v: &IpView, message: &[u8]) 
     let src = SocketAddr::new(v.src, 0);
     deliver(state, true, src, v.dst, ident, message, false) > 0
 }
+
+impl std::fmt::Debug for PingSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PingSocket")
+            .field("inode", &self.inner.id.inode)
+            .finish()
+    }
+}

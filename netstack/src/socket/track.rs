@@ -94,7 +94,7 @@ pub(crate) fn observe(state: &mut State) {
     reap(state);
 }
 
-/// Frees orphans and dead children smoltcp is done with.
+/// Frees orphans and children smoltcp is done with.
 fn reap(state: &mut State) {
     let mut gone: Vec<SocketHandle> = Vec::new();
     {
@@ -109,8 +109,10 @@ fn reap(state: &mut State) {
         });
         for e in table.entries_mut() {
             if let Body::Listener(l) = &mut e.body {
+                // Ingress is drained by now: a child still listening got no
+                // SYN (smoltcp refused it) or was reset back; it is not needed.
                 l.children.retain(|c| {
-                    let d = dead(c);
+                    let d = dead(c) || c.last == T::Listen;
                     if d {
                         gone.push(c.handle);
                     }

@@ -432,3 +432,11 @@ impl UdpSocket {
         self.inner.set_nonblocking(nonblocking)
     }
 }
+
+impl std::fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UdpSocket")
+            .field("inode", &self.inner.id.inode)
+            .finish()
+    }
+}
