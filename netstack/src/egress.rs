@@ -8,7 +8,7 @@ use crate::state::{State, LOOPBACK_INDEX};
 use crate::wire::{self, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 use std::net::IpAddr;
 
-pub(crate) fn send(state: &mut State, packet: Packet) {
+pub(crate) fn send(state: &mut State, mut packet: Packet) {
     let Some(v) = wire::view(&packet) else { return };
     let v4 = v.dst.is_ipv4();
     let Some(route) = state.routes.lookup(v.dst, state) else {
@@ -73,6 +73,10 @@ pub(crate) fn send(state: &mut State, packet: Packet) {
     let Some(nic) = state.nics.get(&oif) else {
         return;
     };
+    if v.proto == PROTO_TCP {
+        // Advertise what this NIC carries (smoltcp knows only one MTU for all).
+        wire::clamp_mss(&mut packet, &v, wire::mss_for(nic.mtu, v4));
+    }
     if packet.len() > nic.mtu as usize {
         // sandnet does not fragment on output; Linux would (or answer
         // "fragmentation needed"). Counted as a failed fragmentation.

@@ -17,13 +17,20 @@ pub(crate) fn accept(state: &mut State, ifindex: u32, packet: &mut Vec<u8>) -> b
         nic.link.counters().add(|s| &mut s.rx_drop, 1);
         return false;
     }
-    let on_loopback = nic.is_loopback();
-    match packet.first().map(|b| b >> 4) {
+    let (on_loopback, mtu) = (nic.is_loopback(), nic.mtu);
+    let accepted = match packet.first().map(|b| b >> 4) {
         Some(6) => accept_v6(state, on_loopback, packet),
         // Anything that is not IPv6 is taken as IPv4, as a TUN classifies by the
         // version nibble; a wrong version is then a header error.
         _ => accept_v4(state, on_loopback, packet),
+    };
+    if accepted {
+        // Never send a peer segments larger than this NIC carries.
+        if let Some(v) = wire::view(packet).filter(|v| v.proto == PROTO_TCP) {
+            wire::clamp_mss(packet, &v, wire::mss_for(mtu, v.src.is_ipv4()));
+        }
     }
+    accepted
 }
 
 fn accept_v4(state: &mut State, on_loopback: bool, packet: &mut Vec<u8>) -> bool {

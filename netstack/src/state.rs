@@ -71,7 +71,7 @@ impl State {
             let mut dev = Router {
                 ingress: &mut ingress,
                 egress: &mut egress,
-                mtu: 65536,
+                mtu: 65535,
             };
             SmolIface::new(config, &mut dev, smoltcp::time::Instant::from_micros(0))
         };
@@ -148,6 +148,8 @@ impl State {
             .map(|n| n.mtu as usize)
             .max()
             .unwrap_or(1500)
+            // lo's 65536 cannot be one IP packet.
+            .min(65535)
     }
 
     pub fn add_nic(&mut self, name: &str, link: Link) -> io::Result<u32> {

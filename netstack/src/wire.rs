@@ -109,3 +109,60 @@ pub fn l4_checksum_ok(v: &IpView, payload: &[u8]) -> bool {
 pub fn plain_checksum_ok(data: &[u8]) -> bool {
     checksum::data(data) == 0xffff
 }
+
+/// Lowers the MSS option of a TCP SYN to at most `max` and fixes the TCP
+/// checksum; returns whether it changed anything. smoltcp sees one interface
+/// for every NIC, so the stack clamps the MSS to each NIC's MTU here, as
+/// Linux derives it from the route's.
+pub fn clamp_mss(packet: &mut [u8], v: &IpView, max: u16) -> bool {
+    let Some(seg) = packet.get_mut(v.payload_start..v.payload_end) else {
+        return false;
+    };
+    if seg.len() < 20 || seg[13] & 0x02 == 0 {
+        return false;
+    }
+    let doff = usize::from(seg[12] >> 4) * 4;
+    if doff < 20 || doff > seg.len() {
+        return false;
+    }
+    let mut i = 20;
+    while i < doff {
+        match seg[i] {
+            0 => break,
+            1 => i += 1,
+            kind => {
+                let Some(&len) = seg.get(i + 1) else { break };
+                let len = usize::from(len);
+                if len < 2 || i + len > doff {
+                    break;
+                }
+                if kind == 2 && len == 4 {
+                    let mss = u16::from_be_bytes([seg[i + 2], seg[i + 3]]);
+                    if mss <= max {
+                        return false;
+                    }
+                    seg[i + 2..i + 4].copy_from_slice(&max.to_be_bytes());
+                    seg[16] = 0;
+                    seg[17] = 0;
+                    let pseudo = checksum::pseudo_header(
+                        &v.src.into(),
+                        &v.dst.into(),
+                        IpProtocol::Tcp,
+                        seg.len() as u32,
+                    );
+                    let c = !checksum::combine(&[pseudo, checksum::data(seg)]);
+                    seg[16..18].copy_from_slice(&c.to_be_bytes());
+                    return true;
+                }
+                i += len;
+            }
+        }
+    }
+    false
+}
+
+/// The largest MSS a NIC's MTU allows for IPv4 or IPv6.
+pub fn mss_for(mtu: u32, v4: bool) -> u16 {
+    let headers = if v4 { 40 } else { 60 };
+    mtu.saturating_sub(headers).min(u32::from(u16::MAX)) as u16
+}

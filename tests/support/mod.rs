@@ -2,4 +2,5 @@
 pub mod data;
 pub mod kernel;
 pub mod packets;
+pub mod pair;
 pub mod root;

@@ -1,0 +1,85 @@
+//! Two stacks joined by an in-memory link: 10.1.0.1/24 + fd00:1::1/64 on
+//! `a`, 10.1.0.2/24 + fd00:1::2/64 on `b`. Nothing leaves the process.
+
+use sandnet::netstack::{Link, Stack};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const A_V4: &str = "10.1.0.1";
+pub const B_V4: &str = "10.1.0.2";
+pub const A_V6: &str = "fd00:1::1";
+pub const B_V6: &str = "fd00:1::2";
+
+pub fn sa(addr: &str, port: u16) -> SocketAddr {
+    SocketAddr::new(addr.parse().unwrap(), port)
+}
+
+fn configure(stack: &Stack, link: Link, v4: &str, v6: &str) -> u32 {
+    let ifindex = stack.add_nic("p0", link).unwrap();
+    stack
+        .add_address(ifindex, v4.parse::<IpAddr>().unwrap(), 24)
+        .unwrap();
+    stack
+        .add_address(ifindex, v6.parse::<IpAddr>().unwrap(), 64)
+        .unwrap();
+    ifindex
+}
+
+/// Two stacks on one pipe.
+pub fn pair() -> (Stack, Stack) {
+    let (la, lb) = Link::pipe();
+    let (a, b) = (Stack::new().unwrap(), Stack::new().unwrap());
+    configure(&a, la, A_V4, A_V6);
+    configure(&b, lb, B_V4, B_V6);
+    (a, b)
+}
+
+/// Two stacks with the test in the middle: every packet passes `keep`,
+/// which sees (from_a, packet) and may drop it by returning false.
+pub struct Relay {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+pub fn relayed_pair(
+    keep: impl FnMut(bool, &[u8]) -> bool + Send + 'static,
+) -> (Stack, Stack, Relay) {
+    let (la, a_wire) = Link::pipe();
+    let (lb, b_wire) = Link::pipe();
+    let (a, b) = (Stack::new().unwrap(), Stack::new().unwrap());
+    configure(&a, la, A_V4, A_V6);
+    configure(&b, lb, B_V4, B_V6);
+    let stop = Arc::new(AtomicBool::new(false));
+    let keep = Arc::new(std::sync::Mutex::new(keep));
+    let (a_wire, b_wire) = (Arc::new(a_wire), Arc::new(b_wire));
+    let mut threads = Vec::new();
+    for from_a in [true, false] {
+        let (src, dst) = if from_a {
+            (a_wire.clone(), b_wire.clone())
+        } else {
+            (b_wire.clone(), a_wire.clone())
+        };
+        let (stop, keep) = (stop.clone(), keep.clone());
+        threads.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(p) = src.recv_timeout(Duration::from_millis(20)) {
+                    if (keep.lock().unwrap())(from_a, &p) {
+                        let _ = dst.send(&p);
+                    }
+                }
+            }
+        }));
+    }
+    (a, b, Relay { stop, threads })
+}
