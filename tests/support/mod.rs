@@ -1,4 +1,5 @@
 #![allow(dead_code)]
 pub mod kernel;
 pub mod packets;
+pub mod procnet_bed;
 pub mod root;
