@@ -1,6 +1,8 @@
 #![allow(dead_code)]
 pub mod data;
 pub mod kernel;
+pub mod kernel_stats;
 pub mod packets;
 pub mod pair;
+pub mod procnet_bed;
 pub mod root;

@@ -22,6 +22,15 @@ macro_rules! counter_group {
             pub fn values(&self) -> Vec<u64> {
                 vec![$(self.$field),*]
             }
+
+            /// Sets the counter Linux calls `name`; false if the group has none.
+            pub fn set(&mut self, name: &str, value: u64) -> bool {
+                match name {
+                    $(stringify!($field) => self.$field = value,)*
+                    _ => return false,
+                }
+                true
+            }
         }
     };
 }
