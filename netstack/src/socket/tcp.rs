@@ -164,10 +164,14 @@ impl TcpStream {
         match r {
             Ok(()) => Ok(stream),
             Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                // tcp_write_err: the connection is dropped without a RST, and
+                // counted as a failed attempt (tcp_done in SYN_SENT).
                 let _ = stack.with(|s| {
-                    let (c, sock) = parts(s, id)?;
-                    c.err = Some(libc::ETIMEDOUT);
-                    sock.abort();
+                    let Body::Tcp(c) = s.table.remove(id)?.body else {
+                        return Ok(());
+                    };
+                    super::track::remove_tcp(s, c.handle);
+                    s.snmp.tcp.AttemptFails += 1;
                     Ok(())
                 });
                 Err(errno(libc::ETIMEDOUT))
