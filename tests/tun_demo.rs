@@ -555,30 +555,39 @@ fn sa(addr: &str, port: u16) -> SocketAddr {
     SocketAddr::new(ip(addr), port)
 }
 
-/// One kernel ping to `dst` from inside the namespace; returns the reply's sequence.
-fn kernel_ping(ns: &NetNs, dst: &str, seq: u16) -> u16 {
+/// Kernel pings to `dst` from inside the namespace until one is answered
+/// (at most 3: other namespaces' bulk traffic shares the kernel's per-CPU
+/// backlog and can drop one); returns how many requests were sent.
+fn kernel_ping(ns: &NetNs, dst: &str) -> u64 {
     let dst = sa(dst, 0);
     let s = ns
         .run(move || {
-            let (domain, proto, ty) = if dst.is_ipv6() {
-                (Domain::IPV6, Protocol::ICMPV6, 128)
+            let (domain, proto) = if dst.is_ipv6() {
+                (Domain::IPV6, Protocol::ICMPV6)
             } else {
-                (Domain::IPV4, Protocol::ICMPV4, 8)
+                (Domain::IPV4, Protocol::ICMPV4)
             };
             let s = Socket::new(domain, Type::DGRAM, Some(proto))?;
-            s.set_read_timeout(Some(Duration::from_secs(5)))?;
-            let mut m = vec![ty, 0, 0, 0, 0, 0];
-            m.extend_from_slice(&seq.to_be_bytes());
-            m.extend_from_slice(b"from the kernel");
-            s.send_to(&m, &dst.into())?;
+            s.set_read_timeout(Some(Duration::from_secs(2)))?;
             Ok::<_, io::Error>(UdpSocket::from(s))
         })
-        .expect("a kernel ping");
-    let mut buf = [0u8; 128];
-    let (n, from) = s.recv_from(&mut buf).expect("an echo reply");
-    assert_eq!(from.ip(), dst.ip());
-    assert_eq!(&buf[8..n], b"from the kernel");
-    u16::from_be_bytes([buf[6], buf[7]])
+        .expect("a kernel ping socket");
+    for seq in 1..=3u16 {
+        let mut m = vec![if dst.is_ipv6() { 128 } else { 8 }, 0, 0, 0, 0, 0];
+        m.extend_from_slice(&seq.to_be_bytes());
+        m.extend_from_slice(b"from the kernel");
+        s.send_to(&m, dst).unwrap();
+        let mut buf = [0u8; 128];
+        while let Ok((n, from)) = s.recv_from(&mut buf) {
+            if buf[6..8] == seq.to_be_bytes() {
+                assert_eq!(from.ip(), dst.ip());
+                assert_eq!(buf[0], if dst.is_ipv6() { 129 } else { 0 });
+                assert_eq!(&buf[8..n], b"from the kernel");
+                return u64::from(seq);
+            }
+        }
+    }
+    panic!("no echo reply from {dst} to 3 requests");
 }
 
 /// A kernel TCP connection from inside the namespace.
@@ -648,8 +657,8 @@ fn the_demo_serves_the_kernel_and_leaves_nothing_behind() {
     let flags = ns.run(|| ifconfig::flags("sandnet0")).unwrap();
     assert_ne!(flags & libc::IFF_UP as u32, 0);
 
-    assert_eq!(kernel_ping(&ns, "10.233.0.2", 41), 41);
-    assert_eq!(kernel_ping(&ns, "fd00:233::2", 42), 42);
+    let pings = kernel_ping(&ns, "10.233.0.2");
+    kernel_ping(&ns, "fd00:233::2");
     tcp_echo(&ns, sa("10.233.0.2", 7));
     tcp_echo(&ns, sa("fd00:233::2", 7));
     let u = ns.run(|| UdpSocket::bind("0.0.0.0:0")).unwrap();
@@ -703,9 +712,13 @@ fn the_demo_serves_the_kernel_and_leaves_nothing_behind() {
         "{stdout}"
     );
     assert!(stdout.contains("\nPING 10.233.0.1 (10.233.0.1) 56(84) bytes of data.\n"));
+    let reply = stdout
+        .lines()
+        .find(|l| l.starts_with("64 bytes from 10.233.0.1: icmp_seq="))
+        .unwrap_or_else(|| panic!("a ping reply line: {stdout}"));
     assert!(
-        stdout.contains("\n64 bytes from 10.233.0.1: icmp_seq=1 ttl=64 time="),
-        "{stdout}"
+        reply.contains(" ttl=64 time=") && reply.ends_with(" ms"),
+        "{reply}"
     );
     assert!(stdout.contains("\n--- 10.233.0.1 ping statistics ---\n"));
     assert!(stdout.contains("\n$ cat /proc/net/dev\n"));
@@ -718,7 +731,8 @@ fn the_demo_serves_the_kernel_and_leaves_nothing_behind() {
     // Exactly the connections and pings this test made reached the stack.
     assert_eq!(snmp_value(&stdout, "Tcp", "PassiveOpens"), 4, "{stdout}");
     assert_eq!(snmp_value(&stdout, "Tcp", "ActiveOpens"), 0);
-    assert_eq!(snmp_value(&stdout, "Icmp", "InEchos"), 1);
+    let echos = snmp_value(&stdout, "Icmp", "InEchos");
+    assert!((1..=pings).contains(&echos), "{echos} of {pings} requests");
     assert!(
         snmp_value(&stdout, "Icmp", "OutEchos") >= 9,
         "a ping a second"
@@ -737,7 +751,7 @@ fn ctrl_c_prints_the_tables_and_removes_the_device() {
     let ns = demo_ns();
     let demo = Demo::start(&ns, &["--dev", "demo-int", "--duration", "600", "--quiet"]);
     demo.wait_for_line(
-        "64 bytes from 10.233.0.1: icmp_seq=1 ",
+        "64 bytes from 10.233.0.1: icmp_seq=",
         Duration::from_secs(10),
     );
     assert!(ns.run(|| if_nametoindex("demo-int")).is_ok());
