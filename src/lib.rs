@@ -6,3 +6,9 @@
 
 pub use netstack;
 pub use procnet;
+
+/// README.md's Rust blocks, compiled and run as doc tests so that the
+/// README's example cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
