@@ -357,12 +357,14 @@ fn finish(stack: &Stack, dev: &str, console: &Console) -> i32 {
     }
 }
 
-/// stdout shared by the threads: whole lines, and a status line that is
-/// redrawn in place on a terminal (printed every 10 s otherwise).
+/// stdout shared by the threads: whole lines, and a status line that stays
+/// at the bottom of a terminal, redrawn in place (printed as a plain line
+/// every 10 s when stdout is not a terminal).
 struct Console {
     live: bool,
     tty: bool,
-    status_shown: Mutex<bool>,
+    /// The status line on screen, if any.
+    status: Mutex<Option<String>>,
 }
 
 impl Console {
@@ -370,7 +372,7 @@ impl Console {
         Console {
             live,
             tty: std::io::stdout().is_terminal(),
-            status_shown: Mutex::new(false),
+            status: Mutex::new(None),
         }
     }
 
@@ -378,14 +380,18 @@ impl Console {
         Duration::from_secs(if self.tty { 1 } else { 10 })
     }
 
+    /// Prints a line above the status line.
     fn line(&self, text: &str) {
-        let mut shown = self.status_shown.lock().unwrap_or_else(|e| e.into_inner());
+        let status = self.status.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = std::io::stdout().lock();
-        if *shown {
-            let _ = write!(out, "\r\x1b[K");
-            *shown = false;
+        match &*status {
+            Some(s) => {
+                let _ = write!(out, "\r\x1b[K{text}\n{s}");
+            }
+            None => {
+                let _ = writeln!(out, "{text}");
+            }
         }
-        let _ = writeln!(out, "{text}");
         let _ = out.flush();
     }
 
@@ -393,20 +399,19 @@ impl Console {
         if !self.tty {
             return self.line(text);
         }
-        let mut shown = self.status_shown.lock().unwrap_or_else(|e| e.into_inner());
+        let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = std::io::stdout().lock();
         let _ = write!(out, "\r\x1b[K{text}");
         let _ = out.flush();
-        *shown = true;
+        *status = Some(text.to_string());
     }
 
     fn clear_status(&self) {
-        let mut shown = self.status_shown.lock().unwrap_or_else(|e| e.into_inner());
-        if *shown {
+        let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        if status.take().is_some() {
             let mut out = std::io::stdout().lock();
             let _ = write!(out, "\r\x1b[K");
             let _ = out.flush();
-            *shown = false;
         }
     }
 }
