@@ -273,3 +273,38 @@ fn local_tcp_goes_over_lo_and_is_counted_there() {
         ErrorKind::ConnectionRefused
     ));
 }
+
+#[test]
+fn options_and_mapped_addresses() {
+    let (a, b) = pair();
+    let l = TcpListener::bind(&b, sa(B_V4, 6100)).unwrap();
+    // A v4-mapped destination connects over IPv4 and reports mapped endpoints.
+    let mapped: SocketAddr = format!("[::ffff:{B_V4}]:6100").parse().unwrap();
+    let c = TcpStream::connect(&a, mapped).unwrap();
+    let (s, peer) = l.accept().unwrap();
+    assert_eq!(c.peer_addr().unwrap(), mapped);
+    assert_eq!(
+        c.local_addr().unwrap(),
+        format!("[::ffff:{A_V4}]:{}", peer.port()).parse().unwrap()
+    );
+    assert_eq!(peer.ip(), A_V4.parse::<IpAddr>().unwrap());
+    assert!(!c.nodelay().unwrap());
+    c.set_nodelay(true).unwrap();
+    assert!(c.nodelay().unwrap());
+    c.set_read_timeout(Some(Duration::from_millis(30))).unwrap();
+    assert_eq!(c.read_timeout().unwrap(), Some(Duration::from_millis(30)));
+    let mut buf = [0u8; 4];
+    assert_eq!(
+        (&c).read(&mut buf).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    drop(s);
+    assert_eq!((&c).read(&mut buf).unwrap(), 0, "EOF after the peer closed");
+    // The row of a connection over IPv4 on an AF_INET6 socket is in tcp6, mapped.
+    let row = a
+        .sockets()
+        .into_iter()
+        .find(|r| r.inode == c.id().inode())
+        .unwrap();
+    assert!(row.is_ipv6());
+}
