@@ -112,20 +112,10 @@ fn tables(bed: &ProcnetBed, snap: &Snapshot) {
         v.sort();
         v.concat()
     };
-    // Known stack difference (netstack's address table, not procnet): the
-    // stack gives lo's ::1 IFA_F_NODAD as well as PERMANENT (0x82); Linux's
-    // ::1 is PERMANENT only (0x80). Only that one field of that one line is
-    // set aside; every other address compares as it is.
-    let loopback_fixup = |t: String| {
-        t.replace(
-            "00000000000000000000000000000001 01 80 10 82 ",
-            "00000000000000000000000000000001 01 80 10 80 ",
-        )
-    };
     same(
         "if_inet6",
         &sorted(&kernel(bed, "if_inet6")),
-        &sorted(&loopback_fixup(ours(snap, "if_inet6"))),
+        &sorted(&ours(snap, "if_inet6")),
     );
     for f in ["igmp", "igmp6", "dev_mcast", "arp", "psched"] {
         exact(bed, snap, f);
