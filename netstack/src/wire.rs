@@ -24,6 +24,8 @@ pub struct IpView {
     pub payload_end: usize,
     /// A fragment (IPv4 MF or offset; IPv6 fragment header).
     pub fragment: bool,
+    /// The IPv4 TTL or IPv6 hop limit the packet arrived with.
+    pub ttl: u8,
 }
 
 pub fn ipv4_addrs(p: &[u8]) -> (Ipv4Addr, Ipv4Addr) {
@@ -56,6 +58,7 @@ pub fn view(p: &[u8]) -> Option<IpView> {
                 payload_start: ihl,
                 payload_end: total,
                 fragment: frag & 0x3fff != 0,
+                ttl: p[8],
             })
         }
         6 if p.len() >= 40 => {
@@ -88,6 +91,7 @@ pub fn view(p: &[u8]) -> Option<IpView> {
                 payload_start: off,
                 payload_end: end,
                 fragment,
+                ttl: p[7],
             })
         }
         _ => None,

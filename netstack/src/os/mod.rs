@@ -1,9 +1,11 @@
 //! The thin OS layer: the only place with `unsafe`. Each call wraps one
 //! system call and turns its failure into an `io::Error`.
 
+pub mod ifconfig;
 pub mod mountns;
 pub mod netns;
 pub mod packet;
+pub mod signal;
 
 use std::ffi::CString;
 use std::io;

@@ -13,6 +13,8 @@ pub(crate) struct Datagram {
     /// The sender, as this socket reports it (IPv4 mapped for AF_INET6 sockets).
     pub from: SocketAddr,
     pub data: Vec<u8>,
+    /// The TTL or hop limit it arrived with (IP_RECVTTL, IPV6_RECVHOPLIMIT).
+    pub ttl: u8,
 }
 
 enum Outcome {
@@ -123,17 +125,18 @@ fn takers(
     v
 }
 
-/// Delivers a datagram to the sockets that take it. Returns how many took it
-/// (0: nobody listens).
+/// Delivers a datagram, which arrived in the packet `v`, to the sockets that
+/// take it. Returns how many took it (0: nobody listens).
 pub(crate) fn deliver(
     state: &mut State,
     ping: bool,
     src: SocketAddr,
-    dst: IpAddr,
+    v: &IpView,
     port: u16,
     data: &[u8],
     broadcast: bool,
 ) -> usize {
+    let dst = v.dst;
     let mut ids = takers(state, ping, src, dst, port);
     if !broadcast {
         ids.truncate(1);
@@ -159,6 +162,7 @@ pub(crate) fn deliver(
             let datagram = Datagram {
                 from: as_seen(src, v6),
                 data: data.to_vec(),
+                ttl: v.ttl,
             };
             d.enqueue(limit, datagram)
         };
@@ -196,7 +200,7 @@ pub(crate) fn deliver_udp(state: &mut State, v: &IpView, datagram: &[u8], broadc
     let sport = u16::from_be_bytes([datagram[0], datagram[1]]);
     let dport = u16::from_be_bytes([datagram[2], datagram[3]]);
     let src = SocketAddr::new(v.src, sport);
-    deliver(state, false, src, v.dst, dport, &datagram[8..], broadcast) > 0
+    deliver(state, false, src, v, dport, &datagram[8..], broadcast) > 0
 }
 
 /// ingress: an ICMP error quoting a datagram one of our sockets sent. As

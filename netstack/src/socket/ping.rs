@@ -59,7 +59,17 @@ impl PingSocket {
 
     /// One echo reply, ICMP header first, and who sent it.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, IpAddr)> {
-        self.inner.recv_from(buf, false).map(|(n, a)| (n, a.ip()))
+        self.inner
+            .recv_from(buf, false)
+            .map(|(n, a, _)| (n, a.ip()))
+    }
+
+    /// As `recv_from`, with the TTL (IPv4) or hop limit (IPv6) the reply
+    /// arrived with, as ping reads it with IP_RECVTTL or IPV6_RECVHOPLIMIT.
+    pub fn recv_with_ttl(&self, buf: &mut [u8]) -> io::Result<(usize, IpAddr, u8)> {
+        self.inner
+            .recv_from(buf, false)
+            .map(|(n, a, ttl)| (n, a.ip(), ttl))
     }
 
     /// The bound address, whose port is the ident.
@@ -88,7 +98,7 @@ pub(crate) fn deliver_echo_reply(state: &mut State, v: &IpView, message: &[u8]) 
     let ident = u16::from_be_bytes([message[4], message[5]]);
     // The ident plays the port on both sides: the socket matches on it.
     let src = SocketAddr::new(v.src, 0);
-    deliver(state, true, src, v.dst, ident, message, false) > 0
+    deliver(state, true, src, v, ident, message, false) > 0
 }
 
 impl std::fmt::Debug for PingSocket {

@@ -205,7 +205,7 @@ pub(crate) fn recv_from(
     kind: Kind,
     buf: &mut [u8],
     peek: bool,
-) -> Poll<io::Result<(usize, SocketAddr)>> {
+) -> Poll<io::Result<(usize, SocketAddr, u8)>> {
     let (v6, d) = match dgram(s, id, kind) {
         Ok(x) => x,
         Err(e) => return Poll::Ready(Err(e)),
@@ -214,16 +214,16 @@ pub(crate) fn recv_from(
         d.rx.front().map(|dg| {
             let n = dg.data.len().min(buf.len());
             buf[..n].copy_from_slice(&dg.data[..n]);
-            (n, dg.from, 0)
+            (n, dg.from, dg.ttl, 0)
         })
     } else {
         d.pop().map(|dg| {
             let n = dg.data.len().min(buf.len());
             buf[..n].copy_from_slice(&dg.data[..n]);
-            (n, dg.from, dg.data.len())
+            (n, dg.from, dg.ttl, dg.data.len())
         })
     };
-    if let Some((n, from, freed)) = taken {
+    if let Some((n, from, ttl, freed)) = taken {
         s.table.release(freed);
         if kind == Kind::Udp && !peek {
             // udp_recvmsg counts a datagram when the program reads it.
@@ -233,13 +233,13 @@ pub(crate) fn recv_from(
                 s.snmp6.udp6.Udp6InDatagrams += 1;
             }
         }
-        return Poll::Ready(Ok((n, from)));
+        return Poll::Ready(Ok((n, from, ttl)));
     }
     if let Some(e) = d.err.take() {
         return Poll::Ready(Err(errno(e)));
     }
     if d.shut_rd {
-        return Poll::Ready(Ok((0, SocketAddr::new(unspecified(v6), 0))));
+        return Poll::Ready(Ok((0, SocketAddr::new(unspecified(v6), 0), 0)));
     }
     Poll::Pending
 }
@@ -267,7 +267,8 @@ impl DgramHandle {
         self.stack.with(|s| f(s, self.id, self.kind))
     }
 
-    pub fn recv_from(&self, buf: &mut [u8], peek: bool) -> io::Result<(usize, SocketAddr)> {
+    /// One datagram: its length, sender, and the TTL or hop limit it arrived with.
+    pub fn recv_from(&self, buf: &mut [u8], peek: bool) -> io::Result<(usize, SocketAddr, u8)> {
         let (id, kind) = (self.id, self.kind);
         self.stack.blocking(
             id,
@@ -393,11 +394,11 @@ impl UdpSocket {
     }
 
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.inner.recv_from(buf, false)
+        self.inner.recv_from(buf, false).map(|(n, a, _)| (n, a))
     }
 
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.inner.recv_from(buf, true)
+        self.inner.recv_from(buf, true).map(|(n, a, _)| (n, a))
     }
 
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
