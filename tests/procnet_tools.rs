@@ -1,12 +1,15 @@
 //! Unmodified tools read procnet's files as they read the kernel's: net-tools
 //! (`route`, `netstat`), busybox (`route -n`, `netstat`) and iproute2's `ss`,
 //! run in the same namespace once on the kernel's /proc/net and once on a
-//! directory procnet rendered for the same state (shown as /proc/net through
-//! a private mount namespace; `ss` through PROC_ROOT). Their outputs must be
-//! equal. The rendered snapshot carries the kernel's own counters (read just
-//! before), so `netstat -s` and `netstat -i` compare whole; `route -A inet6`
-//! masks only its Ref column (the kernel's internal reference counts), and
-//! socket listings compare as sorted lines (the kernel's hash order).
+//! directory procnet rendered from the stack for the same state (shown as
+//! /proc/net through a private mount namespace; `ss` through PROC_ROOT).
+//! Both sides hold the same real sockets (`ProcnetBed::open_sockets`, which
+//! gives the kernel's client the stack's ephemeral port), so the socket
+//! listings need no mask. Their outputs must be equal. The rendered snapshot
+//! carries the kernel's own counters (read just before), so `netstat -s` and
+//! `netstat -i` compare whole; `route -A inet6` masks only its Ref column
+//! (the kernel's internal reference counts), and socket listings compare as
+//! sorted lines (the kernel's hash order).
 //! Needs root: skipped with a reason otherwise, a failure under CI=true.
 
 mod support;
@@ -75,8 +78,8 @@ fn tools_read_procnet_files_as_they_read_the_kernels() {
         return;
     }
     let mut bed = build();
-    let rows = bed.kernel_sockets();
-    let mut snap = bed.snapshot_with(rows);
+    bed.open_sockets();
+    let mut snap = bed.stack.snapshot();
     snap.stats = support::kernel_stats::read(&bed.ns, &[(1, "lo"), (2, DEV)]);
 
     let root: PathBuf = std::env::temp_dir().join(format!("procnet-tools-{}", std::process::id()));

@@ -12,6 +12,16 @@ use support::kernel::{ip, tun_bed, KERNEL_V4, KERNEL_V6, STACK_V4, STACK_V6};
 
 const BULK: usize = 64 << 20;
 
+/// The kernel queues what every TUN injects on one per-CPU backlog
+/// (netdev_max_backlog) shared by all namespaces: a 64 MiB transfer in one
+/// test can make the kernel drop another test's single ping. These tests
+/// therefore run one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn sa(addr: &str, port: u16) -> SocketAddr {
     SocketAddr::new(ip(addr), port)
 }
@@ -63,6 +73,7 @@ impl ShutWrite for std::net::TcpStream {
 
 #[test]
 fn stack_client_moves_64_mib_both_ways_with_a_kernel_server() {
+    let _serial = serial();
     let Some(bed) = tun_bed("stack_client_moves_64_mib_both_ways_with_a_kernel_server") else {
         return;
     };
@@ -77,6 +88,7 @@ fn stack_client_moves_64_mib_both_ways_with_a_kernel_server() {
 
 #[test]
 fn kernel_client_moves_64_mib_both_ways_with_a_stack_server_over_ipv6() {
+    let _serial = serial();
     let Some(bed) = tun_bed("kernel_client_moves_64_mib_both_ways_with_a_stack_server_over_ipv6")
     else {
         return;
@@ -92,6 +104,7 @@ fn kernel_client_moves_64_mib_both_ways_with_a_stack_server_over_ipv6() {
 
 #[test]
 fn a_hundred_kernel_clients_at_once_are_all_served() {
+    let _serial = serial();
     let Some(bed) = tun_bed("a_hundred_kernel_clients_at_once_are_all_served") else {
         return;
     };
@@ -142,6 +155,7 @@ fn a_hundred_kernel_clients_at_once_are_all_served() {
 
 #[test]
 fn a_reset_answer_is_connection_refused() {
+    let _serial = serial();
     let Some(bed) = tun_bed("a_reset_answer_is_connection_refused") else {
         return;
     };
@@ -159,6 +173,7 @@ fn a_reset_answer_is_connection_refused() {
 
 #[test]
 fn half_close_works_both_ways() {
+    let _serial = serial();
     let Some(bed) = tun_bed("half_close_works_both_ways") else {
         return;
     };
@@ -216,6 +231,7 @@ fn dns_query(name: &str) -> Vec<u8> {
 
 #[test]
 fn udp_dns_query_to_a_kernel_server_and_its_answer() {
+    let _serial = serial();
     let Some(bed) = tun_bed("udp_dns_query_to_a_kernel_server_and_its_answer") else {
         return;
     };
@@ -252,6 +268,7 @@ fn udp_dns_query_to_a_kernel_server_and_its_answer() {
 
 #[test]
 fn a_kernel_datagram_to_a_closed_stack_port_is_refused() {
+    let _serial = serial();
     let Some(bed) = tun_bed("a_kernel_datagram_to_a_closed_stack_port_is_refused") else {
         return;
     };
@@ -300,6 +317,7 @@ fn ping(bed: &support::kernel::TunBed, dst: IpAddr) {
 
 #[test]
 fn the_stack_pings_the_kernel_v4_and_v6() {
+    let _serial = serial();
     let Some(bed) = tun_bed("the_stack_pings_the_kernel_v4_and_v6") else {
         return;
     };

@@ -288,3 +288,33 @@ fn a_stopped_stack_answers_enetdown() {
     drop(u);
     drop(l);
 }
+
+#[test]
+fn a_nonblocking_connect_turns_writable_or_reports_its_error() {
+    let (a, b) = pair();
+    let l = TcpListener::bind(&b, sa(B_V4, 8500)).unwrap();
+    let mut c = TcpStream::connect_nonblocking(&a, sa(B_V4, 8500)).unwrap();
+    let ready = a
+        .wait(
+            &[(c.id(), Interest::WRITABLE)],
+            Some(Duration::from_secs(5)),
+        )
+        .unwrap();
+    assert!(ready[0].1.writable && !ready[0].1.error);
+    let (mut s, _) = l.accept().unwrap();
+    c.write_all(b"hi").unwrap();
+    let mut buf = [0u8; 2];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(c.read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+
+    let refused = TcpStream::connect_nonblocking(&a, sa(B_V4, 8501)).unwrap();
+    let ready = a
+        .wait(
+            &[(refused.id(), Interest::WRITABLE)],
+            Some(Duration::from_secs(5)),
+        )
+        .unwrap();
+    assert!(ready[0].1.error && ready[0].1.hangup);
+    let err = refused.take_error().unwrap().unwrap();
+    assert_eq!(err.raw_os_error(), Some(libc::ECONNREFUSED));
+}

@@ -216,6 +216,12 @@ fn counters_after_a_scripted_exchange_equal_hand_computed_values() {
     assert!(eventually(WAIT, || a.statistics().snmp.tcp.CurrEstab == 0
         && b.statistics().snmp.tcp.CurrEstab == 0));
 
+    // Let the last segments land before reading counters on both sides.
+    assert!(eventually(WAIT, || {
+        let (x, y) = (a.statistics().snmp.tcp, b.statistics().snmp.tcp);
+        x.OutSegs - a0.snmp.tcp.OutSegs == y.InSegs - b0.snmp.tcp.InSegs
+            && y.OutSegs - b0.snmp.tcp.OutSegs == x.InSegs - a0.snmp.tcp.InSegs
+    }));
     let (a1, b1) = (a.statistics(), b.statistics());
     let d = |x: u64, y: u64| x - y;
     // UDP, as udp_recvmsg / udp_send_skb / __udp4_lib_rcv count.

@@ -40,13 +40,8 @@ fn a_new_stack_has_lo_as_linux_does() {
         got,
         vec![
             (1, ip("127.0.0.1"), 8, ifa_flags::PERMANENT, rt_scope::HOST),
-            (
-                1,
-                ip("::1"),
-                128,
-                ifa_flags::PERMANENT | ifa_flags::NODAD,
-                rt_scope::HOST
-            ),
+            // Not NODAD: Linux runs no DAD on loopback and shows ::1 as 0x80.
+            (1, ip("::1"), 128, ifa_flags::PERMANENT, rt_scope::HOST),
         ]
     );
 }
@@ -203,8 +198,19 @@ fn addresses_bring_and_take_their_routes() {
     stack.remove_address(p, ip("10.0.0.2"), 24).unwrap();
     assert!(stack.interface_addrs().iter().all(|a| a.ifindex != p));
     assert_eq!(stack.route_table().len(), base);
-    // Down flushes the NIC's routes; up brings the address routes back.
+    // IPv6 addresses are NODAD (no DAD is run), except on lo, as in Linux.
     stack.add_address(p, ip("fd00::2"), 64).unwrap();
+    stack.add_address(1, ip("fd00:5::1"), 128).unwrap();
+    let flags = |addr: &str| {
+        let addrs = stack.interface_addrs().into_iter();
+        addrs.filter(|a| a.addr == ip(addr)).map(|a| a.flags).next()
+    };
+    let pn = ifa_flags::PERMANENT | ifa_flags::NODAD;
+    assert_eq!(flags("fd00::2"), Some(pn));
+    assert_eq!(flags("fd00:5::1"), Some(ifa_flags::PERMANENT));
+    assert_eq!(flags("::1"), Some(ifa_flags::PERMANENT));
+    stack.remove_address(1, ip("fd00:5::1"), 128).unwrap();
+    // Down flushes the NIC's routes; up brings the address routes back.
     let with = stack.route_table().len();
     stack.set_down(p).unwrap();
     assert!(stack.route_table().iter().all(|r| r.oif != p));

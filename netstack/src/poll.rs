@@ -58,7 +58,16 @@ pub(crate) fn run(state: Arc<Mutex<State>>, changed: Arc<Condvar>, wake: Receive
         }
         let mut s = lock(&state);
         s.wakeups += 1;
-        step(&mut s);
+        let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&mut s)));
+        if stepped.is_err() {
+            // A bug met mid-round: smoltcp's state may be half-updated. Stop
+            // this stack (its calls then fail with ENETDOWN instead of
+            // hanging) and leave the rest of the process alone.
+            s.shutdown = true;
+            drop(s);
+            changed.notify_all();
+            return;
+        }
         drop(s);
         changed.notify_all();
     }

@@ -13,7 +13,7 @@ use crate::state::State;
 use crossbeam_channel::{bounded, Sender, TrySendError};
 use std::io;
 use std::net::IpAddr;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::Poll;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -123,24 +123,30 @@ impl Stack {
             if nonblocking {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
-            s = match deadline {
-                None => self
-                    .shared
-                    .changed
-                    .wait(s)
-                    .unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return Err(on_timeout.into());
-                    }
-                    self.shared
-                        .changed
-                        .wait_timeout(s, d - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
+            s = self.wait_changed(s, deadline).ok_or(on_timeout)?;
+        }
+    }
+
+    /// Sleeps until the poll thread or a socket call changes something, or
+    /// until `deadline` (then `None`).
+    fn wait_changed<'a>(
+        &self,
+        s: MutexGuard<'a, State>,
+        deadline: Option<Instant>,
+    ) -> Option<MutexGuard<'a, State>> {
+        let changed = &self.shared.changed;
+        match deadline {
+            None => Some(changed.wait(s).unwrap_or_else(|e| e.into_inner())),
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    return None;
                 }
-            };
+                let (s, _) = changed
+                    .wait_timeout(s, d - now)
+                    .unwrap_or_else(|e| e.into_inner());
+                Some(s)
+            }
         }
     }
 
@@ -166,24 +172,10 @@ impl Stack {
             if !ready.is_empty() || s.shutdown {
                 return Ok(ready);
             }
-            s = match deadline {
-                None => self
-                    .shared
-                    .changed
-                    .wait(s)
-                    .unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return Ok(ready);
-                    }
-                    self.shared
-                        .changed
-                        .wait_timeout(s, d - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
-            };
+            match self.wait_changed(s, deadline) {
+                Some(next) => s = next,
+                None => return Ok(ready),
+            }
         }
     }
 

@@ -266,7 +266,10 @@ impl State {
         if primary.is_some() {
             flags |= ifa_flags::SECONDARY;
         }
-        if addr.is_ipv6() {
+        // Linux runs no DAD on a loopback device and leaves its addresses
+        // (::1 among them) PERMANENT only; elsewhere sandnet's addresses are
+        // as the kernel's added with `nodad`.
+        if addr.is_ipv6() && !is_loopback {
             flags |= ifa_flags::NODAD;
         }
         let scope = match addr {

@@ -4,27 +4,58 @@
 //! The namespace holds a TUN `pnet0` (its fd held by the Stack, so the
 //! kernel sees carrier) with 10.0.0.2/24 and fd00:1::2/64, default routes via
 //! 10.0.0.1 and fd00:1::1, and extra routes with metrics; the Stack gets the
-//! same NIC name, addresses and routes. No traffic is sent. Dropping the bed
-//! removes the device and the namespace.
+//! same NIC name, addresses and routes. `open_sockets` then opens the same
+//! sockets on both sides. Nothing crosses the TUN: the only traffic is over
+//! each side's own loopback. Dropping the bed closes the sockets and removes
+//! the device and the namespace.
 #![allow(dead_code)]
 
-use sandnet::netstack::inet::{tcp_state, SocketInfo, SocketKind, TcpDetail};
+use super::kernel::eventually;
+use sandnet::netstack::inet::SocketKind;
 use sandnet::netstack::os::netns::NetNs;
-use sandnet::netstack::{Link, RouteSpec, Snapshot, Stack};
+use sandnet::netstack::{
+    Link, ListenOptions, PingSocket, RouteSpec, Stack, TcpListener, TcpStream, UdpSocket,
+};
 use socket2::{Domain, Protocol, Socket, Type};
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsRawFd;
+use std::time::Duration;
 
 pub const DEV: &str = "pnet0";
 
 pub struct ProcnetBed {
     pub stack: Stack,
     pub ns: NetNs,
-    /// Kernel sockets kept open in the namespace (see `kernel_sockets`).
-    pub sockets: Vec<Socket>,
+    /// Kernel sockets kept open in the namespace, in `open_sockets`' order:
+    /// the two listeners, client, accepted, the two UDP and the two ping sockets.
+    pub kernel: Vec<Socket>,
+    /// Their twins in the stack, kept open likewise.
+    pub stack_sockets: Option<StackSockets>,
 }
 
+/// The stack's sockets of `open_sockets`, held so that they stay open.
+pub struct StackSockets {
+    pub listeners: [TcpListener; 2],
+    /// The client end of the loopback connection, then the accepted end.
+    pub streams: [TcpStream; 2],
+    pub udp: [UdpSocket; 2],
+    pub ping: [PingSocket; 2],
+}
+
+/// Where the UDP sockets are in `ProcnetBed::kernel`.
+const KERNEL_UDP: std::ops::Range<usize> = 4..6;
+
+/// Bytes the loopback client sends and the accepting side leaves unread, so
+/// that rx_queue is compared on a non-zero value.
+pub const UNREAD: &[u8] = b"unread";
+/// A datagram each UDP socket sends itself (`queue_datagrams`).
+pub const DATAGRAM: &[u8] = b"queued";
+
 fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
@@ -106,148 +137,155 @@ pub fn build() -> ProcnetBed {
     ProcnetBed {
         stack,
         ns,
-        sockets: Vec::new(),
+        kernel: Vec::new(),
+        stack_sockets: None,
     }
 }
 
-fn inode(s: &Socket) -> u64 {
-    let fd = s.as_raw_fd();
-    std::fs::metadata(format!("/proc/self/fd/{fd}"))
-        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
-        .expect("fstat of a socket")
+/// One socket row's local and remote port, tx_queue, rx_queue and
+/// reference count.
+type Queues = (u16, u16, u32, u32, u32);
+
+/// Each row of a kernel socket file as `Queues`, read from the text.
+fn kernel_queues(text: &str) -> Vec<Queues> {
+    let port = |f: &str| u16::from_str_radix(f.rsplit_once(':').unwrap().1, 16).unwrap();
+    let queue = |q: &str| u32::from_str_radix(q, 16).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (tx, rx) = f[4].split_once(':').unwrap();
+            let refs = f[10].parse().unwrap();
+            (port(f[1]), port(f[2]), queue(tx), queue(rx), refs)
+        })
+        .collect()
 }
 
-fn local(s: &Socket) -> SocketAddr {
-    s.local_addr().unwrap().as_socket().unwrap()
-}
-
-fn info(kind: SocketKind, s: &Socket, remote: SocketAddr, state: u8, refcount: u32) -> SocketInfo {
-    SocketInfo {
-        kind,
-        local: local(s),
-        remote,
-        protocol: 0,
-        state,
-        tx_queue: 0,
-        rx_queue: 0,
-        uid: 0,
-        inode: inode(s),
-        refcount,
-        drops: 0,
-        tcp: None,
-    }
+fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    assert!(eventually(Duration::from_secs(10), cond), "{what}");
 }
 
 impl ProcnetBed {
-    /// Opens, in the namespace, the sockets the socket files are compared on:
-    /// TCP listeners on 0.0.0.0:8080 and [::]:8080 (v6only), an established
-    /// loopback connection, UDP bound to 10.0.0.2:5353 and [fd00:1::2]:5353,
-    /// ping sockets for both families and raw ICMP/ICMPv6 sockets. Returns
-    /// the rows a stack holding the same sockets reports, for rendering.
+    /// Opens the same sockets in the Stack and in the namespace: TCP
+    /// listeners on 0.0.0.0:8080 (backlog 128) and [::]:8080 (v6only,
+    /// backlog 16), a connection from 127.0.0.1 to 8080 accepted by the
+    /// first, UDP bound to 10.0.0.2:5353 and [fd00:1::2]:5353, and ping
+    /// sockets of both families bound to ident 0. The client then sends
+    /// `UNREAD`, which the accepting side leaves queued; this returns once
+    /// both sides show it received and acknowledged.
     ///
-    /// sandnet's sockets have not landed yet, so the rows are filled in from
-    /// the kernel sockets' endpoints, states and inodes (a format test). When
-    /// they land, the same sockets opened on `self.stack` give the rows
-    /// through `self.stack.snapshot().sockets`, and only this function changes.
-    pub fn kernel_sockets(&mut self) -> Vec<SocketInfo> {
-        let socks: Vec<(Socket, &'static str)> = self
+    /// The stack picks the client's ephemeral port and the ping idents; the
+    /// kernel's twins bind the same ones, so that no port has to be masked.
+    pub fn open_sockets(&mut self) {
+        let s = &self.stack;
+        let opts = |backlog, v6only| ListenOptions { backlog, v6only };
+        let l4 = TcpListener::bind_with(s, sa("0.0.0.0:8080"), opts(128, false)).unwrap();
+        let l6 = TcpListener::bind_with(s, sa("[::]:8080"), opts(16, true)).unwrap();
+        let client = TcpStream::connect(s, sa("127.0.0.1:8080")).unwrap();
+        let (server, _) = l4.accept().unwrap();
+        let u4 = UdpSocket::bind(s, sa("10.0.0.2:5353")).unwrap();
+        let u6 = UdpSocket::bind(s, sa("[fd00:1::2]:5353")).unwrap();
+        let p4 = PingSocket::new(s, false).unwrap();
+        p4.bind(sa("0.0.0.0:0")).unwrap();
+        let p6 = PingSocket::new(s, true).unwrap();
+        p6.bind(sa("[::]:0")).unwrap();
+        (&client).write_all(UNREAD).unwrap();
+
+        let client_port = client.local_addr().unwrap().port();
+        let ident4 = p4.local_addr().unwrap().port();
+        let ident6 = p6.local_addr().unwrap().port();
+        assert!(ident4 != 0 && ident6 != 0, "bind to ident 0 picks one");
+        self.kernel = self
             .ns
-            .run(|| -> std::io::Result<Vec<(Socket, &'static str)>> {
-                let mut v = Vec::new();
-                let any4: SocketAddr = "0.0.0.0:8080".parse().unwrap();
-                let l4 = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+            .run(move || -> std::io::Result<Vec<Socket>> {
+                let tcp = |d| Socket::new(d, Type::STREAM, Some(Protocol::TCP));
+                let l4 = tcp(Domain::IPV4)?;
                 l4.set_reuse_address(true)?;
-                l4.bind(&any4.into())?;
+                l4.bind(&sa("0.0.0.0:8080").into())?;
                 l4.listen(128)?;
-                let l6 = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP))?;
+                let l6 = tcp(Domain::IPV6)?;
+                l6.set_reuse_address(true)?;
                 l6.set_only_v6(true)?;
-                l6.bind(&"[::]:8080".parse::<SocketAddr>().unwrap().into())?;
+                l6.bind(&sa("[::]:8080").into())?;
                 l6.listen(16)?;
-                let c = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
-                c.connect(&"127.0.0.1:8080".parse::<SocketAddr>().unwrap().into())?;
+                let c = tcp(Domain::IPV4)?;
+                c.bind(&SocketAddr::new(ip("127.0.0.1"), client_port).into())?;
+                c.connect(&sa("127.0.0.1:8080").into())?;
                 let (a, _) = l4.accept()?;
-                let u4 = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-                u4.bind(&"10.0.0.2:5353".parse::<SocketAddr>().unwrap().into())?;
-                let u6 = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
-                u6.bind(&"[fd00:1::2]:5353".parse::<SocketAddr>().unwrap().into())?;
-                let p4 = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4))?;
-                p4.bind(&"0.0.0.0:0".parse::<SocketAddr>().unwrap().into())?;
-                let p6 = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::ICMPV6))?;
-                p6.bind(&"[::]:0".parse::<SocketAddr>().unwrap().into())?;
-                let r4 = Socket::new(
-                    Domain::IPV4,
-                    Type::from(libc::SOCK_RAW),
-                    Some(Protocol::ICMPV4),
-                )?;
-                let r6 = Socket::new(
-                    Domain::IPV6,
-                    Type::from(libc::SOCK_RAW),
-                    Some(Protocol::ICMPV6),
-                )?;
-                v.extend([
-                    (l4, "l4"),
-                    (l6, "l6"),
-                    (c, "client"),
-                    (a, "server"),
-                    (u4, "u4"),
-                    (u6, "u6"),
-                    (p4, "p4"),
-                    (p6, "p6"),
-                    (r4, "r4"),
-                    (r6, "r6"),
-                ]);
-                Ok(v)
+                let dgram = |d, p| Socket::new(d, Type::DGRAM, Some(p));
+                let u4 = dgram(Domain::IPV4, Protocol::UDP)?;
+                u4.bind(&sa("10.0.0.2:5353").into())?;
+                let u6 = dgram(Domain::IPV6, Protocol::UDP)?;
+                u6.bind(&sa("[fd00:1::2]:5353").into())?;
+                let p4 = dgram(Domain::IPV4, Protocol::ICMPV4)?;
+                p4.bind(&SocketAddr::new(ip("0.0.0.0"), ident4).into())?;
+                let p6 = dgram(Domain::IPV6, Protocol::ICMPV6)?;
+                p6.bind(&SocketAddr::new(ip("::"), ident6).into())?;
+                c.send(UNREAD)?;
+                Ok(vec![l4, l6, c, a, u4, u6, p4, p6])
             })
             .expect("kernel sockets in the namespace");
-        let any4: SocketAddr = "0.0.0.0:0".parse().unwrap();
-        let any6: SocketAddr = "[::]:0".parse().unwrap();
-        let listen = TcpDetail {
-            rto_ticks: 100,
-            snd_cwnd: 10,
-            ..TcpDetail::default()
+
+        // Received by the accepting side, acknowledged to the client. The
+        // kernel's client also holds a second reference for as long as its
+        // retransmit timer stays armed: the last ACK clears the timer's
+        // pending flag (so `tr` shows 0) but leaves the timer to fire, and
+        // the reference goes only then, one RTO later. Waited for, so that
+        // the reference counts compare settled.
+        let n = UNREAD.len() as u32;
+        let settled = |rows: Vec<Queues>| {
+            let conn: Vec<_> = rows.into_iter().filter(|r| r.1 != 0).collect();
+            conn.len() == 2
+                && conn.iter().all(|&(l, _, tx, rx, refs)| {
+                    (tx, rx, refs) == if l == 8080 { (0, n, 1) } else { (0, 0, 1) }
+                })
         };
-        let established = TcpDetail {
-            rto_ticks: 20,
-            snd_cwnd: 10,
-            ssthresh: None,
-            ..TcpDetail::default()
-        };
-        let mut rows = Vec::new();
-        for (s, what) in &socks {
-            // Reference counts as Linux holds them: one for a listener or an
-            // accepted socket, two for other hashed sockets.
-            let mut row = match *what {
-                "l4" => info(SocketKind::Tcp, s, any4, tcp_state::LISTEN, 1),
-                "l6" => info(SocketKind::Tcp, s, any6, tcp_state::LISTEN, 1),
-                "client" | "server" => {
-                    let peer = s.peer_addr().unwrap().as_socket().unwrap();
-                    let refs = if *what == "client" { 2 } else { 1 };
-                    info(SocketKind::Tcp, s, peer, tcp_state::ESTABLISHED, refs)
-                }
-                "u4" => info(SocketKind::Udp, s, any4, tcp_state::CLOSE, 2),
-                "u6" => info(SocketKind::Udp, s, any6, tcp_state::CLOSE, 2),
-                "p4" => info(SocketKind::Ping, s, any4, tcp_state::CLOSE, 2),
-                "p6" => info(SocketKind::Ping, s, any6, tcp_state::CLOSE, 2),
-                "r4" => info(SocketKind::Raw, s, any4, tcp_state::CLOSE, 2),
-                "r6" => info(SocketKind::Raw, s, any6, tcp_state::CLOSE, 2),
-                _ => unreachable!(),
-            };
-            match row.kind {
-                SocketKind::Tcp if row.state == tcp_state::LISTEN => row.tcp = Some(listen.clone()),
-                SocketKind::Tcp => row.tcp = Some(established.clone()),
-                SocketKind::Raw => row.protocol = if row.is_ipv6() { 58 } else { 1 },
-                _ => {}
-            }
-            rows.push(row);
-        }
-        self.sockets = socks.into_iter().map(|(s, _)| s).collect();
-        rows
+        wait_for("the kernel's connection settles", || {
+            settled(kernel_queues(&self.ns.read_file("/proc/net/tcp").unwrap()))
+        });
+        wait_for("the stack's connection settles", || {
+            let rows = self.stack.sockets().into_iter();
+            settled(
+                rows.filter(|r| r.kind == SocketKind::Tcp)
+                    .map(|r| {
+                        let (l, p) = (r.local.port(), r.remote.port());
+                        (l, p, r.tx_queue, r.rx_queue, r.refcount)
+                    })
+                    .collect(),
+            )
+        });
+        self.stack_sockets = Some(StackSockets {
+            listeners: [l4, l6],
+            streams: [client, server],
+            udp: [u4, u6],
+            ping: [p4, p6],
+        });
     }
 
-    /// The stack's snapshot with `sockets` as its socket table.
-    pub fn snapshot_with(&self, sockets: Vec<SocketInfo>) -> Snapshot {
-        let mut snap = self.stack.snapshot();
-        snap.sockets = sockets;
-        snap
+    /// Has each UDP socket of `open_sockets` send itself `DATAGRAM`, left
+    /// unread, on both sides; returns once both sides have queued them.
+    pub fn queue_datagrams(&self) {
+        let held = self.stack_sockets.as_ref().expect("open_sockets first");
+        for u in &held.udp {
+            u.send_to(DATAGRAM, u.local_addr().unwrap()).unwrap();
+        }
+        for k in &self.kernel[KERNEL_UDP] {
+            k.send_to(DATAGRAM, &k.local_addr().unwrap()).unwrap();
+        }
+        for file in ["udp", "udp6"] {
+            wait_for("the kernel queues the datagram", || {
+                let text = self.ns.read_file(&format!("/proc/net/{file}")).unwrap();
+                let rows = kernel_queues(&text);
+                rows.len() == 1 && rows[0].3 > 0
+            });
+        }
+        wait_for("the stack queues the datagrams", || {
+            let rows = self.stack.sockets().into_iter();
+            let udp: Vec<u32> = rows
+                .filter(|r| r.kind == SocketKind::Udp)
+                .map(|r| r.rx_queue)
+                .collect();
+            udp.len() == 2 && udp.iter().all(|&q| q > 0)
+        });
     }
 }

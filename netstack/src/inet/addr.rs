@@ -14,7 +14,8 @@ pub struct InterfaceAddr {
     pub addr: IpAddr,
     pub prefix_len: u8,
     /// `ifa_flags::*`. sandnet performs no duplicate address detection, so its IPv6
-    /// addresses carry NODAD, as the kernel's do when added with `nodad`.
+    /// addresses carry NODAD, as the kernel's do when added with `nodad`; not
+    /// those on lo (::1 included), which Linux shows PERMANENT only.
     pub flags: u32,
     /// Route scope (`rt_scope::*`): host for loopback addresses, link for
     /// IPv6 link-local ones, universe otherwise.

@@ -180,6 +180,23 @@ impl TcpStream {
         }
     }
 
+    /// connect(2) on a nonblocking socket: returns once the SYN is queued
+    /// (Linux's EINPROGRESS); the stream turns writable when connected, or
+    /// reports the failure through `take_error` and readiness. The stream
+    /// stays nonblocking. Unlike Linux there is no give-up time: smoltcp
+    /// retries the SYN until the stream is dropped.
+    pub fn connect_nonblocking(stack: &Stack, addr: SocketAddr) -> io::Result<TcpStream> {
+        let id = stack.with(|s| {
+            let id = start_connect(s, addr)?;
+            s.table.get_mut(id)?.opts.nonblocking = true;
+            Ok(id)
+        })?;
+        Ok(TcpStream {
+            stack: stack.clone(),
+            id,
+        })
+    }
+
     pub(crate) fn from_parts(stack: &Stack, id: SocketId) -> TcpStream {
         TcpStream {
             stack: stack.clone(),
