@@ -8,13 +8,15 @@ use std::net::{IpAddr, SocketAddr};
 /// Linux's default TTL and hop limit.
 const TTL: u8 = 64;
 
-fn ip_header(src: IpAddr, dst: IpAddr, proto: u8, payload_len: usize, id: u16) -> Vec<u8> {
+/// A packet buffer holding the IP header for `l4_len` bytes of `proto`,
+/// with room for them: each datagram is written once, into its packet.
+fn ip_header(src: IpAddr, dst: IpAddr, proto: u8, l4_len: usize, id: u16) -> Vec<u8> {
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let total = (20 + payload_len) as u16;
-            let mut h = vec![0u8; 20];
+            let mut h = Vec::with_capacity(20 + l4_len);
+            h.resize(20, 0);
             h[0] = 0x45;
-            h[2..4].copy_from_slice(&total.to_be_bytes());
+            h[2..4].copy_from_slice(&((20 + l4_len) as u16).to_be_bytes());
             h[4..6].copy_from_slice(&id.to_be_bytes());
             // DF: sandnet never fragments (IP_PMTUDISC_DO).
             h[6] = 0x40;
@@ -26,17 +28,20 @@ fn ip_header(src: IpAddr, dst: IpAddr, proto: u8, payload_len: usize, id: u16) -
             h[10..12].copy_from_slice(&c.to_be_bytes());
             h
         }
+        // Callers pass one family; a stray IPv4 side is written mapped, never panics.
         (s, d) => {
-            let (IpAddr::V6(s), IpAddr::V6(d)) = (s, d) else {
-                unreachable!("callers pass one family");
+            let v6 = |a: IpAddr| match a {
+                IpAddr::V4(a) => a.to_ipv6_mapped(),
+                IpAddr::V6(a) => a,
             };
-            let mut h = vec![0u8; 40];
+            let mut h = Vec::with_capacity(40 + l4_len);
+            h.resize(40, 0);
             h[0] = 0x60;
-            h[4..6].copy_from_slice(&(payload_len as u16).to_be_bytes());
+            h[4..6].copy_from_slice(&(l4_len as u16).to_be_bytes());
             h[6] = proto;
             h[7] = TTL;
-            h[8..24].copy_from_slice(&s.octets());
-            h[24..40].copy_from_slice(&d.octets());
+            h[8..24].copy_from_slice(&v6(s).octets());
+            h[24..40].copy_from_slice(&v6(d).octets());
             h
         }
     }
@@ -63,36 +68,41 @@ pub fn max_udp_payload(v4: bool) -> usize {
 
 pub fn udp(src: SocketAddr, dst: SocketAddr, payload: &[u8], id: u16) -> Vec<u8> {
     let len = 8 + payload.len();
-    let mut seg = Vec::with_capacity(len);
-    seg.extend_from_slice(&src.port().to_be_bytes());
-    seg.extend_from_slice(&dst.port().to_be_bytes());
-    seg.extend_from_slice(&(len as u16).to_be_bytes());
-    seg.extend_from_slice(&[0, 0]);
-    seg.extend_from_slice(payload);
-    let mut c = l4_checksum(src.ip(), dst.ip(), PROTO_UDP, &seg);
+    let mut p = ip_header(src.ip(), dst.ip(), PROTO_UDP, len, id);
+    let start = p.len();
+    p.extend_from_slice(&src.port().to_be_bytes());
+    p.extend_from_slice(&dst.port().to_be_bytes());
+    p.extend_from_slice(&(len as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 0]);
+    p.extend_from_slice(payload);
+    let mut c = l4_checksum(src.ip(), dst.ip(), PROTO_UDP, &p[start..]);
     if c == 0 {
         // A zero UDP checksum means "none"; all ones is the same sum.
         c = 0xffff;
     }
-    seg[6..8].copy_from_slice(&c.to_be_bytes());
-    let mut p = ip_header(src.ip(), dst.ip(), PROTO_UDP, seg.len(), id);
-    p.extend_from_slice(&seg);
+    p[start + 6..start + 8].copy_from_slice(&c.to_be_bytes());
     p
 }
 
-/// An ICMP or ICMPv6 message whose header the caller wrote; the checksum is
-/// computed here (with the pseudo-header for ICMPv6).
-pub fn icmp(src: IpAddr, dst: IpAddr, message: &[u8], id: u16) -> Vec<u8> {
-    let mut m = message.to_vec();
-    m[2] = 0;
-    m[3] = 0;
-    let (proto, c) = if src.is_ipv4() {
-        (PROTO_ICMP, !checksum::data(&m))
+/// An ICMP or ICMPv6 echo request whose header the caller wrote, sent with
+/// `ident`; the checksum is computed here (with the pseudo-header for ICMPv6).
+pub fn icmp_echo(src: IpAddr, dst: IpAddr, message: &[u8], ident: u16, id: u16) -> Vec<u8> {
+    let proto = if src.is_ipv4() {
+        PROTO_ICMP
     } else {
-        (PROTO_ICMPV6, l4_checksum(src, dst, PROTO_ICMPV6, &m))
+        PROTO_ICMPV6
+    };
+    let mut p = ip_header(src, dst, proto, message.len(), id);
+    let start = p.len();
+    p.extend_from_slice(message);
+    let m = &mut p[start..];
+    m[2..4].copy_from_slice(&[0, 0]);
+    m[4..6].copy_from_slice(&ident.to_be_bytes());
+    let c = if proto == PROTO_ICMP {
+        !checksum::data(m)
+    } else {
+        l4_checksum(src, dst, PROTO_ICMPV6, m)
     };
     m[2..4].copy_from_slice(&c.to_be_bytes());
-    let mut p = ip_header(src, dst, proto, m.len(), id);
-    p.extend_from_slice(&m);
     p
 }

@@ -3,7 +3,7 @@
 //! what ingress hands them.
 
 use super::ports::{as_seen, Binding};
-use super::table::Body;
+use super::table::{Body, SocketId};
 use crate::state::State;
 use crate::wire::{IpView, PROTO_UDP};
 use std::collections::VecDeque;
@@ -103,28 +103,6 @@ impl Dgram {
     }
 }
 
-/// Indexes of the sockets of one kind that take a datagram, best first.
-fn takers(
-    state: &State,
-    ping: bool,
-    src: SocketAddr,
-    dst: IpAddr,
-    port: u16,
-) -> Vec<(u32, super::SocketId)> {
-    let mut v: Vec<(u32, super::SocketId)> = state
-        .table
-        .entries()
-        .filter_map(|(id, e)| match (&e.body, ping) {
-            (Body::Udp(d), false) | (Body::Ping(d), true) => {
-                d.score(e.v6, src, dst, port).map(|s| (s, id))
-            }
-            _ => None,
-        })
-        .collect();
-    v.sort_by_key(|x| std::cmp::Reverse(x.0));
-    v
-}
-
 /// Delivers a datagram, which arrived in the packet `v`, to the sockets that
 /// take it. Returns how many took it (0: nobody listens).
 pub(crate) fn deliver(
@@ -136,61 +114,86 @@ pub(crate) fn deliver(
     data: &[u8],
     broadcast: bool,
 ) -> usize {
-    let dst = v.dst;
-    let mut ids = takers(state, ping, src, dst, port);
-    if !broadcast {
-        ids.truncate(1);
-    }
-    let limit = state.table.limits.dgram_recv_buffer;
-    let v4 = dst.is_ipv4();
-    let mut taken = 0;
-    for (_, id) in &ids {
-        taken += 1;
-        let over_budget =
-            state.table.buffer_bytes + data.len() > state.table.limits.max_buffer_bytes;
-        let Ok(entry) = state.table.get_mut(*id) else {
-            continue;
-        };
-        let v6 = entry.v6;
-        let (Body::Udp(d) | Body::Ping(d)) = &mut entry.body else {
-            continue;
-        };
-        let outcome = if over_budget {
-            d.drops += 1;
-            Outcome::NoMemory
-        } else {
-            let datagram = Datagram {
-                from: as_seen(src, v6),
-                data: data.to_vec(),
-                ttl: v.ttl,
-            };
-            d.enqueue(limit, datagram)
-        };
-        match outcome {
-            Outcome::Queued => state.table.buffer_bytes += data.len(),
-            Outcome::Ignored => {}
-            // __udp_queue_rcv_skb: a full socket is RcvbufErrors, the stack's
-            // memory limit MemErrors; both are InErrors. Ping sockets count nothing.
-            Outcome::Full | Outcome::NoMemory if ping => {}
-            Outcome::Full if v4 => {
-                state.snmp.udp.RcvbufErrors += 1;
-                state.snmp.udp.InErrors += 1;
+    let takers = state
+        .table
+        .entries()
+        .filter_map(|(id, e)| match (&e.body, ping) {
+            (Body::Udp(d), false) | (Body::Ping(d), true) => {
+                d.score(e.v6, src, v.dst, port).map(|s| (s, id))
             }
-            Outcome::Full => {
-                state.snmp6.udp6.Udp6RcvbufErrors += 1;
-                state.snmp6.udp6.Udp6InErrors += 1;
+            _ => None,
+        });
+    if broadcast {
+        let ids: Vec<SocketId> = takers.map(|(_, id)| id).collect();
+        for &id in &ids {
+            deliver_to(state, id, ping, src, v, data);
+        }
+        ids.len()
+    } else {
+        // The best score wins; among equals, the oldest socket.
+        match takers.min_by_key(|(score, _)| std::cmp::Reverse(*score)) {
+            Some((_, id)) => {
+                deliver_to(state, id, ping, src, v, data);
+                1
             }
-            Outcome::NoMemory if v4 => {
-                state.snmp.udp.MemErrors += 1;
-                state.snmp.udp.InErrors += 1;
-            }
-            Outcome::NoMemory => {
-                state.snmp6.udp6.Udp6MemErrors += 1;
-                state.snmp6.udp6.Udp6InErrors += 1;
-            }
+            None => 0,
         }
     }
-    taken
+}
+
+/// Queues one datagram on one socket, counting a drop where Linux does.
+fn deliver_to(
+    state: &mut State,
+    id: SocketId,
+    ping: bool,
+    src: SocketAddr,
+    v: &IpView,
+    data: &[u8],
+) {
+    let limit = state.table.limits.dgram_recv_buffer;
+    let v4 = v.dst.is_ipv4();
+    let over_budget = state.table.buffer_bytes + data.len() > state.table.limits.max_buffer_bytes;
+    let Ok(entry) = state.table.get_mut(id) else {
+        return;
+    };
+    let v6 = entry.v6;
+    let (Body::Udp(d) | Body::Ping(d)) = &mut entry.body else {
+        return;
+    };
+    let outcome = if over_budget {
+        d.drops += 1;
+        Outcome::NoMemory
+    } else {
+        let datagram = Datagram {
+            from: as_seen(src, v6),
+            data: data.to_vec(),
+            ttl: v.ttl,
+        };
+        d.enqueue(limit, datagram)
+    };
+    match outcome {
+        Outcome::Queued => state.table.buffer_bytes += data.len(),
+        Outcome::Ignored => {}
+        // __udp_queue_rcv_skb: a full socket is RcvbufErrors, the stack's
+        // memory limit MemErrors; both are InErrors. Ping sockets count nothing.
+        Outcome::Full | Outcome::NoMemory if ping => {}
+        Outcome::Full if v4 => {
+            state.snmp.udp.RcvbufErrors += 1;
+            state.snmp.udp.InErrors += 1;
+        }
+        Outcome::Full => {
+            state.snmp6.udp6.Udp6RcvbufErrors += 1;
+            state.snmp6.udp6.Udp6InErrors += 1;
+        }
+        Outcome::NoMemory if v4 => {
+            state.snmp.udp.MemErrors += 1;
+            state.snmp.udp.InErrors += 1;
+        }
+        Outcome::NoMemory => {
+            state.snmp6.udp6.Udp6MemErrors += 1;
+            state.snmp6.udp6.Udp6InErrors += 1;
+        }
+    }
 }
 
 /// ingress: a UDP datagram that passed its checks. Returns whether a socket

@@ -7,6 +7,7 @@ use crate::state::State;
 use crate::wire::IpView;
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::{self, State as T};
+use std::collections::hash_map::Entry;
 use std::net::SocketAddr;
 
 /// States in which the connection is synchronized (past the handshake).
@@ -183,16 +184,22 @@ pub(crate) fn retransmitted(state: &mut State, v: &IpView, segment: &[u8]) -> bo
         SocketAddr::new(v.src, u16::from_be_bytes([segment[0], segment[1]])),
         SocketAddr::new(v.dst, u16::from_be_bytes([segment[2], segment[3]])),
     );
-    let high = state.tcp_sent.get(&key).copied();
-    let again = high.is_some_and(|h| (h.wrapping_sub(end) as i32) >= 0);
-    match high {
-        Some(h) if (end.wrapping_sub(h) as i32) <= 0 => {}
-        _ => {
-            state.tcp_sent.insert(key, end);
+    match state.tcp_sent.entry(key) {
+        Entry::Occupied(mut high) => {
+            // Ending at or before the highest byte sent: sent before.
+            let again = (high.get().wrapping_sub(end) as i32) >= 0;
+            if !again {
+                high.insert(end);
+            }
+            again
+        }
+        Entry::Vacant(slot) => {
+            slot.insert(end);
+            // Only a new connection can grow the map: prune then, not per segment.
             prune_sent(state);
+            false
         }
     }
-    again
 }
 
 /// Connections in ESTABLISHED or CLOSE_WAIT: Linux's CurrEstab gauge.

@@ -3,8 +3,7 @@
 
 use super::build;
 use super::dgram::Dgram;
-use super::listen::check_local;
-use super::ports::{check_bind, ephemeral, on_wire, ping_ident, Binding, Proto};
+use super::ports::{check_bind, check_local, ephemeral, on_wire, ping_ident, Binding, Proto};
 use super::table::{Body, SocketId};
 use crate::error::errno;
 use crate::stack::Stack;
@@ -169,11 +168,7 @@ pub(crate) fn send_to(
     let ip_id = s.next_ip_id();
     let packet = match kind {
         Kind::Udp => build::udp(SocketAddr::new(src, local.port()), dst, buf, ip_id),
-        Kind::Ping => {
-            let mut m = buf.to_vec();
-            m[4..6].copy_from_slice(&local.port().to_be_bytes());
-            build::icmp(src, dst.ip(), &m, ip_id)
-        }
+        Kind::Ping => build::icmp_echo(src, dst.ip(), buf, local.port(), ip_id),
     };
     // sandnet does not fragment: a datagram larger than the route's MTU fails
     // as with IP_PMTUDISC_DO.
