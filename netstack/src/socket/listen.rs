@@ -6,7 +6,7 @@
 //! all succeed, keeps `0.0.0.0` from taking IPv6 (and `::` from taking IPv4
 //! when v6only), and costs nothing while no one connects.
 
-use super::ports::{as_seen, check_bind, ephemeral, on_wire, Binding, Proto};
+use super::ports::{as_seen, check_bind, check_local, ephemeral, Binding, Proto};
 use super::table::{Body, Child, Listener, SocketId, TcpConn};
 use super::tcp::{new_tcp_socket, TcpStream};
 use super::track::synchronized;
@@ -17,7 +17,7 @@ use crate::wire::IpView;
 use smoltcp::socket::tcp::{self, State as T};
 use smoltcp::wire::IpListenEndpoint;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -41,16 +41,6 @@ impl Default for ListenOptions {
 pub struct TcpListener {
     stack: Stack,
     id: SocketId,
-}
-
-/// The address a socket may bind: unspecified, or one of the stack's own.
-pub(crate) fn check_local(state: &State, ip: IpAddr) -> io::Result<()> {
-    let wire = on_wire(SocketAddr::new(ip, 0)).ip();
-    if wire.is_unspecified() || state.addrs.iter().any(|a| a.addr == wire) {
-        Ok(())
-    } else {
-        Err(errno(libc::EADDRNOTAVAIL))
-    }
 }
 
 impl TcpListener {

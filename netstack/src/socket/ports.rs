@@ -225,6 +225,17 @@ pub fn ping_ident(table: &mut SocketTable, sockets: &SocketSet) -> io::Result<u1
     Err(errno(libc::EAGAIN))
 }
 
+/// The address a socket may bind: unspecified, or the stack's own (which
+/// includes all of 127.0.0.0/8, as Linux's local table does).
+pub(crate) fn check_local(state: &crate::state::State, ip: IpAddr) -> io::Result<()> {
+    let wire = on_wire(SocketAddr::new(ip, 0)).ip();
+    if wire.is_unspecified() || state.is_local(wire) {
+        Ok(())
+    } else {
+        Err(errno(libc::EADDRNOTAVAIL))
+    }
+}
+
 /// The local endpoint as an AF_INET6 socket reports it: IPv4 as mapped.
 pub fn as_seen(addr: SocketAddr, v6_socket: bool) -> SocketAddr {
     match (addr, v6_socket) {
