@@ -33,14 +33,10 @@ fn write_sysctl(ns: &NetNs, path: &'static str, value: &'static str) {
         .unwrap_or_else(|e| panic!("{path}: {e}"));
 }
 
-/// Builds the bed, or returns None (after printing why) when not root.
-pub fn tun_bed(test: &str) -> Option<TunBed> {
-    if !super::root::have_root(test) {
-        return None;
-    }
+/// A private namespace whose kernel adds no traffic of its own: no IPv6
+/// link-local address, no router solicitations. Ping sockets are open to all.
+pub fn quiet_namespace() -> NetNs {
     let ns = NetNs::new().expect("a private network namespace");
-    // No link-local address or router solicitations on the kernel side: only
-    // the traffic a test makes crosses the device. Ping sockets for root.
     write_sysctl(&ns, "/proc/sys/net/ipv6/conf/default/addr_gen_mode", "1");
     write_sysctl(
         &ns,
@@ -48,6 +44,15 @@ pub fn tun_bed(test: &str) -> Option<TunBed> {
         "0",
     );
     write_sysctl(&ns, "/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
+    ns
+}
+
+/// Builds the bed, or returns None (after printing why) when not root.
+pub fn tun_bed(test: &str) -> Option<TunBed> {
+    if !super::root::have_root(test) {
+        return None;
+    }
+    let ns = quiet_namespace();
     let link = ns
         .run(|| Link::tun(DEV))
         .expect("a TUN device in the namespace");

@@ -59,11 +59,6 @@ fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-fn sysctl(ns: &NetNs, path: &'static str, value: &'static str) {
-    ns.run(move || std::fs::write(path, value))
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
-}
-
 /// Extra IPv4 routes: (destination, prefix, gateway, metric).
 const V4_ROUTES: &[(&str, u8, Option<&str>, u32)] = &[
     ("192.168.50.0", 24, Some("10.0.0.1"), 100),
@@ -80,15 +75,8 @@ const V6_ROUTES: &[(&str, u8, Option<&str>, u32)] = &[
 ];
 
 pub fn build() -> ProcnetBed {
-    let ns = NetNs::new().expect("a private network namespace");
     // sandnet generates no IPv6 link-local address; neither shall the kernel.
-    sysctl(&ns, "/proc/sys/net/ipv6/conf/default/addr_gen_mode", "1");
-    sysctl(
-        &ns,
-        "/proc/sys/net/ipv6/conf/default/router_solicitations",
-        "0",
-    );
-    sysctl(&ns, "/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
+    let ns = super::kernel::quiet_namespace();
     let link = ns.run(|| Link::tun(DEV)).expect("a TUN device");
     let stack = Stack::new().unwrap();
     let ifindex = stack.add_nic(DEV, link).unwrap();
