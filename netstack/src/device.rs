@@ -59,7 +59,9 @@ pub(crate) struct RxToken(Packet);
 
 impl phy::RxToken for RxToken {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
+        let r = f(&self.0);
+        crate::link::pool::recycle(self.0);
+        r
     }
 }
 
@@ -67,7 +69,7 @@ pub(crate) struct TxToken<'a>(&'a mut Vec<Packet>);
 
 impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut packet = vec![0u8; len];
+        let mut packet = crate::link::pool::zeroed(len);
         let r = f(&mut packet);
         self.0.push(packet);
         r

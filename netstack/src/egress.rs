@@ -8,8 +8,17 @@ use crate::state::{State, LOOPBACK_INDEX};
 use crate::wire::{self, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 use std::net::IpAddr;
 
-pub(crate) fn send(state: &mut State, mut packet: Packet) {
-    let Some(v) = wire::view(&packet) else { return };
+pub(crate) fn send(state: &mut State, packet: Packet) {
+    if let Some(dropped) = route_and_send(state, packet) {
+        crate::link::pool::recycle(dropped);
+    }
+}
+
+/// Hands the packet to a NIC, or gives it back when it goes nowhere.
+fn route_and_send(state: &mut State, mut packet: Packet) -> Option<Packet> {
+    let Some(v) = wire::view(&packet) else {
+        return Some(packet);
+    };
     let v4 = v.dst.is_ipv4();
     let Some(route) = state.routes.lookup(v.dst, state) else {
         if v4 {
@@ -17,7 +26,7 @@ pub(crate) fn send(state: &mut State, mut packet: Packet) {
         } else {
             state.snmp6.ip6.Ip6OutNoRoutes += 1;
         }
-        return;
+        return Some(packet);
     };
     let oif = if route.kind == RouteType::Local {
         LOOPBACK_INDEX
@@ -71,7 +80,7 @@ pub(crate) fn send(state: &mut State, mut packet: Packet) {
         }
     }
     let Some(nic) = state.nics.get(&oif) else {
-        return;
+        return Some(packet);
     };
     if v.proto == PROTO_TCP {
         // Advertise what this NIC carries (smoltcp knows only one MTU for all).
@@ -85,7 +94,7 @@ pub(crate) fn send(state: &mut State, mut packet: Packet) {
         } else {
             state.snmp6.ip6.Ip6FragFails += 1;
         }
-        return;
+        return Some(packet);
     }
     if v4 {
         state.snmp.ip.OutTransmits += 1;
@@ -94,6 +103,7 @@ pub(crate) fn send(state: &mut State, mut packet: Packet) {
     }
     // A full queue or failed write is counted by the link itself.
     let _ = nic.link.send_owned(packet);
+    None
 }
 
 fn count_tcp_out(state: &mut State, v: &wire::IpView, segment: &[u8]) {

@@ -2,11 +2,12 @@
 //! API side wakes it, or smoltcp's next timer is due; then it moves packets
 //! link -> ingress -> smoltcp -> egress -> link under the stack's lock.
 
+use crate::changed::Changed;
 use crate::device::Router;
 use crate::link::Packet;
 use crate::state::State;
 use crossbeam_channel::{Receiver, Select};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Packets taken from one link per round, so that one busy link cannot starve the rest.
@@ -18,71 +19,81 @@ pub(crate) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-pub(crate) fn run(state: Arc<Mutex<State>>, changed: Arc<Condvar>, wake: Receiver<()>) {
-    let mut links: Vec<(u32, Receiver<Packet>)> = Vec::new();
-    let mut generation = u64::MAX;
+pub(crate) fn run(state: Arc<Mutex<State>>, changed: Arc<Changed>, wake: Receiver<()>) {
     loop {
-        let delay = {
-            let mut s = lock(&state);
+        // The set of links changes rarely: one Select per set, reused every
+        // round (building it allocates).
+        let (links, generation) = {
+            let s = lock(&state);
             if s.shutdown {
                 return;
             }
-            if s.generation != generation {
-                generation = s.generation;
-                links = s
-                    .nics
-                    .values()
-                    .map(|n| (n.index, n.link.receiver().clone()))
-                    .collect();
-            }
-            let now = s.now();
-            let State { iface, sockets, .. } = &mut *s;
-            iface
-                .poll_delay(now, sockets)
-                .map(|d| Duration::from_micros(d.total_micros()))
+            let links: Vec<Receiver<Packet>> =
+                s.nics.values().map(|n| n.link.receiver().clone()).collect();
+            (links, s.generation)
         };
         let mut sel = Select::new();
-        for (_, rx) in &links {
+        for rx in &links {
             sel.recv(rx);
         }
         let wake_index = sel.recv(&wake);
-        let ready = match delay {
-            Some(d) => sel.ready_timeout(d).ok(),
-            None => Some(sel.ready()),
-        };
-        if ready == Some(wake_index)
-            && wake.try_recv() == Err(crossbeam_channel::TryRecvError::Disconnected)
-        {
-            // Every Stack handle is gone.
-            return;
-        }
-        let mut s = lock(&state);
-        s.wakeups += 1;
-        let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&mut s)));
-        if stepped.is_err() {
-            // A bug met mid-round: smoltcp's state may be half-updated. Stop
-            // this stack (its calls then fail with ENETDOWN instead of
-            // hanging) and leave the rest of the process alone.
-            s.shutdown = true;
+        loop {
+            let delay = {
+                let mut s = lock(&state);
+                if s.shutdown {
+                    return;
+                }
+                if s.generation != generation {
+                    break;
+                }
+                let now = s.now();
+                let State { iface, sockets, .. } = &mut *s;
+                iface
+                    .poll_delay(now, sockets)
+                    .map(|d| Duration::from_micros(d.total_micros()))
+            };
+            let ready = match delay {
+                Some(d) => sel.ready_timeout(d).ok(),
+                None => Some(sel.ready()),
+            };
+            if ready == Some(wake_index)
+                && wake.try_recv() == Err(crossbeam_channel::TryRecvError::Disconnected)
+            {
+                // Every Stack handle is gone.
+                return;
+            }
+            let mut s = lock(&state);
+            s.wakeups += 1;
+            let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&mut s)));
+            if stepped.is_err() {
+                // A bug met mid-round: smoltcp's state may be half-updated. Stop
+                // this stack (its calls then fail with ENETDOWN instead of
+                // hanging) and leave the rest of the process alone.
+                s.shutdown = true;
+                drop(s);
+                changed.notify();
+                return;
+            }
             drop(s);
-            changed.notify_all();
-            return;
+            changed.notify();
         }
-        drop(s);
-        changed.notify_all();
     }
 }
 
 /// One round: drain the links, let smoltcp process and emit, route what it emitted.
 pub(crate) fn step(s: &mut State) {
-    let indexes: Vec<u32> = s.nics.keys().copied().collect();
-    for ifindex in indexes {
+    let mut order = std::mem::take(&mut s.rx_order);
+    order.clear();
+    order.extend(s.nics.keys().copied());
+    for &ifindex in &order {
         for _ in 0..RX_BATCH {
             let Some(mut packet) = s.nics.get(&ifindex).and_then(|n| n.link.try_recv()) else {
                 break;
             };
             if crate::ingress::accept(s, ifindex, &mut packet) {
                 s.ingress.push_back(packet);
+            } else {
+                crate::link::pool::recycle(packet);
             }
         }
     }
@@ -107,12 +118,16 @@ pub(crate) fn step(s: &mut State) {
         if s.egress.is_empty() {
             break;
         }
-        for packet in std::mem::take(&mut s.egress) {
+        let mut routing = std::mem::take(&mut s.routing);
+        std::mem::swap(&mut routing, &mut s.egress);
+        for packet in routing.drain(..) {
             crate::egress::send(s, packet);
         }
+        s.routing = routing;
         if s.ingress.is_empty() {
             break;
         }
     }
+    s.rx_order = order;
     crate::socket::observe(s);
 }

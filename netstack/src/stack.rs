@@ -1,6 +1,7 @@
 //! `Stack`: the handle an embedder holds. One Stack is one network namespace:
 //! its own interfaces, addresses, routes, sockets and counters.
 
+use crate::changed::Changed;
 use crate::inet::{
     Interface, InterfaceAddr, Route, RouteAnswer, RouteSpec, Snapshot, SocketInfo, Statistics,
 };
@@ -13,7 +14,7 @@ use crate::state::State;
 use crossbeam_channel::{bounded, Sender, TrySendError};
 use std::io;
 use std::net::IpAddr;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -30,7 +31,7 @@ struct Shared {
     state: Arc<Mutex<State>>,
     /// Signalled after every poll round and every socket call that changes
     /// something: blocking socket calls wait on it.
-    changed: Arc<Condvar>,
+    changed: Arc<Changed>,
     wake: Sender<()>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -57,7 +58,7 @@ impl Stack {
     /// new Linux network namespace has once lo is up.
     pub fn new() -> io::Result<Stack> {
         let state = Arc::new(Mutex::new(State::new()?));
-        let changed = Arc::new(Condvar::new());
+        let changed = Arc::new(Changed::default());
         let (wake, wake_rx) = bounded(1);
         let thread = {
             let (state, changed) = (state.clone(), changed.clone());
@@ -85,7 +86,7 @@ impl Stack {
         let r = f(&mut s);
         crate::socket::observe(&mut s);
         drop(s);
-        self.shared.changed.notify_all();
+        self.shared.changed.notify();
         self.wake();
         r
     }
@@ -116,7 +117,7 @@ impl Stack {
             if let Poll::Ready(r) = f(&mut s) {
                 crate::socket::observe(&mut s);
                 drop(s);
-                self.shared.changed.notify_all();
+                self.shared.changed.notify();
                 self.wake();
                 return r;
             }
@@ -136,16 +137,13 @@ impl Stack {
     ) -> Option<MutexGuard<'a, State>> {
         let changed = &self.shared.changed;
         match deadline {
-            None => Some(changed.wait(s).unwrap_or_else(|e| e.into_inner())),
+            None => Some(changed.wait(s)),
             Some(d) => {
                 let now = Instant::now();
                 if now >= d {
                     return None;
                 }
-                let (s, _) = changed
-                    .wait_timeout(s, d - now)
-                    .unwrap_or_else(|e| e.into_inner());
-                Some(s)
+                Some(changed.wait_timeout(s, d - now))
             }
         }
     }

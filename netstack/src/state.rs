@@ -35,6 +35,11 @@ pub(crate) struct State {
     pub ingress: VecDeque<Packet>,
     /// Packets smoltcp emitted, waiting to be routed.
     pub egress: Vec<Packet>,
+    /// The previous round's emitted packets, emptied: swapped with `egress`
+    /// each round so that neither queue is reallocated.
+    pub routing: Vec<Packet>,
+    /// NIC indexes, refilled each round (a reused allocation).
+    pub rx_order: Vec<u32>,
     /// Bumped whenever the set of links changes, so the poll thread re-reads it.
     pub generation: u64,
     pub shutdown: bool,
@@ -86,6 +91,8 @@ impl State {
             sockets: SocketSet::new(Vec::new()),
             ingress,
             egress,
+            routing: Vec::new(),
+            rx_order: Vec::new(),
             generation: 0,
             shutdown: false,
             wakeups: 0,

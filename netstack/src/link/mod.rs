@@ -6,6 +6,7 @@
 mod counters;
 mod loopback;
 mod pipe;
+pub(crate) mod pool;
 mod tun;
 
 pub use counters::LinkCounters;
@@ -111,7 +112,7 @@ impl Link {
     /// Sends one packet. A full queue or a failed device write is counted
     /// (tx_drop, tx_errs) and reported, never a panic.
     pub fn send(&self, packet: &[u8]) -> io::Result<()> {
-        self.send_owned(packet.to_vec())
+        self.send_owned(pool::copy_of(packet))
     }
 
     pub(crate) fn send_owned(&self, packet: Packet) -> io::Result<()> {
@@ -119,7 +120,8 @@ impl Link {
         let result = match &self.tx {
             LinkTx::Channel(tx) => match tx.try_send(packet) {
                 Ok(()) => Ok(()),
-                Err(TrySendError::Full(_)) => {
+                Err(TrySendError::Full(p)) => {
+                    pool::recycle(p);
                     self.counters.add(|s| &mut s.tx_drop, 1);
                     return Err(io::Error::from_raw_os_error(libc::ENOBUFS));
                 }
@@ -127,7 +129,11 @@ impl Link {
                     Err(io::Error::from_raw_os_error(libc::ENOTCONN))
                 }
             },
-            LinkTx::Tun(dev) => dev.write(&packet),
+            LinkTx::Tun(dev) => {
+                let r = dev.write(&packet);
+                pool::recycle(packet);
+                r
+            }
         };
         match result {
             Ok(()) => self.counters.count_tx(len),

@@ -67,6 +67,7 @@ pub(super) fn open(name: &str) -> io::Result<Link> {
         name: iface.name().to_string(),
         os_ifindex: crate::os::if_nametoindex(iface.name())?,
     };
+    crate::os::set_nonblocking(iface.as_raw_fd())?;
     let device = Arc::new(TunDevice { iface, info });
     let counters = Arc::new(LinkCounters::default());
     let stop = Arc::new(EventFd::new()?);
@@ -89,33 +90,48 @@ pub(super) fn open(name: &str) -> io::Result<Link> {
     })
 }
 
-/// Reads until stopped. The receive counters are taken by the stack when it
-/// takes a packet from the queue; what the queue cannot hold is rx_fifo here.
+/// How many packets the reader takes in a row before it looks at the stop
+/// signal again (a flood must not keep it from stopping).
+const READ_BURST: usize = 64;
+
+/// Reads until stopped. The descriptor is non-blocking: the reader drains
+/// what the device holds and sleeps in poll(2) only when it is empty, so a
+/// burst costs one read per packet, not a poll and a read. The receive
+/// counters are taken by the stack when it takes a packet from the queue;
+/// what the queue cannot hold is rx_fifo here.
 fn read_loop(device: &TunDevice, counters: &LinkCounters, stop: &EventFd, tx: &Sender<Packet>) {
     let mut buf = vec![0u8; MAX_PACKET];
     let fd = device.iface.as_raw_fd();
+    let mut burst = READ_BURST;
     loop {
-        match crate::os::wait_readable(fd, stop.as_raw_fd()) {
-            Ok(Readiness::Stop) => return,
-            Ok(Readiness::Readable) => {}
-            Err(_) => return,
+        if burst == READ_BURST {
+            burst = 0;
+            match crate::os::wait_readable(fd, stop.as_raw_fd()) {
+                Ok(Readiness::Stop) => return,
+                Ok(Readiness::Readable) => {}
+                Err(_) => return,
+            }
         }
         let n = match device.iface.recv(&mut buf) {
             Ok(n) => n,
-            Err(e)
-                if e.kind() == io::ErrorKind::Interrupted
-                    || e.kind() == io::ErrorKind::WouldBlock =>
-            {
-                continue
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                burst = READ_BURST;
+                continue;
             }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => {
                 counters.add(|s| &mut s.rx_errs, 1);
+                burst = READ_BURST;
                 continue;
             }
         };
-        match tx.try_send(buf[..n].to_vec()) {
+        burst += 1;
+        match tx.try_send(super::pool::copy_of(&buf[..n])) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => counters.add(|s| &mut s.rx_fifo, 1),
+            Err(TrySendError::Full(p)) => {
+                super::pool::recycle(p);
+                counters.add(|s| &mut s.rx_fifo, 1)
+            }
             Err(TrySendError::Disconnected(_)) => return,
         }
     }

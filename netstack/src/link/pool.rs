@@ -1,0 +1,113 @@
+//! Packet buffers recycled across the process, so that the steady packet path
+//! (smoltcp emits, a link carries, a stack consumes) does not allocate. A
+//! buffer freed by one stack is reused by any other: a pipe moves buffers
+//! from the sender's side to the receiver's, so per-stack pools would drain.
+//!
+//! Bounded: a pool holds at most its capacity of idle buffers, and the rest
+//! are freed, so the memory it keeps is at most SMALL_IDLE * SMALL_CAPACITY +
+//! LARGE_IDLE * LARGE_CAPACITY (8 MiB + 16 MiB) however many packets were ever
+//! in flight.
+
+use super::Packet;
+use crossbeam_channel::{bounded, Receiver, Sender};
+use std::sync::OnceLock;
+
+/// Enough for a 1500-byte MTU packet; most links carry these.
+const SMALL_CAPACITY: usize = 2048;
+const SMALL_IDLE: usize = 4096;
+/// IPv4's and IPv6's largest packet (64 KiB MTU links).
+const LARGE_CAPACITY: usize = 65_535 + 40;
+const LARGE_IDLE: usize = 256;
+
+struct Pool {
+    small: (Sender<Packet>, Receiver<Packet>),
+    large: (Sender<Packet>, Receiver<Packet>),
+}
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| Pool {
+        small: bounded(SMALL_IDLE),
+        large: bounded(LARGE_IDLE),
+    })
+}
+
+/// An empty buffer that can hold `len` bytes without growing.
+fn empty(len: usize) -> Packet {
+    let p = pool();
+    let (class, capacity) = if len <= SMALL_CAPACITY {
+        (&p.small, SMALL_CAPACITY)
+    } else {
+        (&p.large, LARGE_CAPACITY.max(len))
+    };
+    match class.1.try_recv() {
+        Ok(mut b) => {
+            b.clear();
+            b
+        }
+        Err(_) => Vec::with_capacity(capacity),
+    }
+}
+
+/// A zero-filled packet of `len` bytes, for smoltcp to write into.
+pub(crate) fn zeroed(len: usize) -> Packet {
+    let mut b = empty(len);
+    b.resize(len, 0);
+    b
+}
+
+/// A packet holding a copy of `bytes`.
+pub(crate) fn copy_of(bytes: &[u8]) -> Packet {
+    let mut b = empty(bytes.len());
+    b.extend_from_slice(bytes);
+    b
+}
+
+/// Returns a packet's buffer for reuse (or frees it when the pool is full).
+pub(crate) fn recycle(packet: Packet) {
+    let p = pool();
+    let class = match packet.capacity() {
+        c if c >= LARGE_CAPACITY => &p.large,
+        c if (SMALL_CAPACITY..2 * SMALL_CAPACITY).contains(&c) => &p.small,
+        // Odd sizes (a caller's own Vec) are not worth keeping.
+        _ => return,
+    };
+    let _ = class.0.try_send(packet);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_come_back_with_their_capacity() {
+        let a = zeroed(1500);
+        assert_eq!(a.len(), 1500);
+        assert!(a.iter().all(|&b| b == 0));
+        let ptr = a.as_ptr();
+        recycle(a);
+        // Other tests share the pool: find ours among whatever it holds.
+        let mut seen = Vec::new();
+        let mut found = false;
+        for _ in 0..SMALL_IDLE {
+            let b = copy_of(&[1, 2, 3]);
+            assert_eq!(b, [1, 2, 3]);
+            found |= b.as_ptr() == ptr;
+            seen.push(b);
+            if found {
+                break;
+            }
+        }
+        assert!(found, "a recycled buffer is reused");
+    }
+
+    #[test]
+    fn large_packets_get_large_buffers() {
+        let b = zeroed(60_000);
+        assert_eq!(b.len(), 60_000);
+        assert!(b.capacity() >= LARGE_CAPACITY);
+        recycle(b);
+        let odd = Vec::with_capacity(10);
+        recycle(odd); // dropped, not pooled
+    }
+}
