@@ -1,0 +1,106 @@
+//! TCP bulk throughput against the host kernel, one configuration per run, so
+//! that benches/compare.sh can alternate them on the same machine:
+//!
+//!   kernel   the kernel's own TCP over a veth pair between two namespaces
+//!   smoltcp  a bare smoltcp poll loop on a TUN device (no threads, no API)
+//!   sandnet  a sandnet Stack on a TUN device
+//!
+//! `in` is kernel -> stack, `out` is stack -> kernel (for `kernel`, both are
+//! namespace A -> namespace B). Needs root: everything happens in private
+//! network namespaces created here and gone when it exits.
+//!
+//!     cargo run --release --example tun_bench -- sandnet in --mib 256 --mtu 1500
+
+#[path = "tun_bench/bare.rs"]
+mod bare;
+#[path = "tun_bench/kernel.rs"]
+mod kernel;
+#[path = "tun_bench/stack.rs"]
+mod stack;
+
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Dir {
+    In,
+    Out,
+}
+
+const USAGE: &str =
+    "usage: tun_bench kernel|smoltcp|sandnet in|out [--mib N] [--mtu BYTES] [--buffer BYTES]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let (Some(mode), Some(dir)) = (args.first(), args.get(1)) else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let dir = match dir.as_str() {
+        "in" => Dir::In,
+        "out" => Dir::Out,
+        other => {
+            eprintln!("tun_bench: direction must be in or out, not {other:?}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let flag = |name: &str, default: u64| -> Result<u64, String> {
+        match args.iter().position(|a| a == name) {
+            None => Ok(default),
+            Some(i) => args
+                .get(i + 1)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| format!("{name} needs a number")),
+        }
+    };
+    let (mib, mtu, buffer) = match (
+        flag("--mib", 256),
+        flag("--mtu", 1500),
+        flag("--buffer", 128 * 1024),
+    ) {
+        (Ok(a), Ok(b), Ok(c)) if (68..=65535).contains(&b) && a > 0 => (a, b as u32, c as usize),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            eprintln!("tun_bench: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+        _ => {
+            eprintln!("tun_bench: --mib must be positive and --mtu within 68..=65535");
+            return ExitCode::from(2);
+        }
+    };
+    if sandnet::netstack::os::geteuid() != 0 {
+        eprintln!(
+            "tun_bench: needs root (it creates network namespaces, veth pairs and TUN devices)"
+        );
+        return ExitCode::from(1);
+    }
+    let result = match mode.as_str() {
+        "kernel" => kernel::veth(mib, mtu),
+        "smoltcp" => bare::run(mib, mtu, buffer, dir),
+        "sandnet" => stack::run(mib, mtu, buffer, dir),
+        other => {
+            eprintln!("tun_bench: unknown mode {other:?}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(bps) => {
+            let d = match dir {
+                Dir::In => "in",
+                Dir::Out => "out",
+            };
+            println!(
+                "{mode} {d} mtu={mtu} MiB={mib} MiB/s={:.1}",
+                bps / (1 << 20) as f64
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tun_bench: {mode} {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! A bare smoltcp poll loop on a TUN device: smoltcp's own TunTapInterface,
+//! one thread, one socket, no locks, no API layer, as smoltcp's benchmark
+//! example drives it. The ceiling of a smoltcp design on this link.
+
+use super::kernel;
+use super::Dir;
+use sandnet::netstack::os::netns::NetNs;
+use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::phy::{self, Medium, TunTapInterface};
+use smoltcp::socket::tcp;
+use smoltcp::time::Instant;
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
+use std::io;
+use std::net::TcpListener;
+use std::os::fd::AsRawFd;
+
+const KERNEL: &str = "10.78.0.1";
+const STACK: &str = "10.78.0.2";
+
+/// Bytes per second for `mib` MiB in direction `dir`, socket buffers of `buffer` bytes.
+pub fn run(mib: u64, mtu: u32, buffer: usize, dir: Dir) -> io::Result<f64> {
+    let ns = NetNs::new()?;
+    // A persistent device configured first, so that smoltcp reads the MTU when it attaches.
+    ns.ip(&["tuntap", "add", "dev", "sb0", "mode", "tun"])?;
+    ns.ip(&["addr", "add", &format!("{KERNEL}/24"), "dev", "sb0"])?;
+    ns.ip(&["link", "set", "sb0", "mtu", &mtu.to_string(), "up"])?;
+    // TunTapInterface is not Send: the whole loop runs on the namespace's thread.
+    ns.run(move || in_namespace(mib, buffer, dir))
+}
+
+fn in_namespace(mib: u64, buffer: usize, dir: Dir) -> io::Result<f64> {
+    let mut dev = TunTapInterface::new("sb0", Medium::Ip)?;
+    let fd = dev.as_raw_fd();
+    let mut config = Config::new(HardwareAddress::Ip);
+    config.random_seed = 0x5eed;
+    let mut iface = Interface::new(config, &mut dev, Instant::now());
+    iface.update_ip_addrs(|a| {
+        a.push(IpCidr::new(STACK.parse::<IpAddress>().unwrap(), 24))
+            .unwrap();
+    });
+    let socket = tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0; buffer]),
+        tcp::SocketBuffer::new(vec![0; buffer]),
+    );
+    let mut sockets = SocketSet::new(vec![]);
+    let handle = sockets.add(socket);
+    let total = mib << 20;
+
+    match dir {
+        Dir::In => {
+            sockets.get_mut::<tcp::Socket>(handle).listen(5001).unwrap();
+            let addr = format!("{STACK}:5001").parse().unwrap();
+            let start = std::time::Instant::now();
+            // Threads start in the namespace of the thread that spawns them.
+            let sender = kernel::spawn(move || kernel::send_all(kernel::connect_here(addr), total));
+            let mut got = 0u64;
+            while got < total {
+                iface.poll(Instant::now(), &mut dev, &mut sockets);
+                let s = sockets.get_mut::<tcp::Socket>(handle);
+                let mut progressed = false;
+                while s.can_recv() {
+                    got += s.recv(|b| (b.len(), b.len())).unwrap() as u64;
+                    progressed = true;
+                }
+                if !progressed {
+                    phy::wait(fd, iface.poll_delay(Instant::now(), &sockets))?;
+                }
+            }
+            let end = std::time::Instant::now();
+            // Let the kernel's FIN and our ACKs finish so the sender returns.
+            sockets.get_mut::<tcp::Socket>(handle).close();
+            while !sender.is_finished() {
+                iface.poll(Instant::now(), &mut dev, &mut sockets);
+                phy::wait(fd, Some(smoltcp::time::Duration::from_millis(1)))?;
+            }
+            sender.join().expect("kernel sender")?;
+            Ok(total as f64 / (end - start).as_secs_f64())
+        }
+        Dir::Out => {
+            let listener = TcpListener::bind(format!("{KERNEL}:5001"))?;
+            let receiver = kernel::spawn(move || -> io::Result<(u64, std::time::Instant)> {
+                let (s, _) = listener.accept()?;
+                let got = kernel::drain(s)?;
+                Ok((got, std::time::Instant::now()))
+            });
+            let start = std::time::Instant::now();
+            let remote = (KERNEL.parse::<IpAddress>().unwrap(), 5001);
+            sockets
+                .get_mut::<tcp::Socket>(handle)
+                .connect(iface.context(), remote, 40000)
+                .unwrap();
+            let mut sent = 0u64;
+            let mut closed = false;
+            while !receiver.is_finished() {
+                iface.poll(Instant::now(), &mut dev, &mut sockets);
+                let s = sockets.get_mut::<tcp::Socket>(handle);
+                let mut progressed = false;
+                while sent < total && s.can_send() {
+                    let want = (total - sent) as usize;
+                    sent += s
+                        .send(|b| {
+                            let n = b.len().min(want);
+                            (n, n)
+                        })
+                        .unwrap() as u64;
+                    progressed = true;
+                }
+                if sent == total && !closed {
+                    s.close();
+                    closed = true;
+                }
+                if !progressed {
+                    phy::wait(fd, iface.poll_delay(Instant::now(), &sockets))?;
+                }
+            }
+            let (got, end) = receiver.join().expect("kernel receiver")?;
+            if got != total {
+                return Err(io::Error::other(format!("received {got} of {total} bytes")));
+            }
+            Ok(total as f64 / (end - start).as_secs_f64())
+        }
+    }
+}

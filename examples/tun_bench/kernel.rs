@@ -1,0 +1,112 @@
+//! The host kernel's side of a transfer: a sender that writes N bytes and a
+//! receiver that counts them, on sockets opened inside a namespace.
+
+use sandnet::netstack::os::netns::NetNs;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub const CHUNK: usize = 64 * 1024;
+
+/// A listener inside `ns` (sockets keep the namespace they were made in).
+pub fn listen(ns: &NetNs, addr: SocketAddr) -> TcpListener {
+    ns.run(move || TcpListener::bind(addr))
+        .unwrap_or_else(|e| panic!("kernel listen on {addr}: {e}"))
+}
+
+/// Connects from inside `ns`.
+pub fn connect(ns: &NetNs, addr: SocketAddr) -> TcpStream {
+    ns.run(move || connect_here(addr))
+}
+
+/// Connects from the calling thread's namespace, retrying while the peer is
+/// not yet listening.
+pub fn connect_here(addr: SocketAddr) -> TcpStream {
+    for _ in 0..100 {
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+            Ok(s) => return s,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => panic!("kernel connect to {addr}: {e}"),
+        }
+    }
+    panic!("kernel connect to {addr}: refused for 2 s")
+}
+
+/// Writes `total` bytes and closes.
+pub fn send_all(mut s: TcpStream, total: u64) -> io::Result<()> {
+    let buf = vec![0x5au8; CHUNK];
+    let mut left = total;
+    while left > 0 {
+        let n = left.min(CHUNK as u64) as usize;
+        s.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    s.shutdown(std::net::Shutdown::Write)
+}
+
+/// Reads until end of stream; returns the byte count.
+pub fn drain(mut s: TcpStream) -> io::Result<u64> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut got = 0u64;
+    loop {
+        match s.read(&mut buf)? {
+            0 => return Ok(got),
+            n => got += n as u64,
+        }
+    }
+}
+
+pub fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
+    std::thread::spawn(f)
+}
+
+/// The kernel's own TCP over a veth pair between two namespaces: what a user
+/// who skips the userspace stack gets.
+pub fn veth(mib: u64, mtu: u32) -> io::Result<f64> {
+    let (a, b) = (NetNs::new()?, NetNs::new()?);
+    // /proc/thread-self names the namespace thread's tid, which `ip` accepts as a netns.
+    let tid_b = b.run(|| std::fs::read_link("/proc/thread-self"))?;
+    let tid_b = tid_b
+        .file_name()
+        .and_then(|t| t.to_str())
+        .ok_or_else(|| io::Error::other("no tid"))?
+        .to_string();
+    a.ip(&[
+        "link",
+        "add",
+        "va",
+        "mtu",
+        &mtu.to_string(),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "vb",
+        "mtu",
+        &mtu.to_string(),
+        "netns",
+        &tid_b,
+    ])?;
+    a.ip(&["addr", "add", "10.77.0.1/24", "dev", "va"])?;
+    b.ip(&["addr", "add", "10.77.0.2/24", "dev", "vb"])?;
+    a.ip(&["link", "set", "va", "up"])?;
+    b.ip(&["link", "set", "vb", "up"])?;
+    let addr: SocketAddr = "10.77.0.2:5001".parse().unwrap();
+    let listener = listen(&b, addr);
+    let total = mib << 20;
+    let receiver = spawn(move || -> io::Result<(u64, std::time::Instant)> {
+        let (s, _) = listener.accept()?;
+        let got = drain(s)?;
+        Ok((got, std::time::Instant::now()))
+    });
+    let start = std::time::Instant::now();
+    send_all(connect(&a, addr), total)?;
+    let (got, end) = receiver.join().expect("receiver")?;
+    if got != total {
+        return Err(io::Error::other(format!("received {got} of {total} bytes")));
+    }
+    Ok(total as f64 / (end - start).as_secs_f64())
+}

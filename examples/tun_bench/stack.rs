@@ -1,0 +1,76 @@
+//! sandnet behind a TUN device: the same transfer through the Stack's
+//! sockets, poll thread and link.
+
+use super::kernel;
+use super::Dir;
+use sandnet::netstack::os::netns::NetNs;
+use sandnet::netstack::{Limits, Link, Stack, TcpListener, TcpStream};
+use std::io::{self, Read, Write};
+
+const KERNEL: &str = "10.79.0.1";
+const STACK: &str = "10.79.0.2";
+
+/// Bytes per second for `mib` MiB in direction `dir`, socket buffers of `buffer` bytes.
+pub fn run(mib: u64, mtu: u32, buffer: usize, dir: Dir) -> io::Result<f64> {
+    let ns = NetNs::new()?;
+    let link = ns.run(|| Link::tun("sn0"))?;
+    ns.ip(&["addr", "add", &format!("{KERNEL}/24"), "dev", "sn0"])?;
+    ns.ip(&["link", "set", "sn0", "mtu", &mtu.to_string(), "up"])?;
+    let stack = Stack::new()?;
+    stack.set_limits(Limits {
+        tcp_recv_buffer: buffer,
+        tcp_send_buffer: buffer,
+        ..stack.limits()
+    })?;
+    let nic = stack.add_nic("sn0", link)?;
+    stack.set_mtu(nic, mtu)?;
+    stack.add_address(nic, STACK.parse().unwrap(), 24)?;
+    let total = mib << 20;
+    let (start, end) = match dir {
+        Dir::In => {
+            let listener = TcpListener::bind(&stack, format!("{STACK}:5001").parse().unwrap())?;
+            let start = std::time::Instant::now();
+            let conn = kernel::connect(&ns, format!("{STACK}:5001").parse().unwrap());
+            let sender = kernel::spawn(move || kernel::send_all(conn, total));
+            let (mut s, _) = listener.accept()?;
+            let mut buf = vec![0u8; kernel::CHUNK];
+            let mut got = 0u64;
+            while got < total {
+                match s.read(&mut buf)? {
+                    0 => break,
+                    n => got += n as u64,
+                }
+            }
+            let end = std::time::Instant::now();
+            sender.join().expect("kernel sender")?;
+            if got != total {
+                return Err(io::Error::other(format!("received {got} of {total} bytes")));
+            }
+            (start, end)
+        }
+        Dir::Out => {
+            let listener = kernel::listen(&ns, format!("{KERNEL}:5001").parse().unwrap());
+            let receiver = kernel::spawn(move || -> io::Result<(u64, std::time::Instant)> {
+                let (s, _) = listener.accept()?;
+                let got = kernel::drain(s)?;
+                Ok((got, std::time::Instant::now()))
+            });
+            let start = std::time::Instant::now();
+            let mut s = TcpStream::connect(&stack, format!("{KERNEL}:5001").parse().unwrap())?;
+            let buf = vec![0x5au8; kernel::CHUNK];
+            let mut left = total;
+            while left > 0 {
+                let n = left.min(kernel::CHUNK as u64) as usize;
+                s.write_all(&buf[..n])?;
+                left -= n as u64;
+            }
+            s.shutdown(std::net::Shutdown::Write)?;
+            let (got, end) = receiver.join().expect("kernel receiver")?;
+            if got != total {
+                return Err(io::Error::other(format!("received {got} of {total} bytes")));
+            }
+            (start, end)
+        }
+    };
+    Ok(total as f64 / (end - start).as_secs_f64())
+}
