@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Side by side, in one run on one machine: bulk TCP between the host kernel and
+#   kernel   another kernel namespace over a veth pair (host networking: what a
+#            user picks instead of a userspace stack),
+#   smoltcp  a bare smoltcp poll loop on a TUN device (no threads, no API: the
+#            ceiling of any smoltcp design on this link),
+#   sandnet  a sandnet Stack on the same kind of TUN device,
+# in both directions (in: kernel -> stack, out: stack -> kernel). The runs
+# alternate, their order reversed every other round, and the medians and the
+# ratios sandnet/smoltcp and sandnet/kernel are printed.
+#
+#   sudo benches/compare.sh [ROUNDS=5] [MIB=256] [MTU=1500]
+#
+# Needs root: every run lives in private network namespaces that vanish with it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-5}
+mib=${2:-256}
+mtu=${3:-1500}
+if [ "$(id -u)" != 0 ]; then
+    echo "compare.sh: needs root (it creates network namespaces, veth pairs and TUN devices)" >&2
+    exit 1
+fi
+cargo build --quiet --release --example tun_bench
+bin=target/release/examples/tun_bench
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+modes=(kernel smoltcp sandnet)
+for round in $(seq "$rounds"); do
+    order=("${modes[@]}")
+    if [ $((round % 2)) = 0 ]; then order=(sandnet smoltcp kernel); fi
+    for dir in in out; do
+        for mode in "${order[@]}"; do
+            line=$("$bin" "$mode" "$dir" --mib "$mib" --mtu "$mtu")
+            echo "round $round: $line" >&2
+            echo "$line" >>"$results"
+        done
+    done
+done
+echo
+echo "$(date -u +%F) $(nproc) cores, Linux $(uname -r), $rounds rounds of $mib MiB, MTU $mtu: median MiB/s"
+awk '
+    { split($5, kv, "="); v[$1 " " $2] = v[$1 " " $2] " " kv[2] }
+    function median(list,   a, n, i, j, t) {
+        n = split(list, a, " ")
+        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    END {
+        printf "%-4s %10s %10s %10s %16s %15s\n", "dir", "kernel", "smoltcp", "sandnet", "sandnet/smoltcp", "sandnet/kernel"
+        split("in out", dirs, " ")
+        for (d = 1; d <= 2; d++) {
+            k = median(v["kernel " dirs[d]]); s = median(v["smoltcp " dirs[d]]); n = median(v["sandnet " dirs[d]])
+            printf "%-4s %10.1f %10.1f %10.1f %16.2f %15.2f\n", dirs[d], k, s, n, n / s, n / k
+        }
+    }' "$results"
