@@ -1,10 +1,17 @@
 //! Packet and byte throughput through the whole stack (sockets, poll thread,
 //! smoltcp, links), between two stacks on an in-memory link and inside one
-//! stack over lo.
+//! stack over lo; smoltcp's own loopback benchmark as the in-memory
+//! reference; and, as root, against the host kernel over a TUN device in a
+//! private network namespace.
 //!
 //!     cargo bench --bench throughput
 
+#[allow(dead_code)]
+#[path = "../examples/tun_bench/kernel.rs"]
+mod kernel;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use sandnet::netstack::os::netns::NetNs;
 use sandnet::netstack::{Link, PingSocket, Stack, TcpListener, TcpStream, UdpSocket};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
@@ -73,6 +80,175 @@ fn tcp_bulk(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+/// smoltcp's examples/loopback_benchmark.rs as it ships (two sockets with
+/// 64 KiB buffers on one interface over its Loopback device, one thread),
+/// except the IP medium: the in-memory ceiling for smoltcp itself.
+fn smoltcp_loopback_once() {
+    use smoltcp::iface::{Config, Interface, SocketSet};
+    use smoltcp::phy::{Loopback, Medium};
+    use smoltcp::socket::tcp;
+    use smoltcp::time::Instant;
+    use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
+
+    let mut device = Loopback::new(Medium::Ip);
+    let mut iface = Interface::new(
+        Config::new(HardwareAddress::Ip),
+        &mut device,
+        Instant::now(),
+    );
+    iface.update_ip_addrs(|a| {
+        a.push(IpCidr::new(IpAddress::v4(127, 0, 0, 1), 8)).unwrap();
+    });
+    let socket = || {
+        tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0; 65536]),
+            tcp::SocketBuffer::new(vec![0; 65536]),
+        )
+    };
+    let mut sockets = SocketSet::new(vec![]);
+    let server = sockets.add(socket());
+    let client = sockets.add(socket());
+    sockets.get_mut::<tcp::Socket>(server).listen(1234).unwrap();
+    let cx = iface.context();
+    sockets
+        .get_mut::<tcp::Socket>(client)
+        .connect(cx, (IpAddress::v4(127, 0, 0, 1), 1234), 65000)
+        .unwrap();
+    let (mut sent, mut received) = (0, 0);
+    while received < BULK {
+        iface.poll(Instant::now(), &mut device, &mut sockets);
+        let s = sockets.get_mut::<tcp::Socket>(server);
+        while s.can_recv() {
+            received += s.recv(|b| (b.len(), b.len())).unwrap();
+        }
+        let c = sockets.get_mut::<tcp::Socket>(client);
+        while sent < BULK && c.can_send() {
+            sent += c
+                .send(|b| {
+                    let n = b.len().min(BULK - sent);
+                    (n, n)
+                })
+                .unwrap();
+        }
+    }
+}
+
+fn smoltcp_reference(c: &mut Criterion) {
+    let mut g = c.benchmark_group("tcp_bulk");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    g.throughput(Throughput::Bytes(BULK as u64));
+    g.bench_function("smoltcp_loopback_64MiB", |bench| {
+        bench.iter(smoltcp_loopback_once)
+    });
+    g.finish();
+}
+
+/// A sandnet stack behind a TUN device in a private namespace; the kernel at
+/// 10.80.0.1, the stack at 10.80.0.2.
+struct TunPeer {
+    stack: Stack,
+    ns: NetNs,
+}
+
+fn tun_peer() -> Option<TunPeer> {
+    if sandnet::netstack::os::geteuid() != 0 || !std::path::Path::new("/dev/net/tun").exists() {
+        eprintln!("SKIPPED tun benchmarks: they need root and /dev/net/tun (a TUN device in a private network namespace)");
+        return None;
+    }
+    let ns = NetNs::new().unwrap();
+    let link = ns.run(|| Link::tun("sn0")).unwrap();
+    ns.ip(&["addr", "add", "10.80.0.1/24", "dev", "sn0"])
+        .unwrap();
+    ns.ip(&["link", "set", "sn0", "up"]).unwrap();
+    ns.run(|| std::fs::write("/proc/sys/net/ipv4/ping_group_range", "0 2147483647"))
+        .unwrap();
+    let stack = Stack::new().unwrap();
+    let nic = stack.add_nic("sn0", link).unwrap();
+    stack
+        .add_address(nic, "10.80.0.2".parse().unwrap(), 24)
+        .unwrap();
+    Some(TunPeer { stack, ns })
+}
+
+fn tun(c: &mut Criterion) {
+    let Some(peer) = tun_peer() else { return };
+    let mut g = c.benchmark_group("tun");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    g.throughput(Throughput::Bytes(BULK as u64));
+    let mut port = 20_000;
+    g.bench_function("kernel_to_stack_64MiB", |bench| {
+        bench.iter(|| {
+            port += 1;
+            let addr = sa(&format!("10.80.0.2:{port}"));
+            let listener = TcpListener::bind(&peer.stack, addr).unwrap();
+            let conn = kernel::connect(&peer.ns, addr);
+            let sender = std::thread::spawn(move || kernel::send_all(conn, BULK as u64));
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = vec![0u8; 256 << 10];
+            let mut got = 0;
+            while got < BULK {
+                let n = s.read(&mut buf).unwrap();
+                assert!(n > 0, "stream ended after {got} bytes");
+                got += n;
+            }
+            sender.join().unwrap().unwrap();
+        })
+    });
+    g.bench_function("stack_to_kernel_64MiB", |bench| {
+        bench.iter(|| {
+            port += 1;
+            let addr = sa(&format!("10.80.0.1:{port}"));
+            let listener = kernel::listen(&peer.ns, addr);
+            let sink = std::thread::spawn(move || kernel::drain(listener.accept().unwrap().0));
+            let mut c = TcpStream::connect(&peer.stack, addr).unwrap();
+            let chunk = vec![0x5au8; 256 << 10];
+            let mut left = BULK;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                c.write_all(&chunk[..n]).unwrap();
+                left -= n;
+            }
+            c.shutdown(Shutdown::Write).unwrap();
+            assert_eq!(sink.join().unwrap().unwrap(), BULK as u64);
+        })
+    });
+    g.finish();
+
+    // The kernel pings the stack: ICMP echo through the TUN and the stack's
+    // automatic echo reply.
+    let ping = peer
+        .ns
+        .run(|| {
+            socket2::Socket::new(
+                socket2::Domain::IPV4,
+                socket2::Type::DGRAM,
+                Some(socket2::Protocol::ICMPV4),
+            )
+            .map(std::net::UdpSocket::from)
+        })
+        .unwrap();
+    ping.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    ping.connect(sa("10.80.0.2:0")).unwrap();
+    let mut seq = 0u16;
+    let mut buf = [0u8; 128];
+    c.bench_function("tun/kernel_ping_round_trip", |bench| {
+        bench.iter(|| {
+            seq = seq.wrapping_add(1);
+            let mut m = [0u8; 64];
+            m[0] = 8;
+            m[6..8].copy_from_slice(&seq.to_be_bytes());
+            ping.send(&m).unwrap();
+            // A reply to an earlier, timed-out request is skipped.
+            loop {
+                let n = ping.recv(&mut buf).unwrap();
+                if n >= 8 && buf[6..8] == seq.to_be_bytes() {
+                    break;
+                }
+            }
+        })
+    });
 }
 
 fn tcp_request_response(c: &mut Criterion) {
@@ -146,8 +322,10 @@ fn icmp_echo(c: &mut Criterion) {
 criterion_group!(
     benches,
     tcp_bulk,
+    smoltcp_reference,
     tcp_request_response,
     udp_datagrams,
-    icmp_echo
+    icmp_echo,
+    tun
 );
 criterion_main!(benches);
