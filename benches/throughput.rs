@@ -20,10 +20,16 @@ use std::time::Duration;
 const BULK: usize = 64 << 20;
 
 fn pair() -> (Stack, Stack) {
+    pair_with_mtu(1500)
+}
+
+fn pair_with_mtu(mtu: u32) -> (Stack, Stack) {
     let (la, lb) = Link::pipe();
     let (a, b) = (Stack::new().unwrap(), Stack::new().unwrap());
     let ia = a.add_nic("p0", la).unwrap();
     let ib = b.add_nic("p0", lb).unwrap();
+    a.set_mtu(ia, mtu).unwrap();
+    b.set_mtu(ib, mtu).unwrap();
     a.add_address(ia, "10.1.0.1".parse().unwrap(), 24).unwrap();
     b.add_address(ib, "10.1.0.2".parse().unwrap(), 24).unwrap();
     (a, b)
@@ -70,6 +76,13 @@ fn tcp_bulk(c: &mut Criterion) {
         bench.iter(|| {
             port += 1;
             bulk_once(&a, &b, sa(&format!("10.1.0.2:{port}")));
+        })
+    });
+    let (a64, b64) = pair_with_mtu(65535);
+    g.bench_function("pipe_mtu65535_64MiB", |bench| {
+        bench.iter(|| {
+            port += 1;
+            bulk_once(&a64, &b64, sa(&format!("10.1.0.2:{port}")));
         })
     });
     let one = Stack::new().unwrap();
