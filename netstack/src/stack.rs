@@ -84,7 +84,8 @@ impl Stack {
             return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
         }
         let r = f(&mut s);
-        crate::socket::observe(&mut s);
+        // As in `blocking`: what the change made ready leaves now.
+        crate::poll::step_here(&mut s);
         drop(s);
         self.shared.changed.notify();
         self.wake();
@@ -115,7 +116,11 @@ impl Stack {
                 return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
             }
             if let Poll::Ready(r) = f(&mut s) {
-                crate::socket::observe(&mut s);
+                // Send what the call made ready now, on this thread, instead
+                // of handing it to the poll thread (a context switch per
+                // call on a busy machine). The poll thread is still woken to
+                // re-arm its timer.
+                crate::poll::step_here(&mut s);
                 drop(s);
                 self.shared.changed.notify();
                 self.wake();

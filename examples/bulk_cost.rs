@@ -1,0 +1,85 @@
+//! What a bulk TCP transfer between two stacks on an in-memory link costs:
+//! wall time, and the process's CPU time and context switches, which stay
+//! meaningful on a busy machine where wall time does not.
+//!
+//!     cargo run --release --example bulk_cost -- [MIB=256] [MTU=1500]
+
+use sandnet::netstack::{Link, Stack, TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::time::Instant;
+
+/// (CPU seconds, context switches) of the whole process so far.
+fn cost() -> (f64, u64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let f: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut switches = 0;
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        switches += status
+            .lines()
+            .filter(|l| l.contains("ctxt_switches"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    // USER_HZ is 100 on Linux.
+    (ticks as f64 / 100.0, switches)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let mib: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(256);
+    let mtu: u32 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1500);
+    let (la, lb) = Link::pipe();
+    let (a, b) = (Stack::new()?, Stack::new()?);
+    let ia = a.add_nic("p0", la)?;
+    let ib = b.add_nic("p0", lb)?;
+    a.set_mtu(ia, mtu)?;
+    b.set_mtu(ib, mtu)?;
+    a.add_address(ia, "10.1.0.1".parse()?, 24)?;
+    b.add_address(ib, "10.1.0.2".parse()?, 24)?;
+    let listener = TcpListener::bind(&b, "10.1.0.2:5001".parse()?)?;
+    let total = mib << 20;
+    let sink = std::thread::spawn(move || -> std::io::Result<usize> {
+        let (mut s, _) = listener.accept()?;
+        let mut buf = vec![0u8; 256 << 10];
+        let mut got = 0;
+        loop {
+            match s.read(&mut buf)? {
+                0 => return Ok(got),
+                n => got += n,
+            }
+        }
+    });
+    let (cpu0, sw0) = cost();
+    let start = Instant::now();
+    let mut c = TcpStream::connect(&a, "10.1.0.2:5001".parse()?)?;
+    let chunk = vec![0x5au8; 256 << 10];
+    let mut left = total;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        c.write_all(&chunk[..n])?;
+        left -= n;
+    }
+    c.shutdown(std::net::Shutdown::Write)?;
+    let got = sink.join().expect("sink")?;
+    let wall = start.elapsed().as_secs_f64();
+    let (cpu1, sw1) = cost();
+    assert_eq!(got, total);
+    let gib = total as f64 / (1u64 << 30) as f64;
+    println!(
+        "{mib} MiB at MTU {mtu}: {:.1} MiB/s wall, {:.2} CPU s per GiB, {:.0} context switches per MiB",
+        mib as f64 / wall,
+        (cpu1 - cpu0) / gib,
+        (sw1 - sw0) as f64 / mib as f64
+    );
+    Ok(())
+}
