@@ -7,7 +7,8 @@
 #   sandnet  a sandnet Stack on the same kind of TUN device,
 # in both directions (in: kernel -> stack, out: stack -> kernel). The runs
 # alternate, their order reversed every other round, and the medians and the
-# ratios sandnet/smoltcp and sandnet/kernel are printed.
+# ratios sandnet/smoltcp and sandnet/kernel are printed, then the CPU time each
+# spent per GiB (robust where wall time is not, on a machine doing other work).
 #
 #   sudo benches/compare.sh [ROUNDS=5] [MIB=256] [MTU=1500]
 #
@@ -40,7 +41,8 @@ done
 echo
 echo "$(date -u +%F) $(nproc) cores, Linux $(uname -r), $rounds rounds of $mib MiB, MTU $mtu: median MiB/s"
 awk '
-    { split($5, kv, "="); v[$1 " " $2] = v[$1 " " $2] " " kv[2] }
+    { split($5, kv, "="); v[$1 " " $2] = v[$1 " " $2] " " kv[2]
+      split($6, cv, "="); c[$1 " " $2] = c[$1 " " $2] " " cv[2] }
     function median(list,   a, n, i, j, t) {
         n = split(list, a, " ")
         for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
@@ -53,4 +55,8 @@ awk '
             k = median(v["kernel " dirs[d]]); s = median(v["smoltcp " dirs[d]]); n = median(v["sandnet " dirs[d]])
             printf "%-4s %10.1f %10.1f %10.1f %16.2f %15.2f\n", dirs[d], k, s, n, n / s, n / k
         }
+        printf "\nmedian CPU seconds per GiB moved (the whole process: both ends, kernel work included)\n"
+        printf "%-4s %10s %10s %10s\n", "dir", "kernel", "smoltcp", "sandnet"
+        for (d = 1; d <= 2; d++)
+            printf "%-4s %10.2f %10.2f %10.2f\n", dirs[d], median(c["kernel " dirs[d]]), median(c["smoltcp " dirs[d]]), median(c["sandnet " dirs[d]])
     }' "$results"

@@ -29,6 +29,21 @@ pub enum Dir {
 const USAGE: &str =
     "usage: tun_bench kernel|smoltcp|sandnet in|out [--mib N] [--mtu BYTES] [--buffer BYTES]";
 
+/// CPU time of the whole process (every thread, both ends of the transfer:
+/// the kernel's work for its sockets is charged to the threads that call it
+/// or run its softirqs, which are ours). Meaningful on a busy machine where
+/// wall time is not.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let f: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    ticks as f64 / 100.0
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
@@ -77,6 +92,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(1);
     }
+    let cpu_before = cpu_seconds();
     let result = match mode.as_str() {
         "kernel" => kernel::veth(mib, mtu),
         "smoltcp" => bare::run(mib, mtu, buffer, dir),
@@ -92,8 +108,9 @@ fn main() -> ExitCode {
                 Dir::In => "in",
                 Dir::Out => "out",
             };
+            let cpu = (cpu_seconds() - cpu_before) / (mib as f64 / 1024.0);
             println!(
-                "{mode} {d} mtu={mtu} MiB={mib} MiB/s={:.1}",
+                "{mode} {d} mtu={mtu} MiB={mib} MiB/s={:.1} cpu_s_per_GiB={cpu:.2}",
                 bps / (1 << 20) as f64
             );
             ExitCode::SUCCESS

@@ -4,7 +4,7 @@
 
 use crate::changed::Changed;
 use crate::device::Router;
-use crate::link::Packet;
+use crate::link::Waitable;
 use crate::state::State;
 use crossbeam_channel::{Receiver, Select};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -28,14 +28,18 @@ pub(crate) fn run(state: Arc<Mutex<State>>, changed: Arc<Changed>, wake: Receive
             if s.shutdown {
                 return;
             }
-            let links: Vec<Receiver<Packet>> =
-                s.nics.values().map(|n| n.link.receiver().clone()).collect();
+            let links: Vec<Waitable> = s.nics.values().map(|n| n.link.waitable()).collect();
             (links, s.generation)
         };
         let mut sel = Select::new();
-        for rx in &links {
-            sel.recv(rx);
+        for w in &links {
+            match w {
+                Waitable::Queue(rx) => sel.recv(rx),
+                Waitable::Tun(rx) => sel.recv(rx),
+            };
         }
+        // A round that left packets on a link runs again without sleeping.
+        let mut more = false;
         let wake_index = sel.recv(&wake);
         loop {
             let delay = {
@@ -53,6 +57,7 @@ pub(crate) fn run(state: Arc<Mutex<State>>, changed: Arc<Changed>, wake: Receive
                     .map(|d| Duration::from_micros(d.total_micros()))
             };
             let ready = match delay {
+                _ if more => sel.try_ready().ok(),
                 Some(d) => sel.ready_timeout(d).ok(),
                 None => Some(sel.ready()),
             };
@@ -65,6 +70,7 @@ pub(crate) fn run(state: Arc<Mutex<State>>, changed: Arc<Changed>, wake: Receive
             let mut s = lock(&state);
             s.wakeups += 1;
             let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&mut s)));
+            more = matches!(stepped, Ok(true));
             if stepped.is_err() {
                 // A bug met mid-round: smoltcp's state may be half-updated. Stop
                 // this stack (its calls then fail with ENETDOWN instead of
@@ -86,18 +92,25 @@ pub(crate) fn step_here(s: &mut State) {
     if s.shutdown {
         return;
     }
+    // Packets it leaves on a link are the poll thread's: the caller wakes it.
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(s))).is_err() {
         s.shutdown = true;
     }
 }
 
-/// One round: drain the links, let smoltcp process and emit, route what it emitted.
-pub(crate) fn step(s: &mut State) {
+/// One round: drain the links, let smoltcp process and emit, route what it
+/// emitted. Returns whether a link still holds packets (it gave a full batch).
+pub(crate) fn step(s: &mut State) -> bool {
+    let mut more = false;
     let mut order = std::mem::take(&mut s.rx_order);
     order.clear();
     order.extend(s.nics.keys().copied());
     for &ifindex in &order {
-        for _ in 0..RX_BATCH {
+        for taken in 0..=RX_BATCH {
+            if taken == RX_BATCH {
+                more = true;
+                break;
+            }
             let Some(mut packet) = s.nics.get(&ifindex).and_then(|n| n.link.try_recv()) else {
                 break;
             };
@@ -141,4 +154,5 @@ pub(crate) fn step(s: &mut State) {
     }
     s.rx_order = order;
     crate::socket::observe(s);
+    more
 }

@@ -1,4 +1,4 @@
-use super::{Link, LinkCounters, LinkKind, LinkTx, LINK_QUEUE_LEN};
+use super::{Link, LinkCounters, LinkKind, LinkRx, LinkTx, LINK_QUEUE_LEN};
 use crossbeam_channel::bounded;
 use std::sync::Arc;
 
@@ -7,7 +7,7 @@ pub(super) fn new() -> Link {
     let (tx, rx) = bounded(LINK_QUEUE_LEN);
     Link {
         kind: LinkKind::Loopback,
-        rx,
+        rx: LinkRx::Queue(rx),
         tx: LinkTx::Channel(tx),
         counters: Arc::new(LinkCounters::default()),
         _reader: None,

@@ -69,11 +69,26 @@ pub(crate) enum LinkTx {
     Tun(Arc<tun::TunDevice>),
 }
 
+/// The receive half of a link.
+pub(crate) enum LinkRx {
+    /// Packets queued by the other end (a pipe, lo).
+    Queue(Receiver<Packet>),
+    /// A device the stack reads itself; its waker says when it has packets.
+    Tun(tun::TunRx),
+}
+
+/// What the poll thread sleeps on for one link.
+pub(crate) enum Waitable {
+    Queue(Receiver<Packet>),
+    Tun(Receiver<()>),
+}
+
 /// One end of a link. Give it to `Stack::add_nic`, or, for a pipe end, drive
 /// it directly with `send` and `recv_timeout` (tests and benchmarks do).
 pub struct Link {
     kind: LinkKind,
-    rx: Receiver<Packet>,
+    // Dropped before `_reader`: a TUN waker ends when its rearm channel closes.
+    rx: LinkRx,
     tx: LinkTx,
     counters: Arc<LinkCounters>,
     /// Keeps a TUN reader thread alive for as long as the link lives.
@@ -144,19 +159,28 @@ impl Link {
 
     /// Receives one packet, waiting at most `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Option<Packet> {
-        let packet = self.rx.recv_timeout(timeout).ok()?;
+        let packet = match &self.rx {
+            LinkRx::Queue(rx) => rx.recv_timeout(timeout).ok()?,
+            LinkRx::Tun(rx) => rx.recv_timeout(timeout, &self.counters)?,
+        };
         self.counters.count_rx(packet.len() as u64);
         Some(packet)
     }
 
     pub(crate) fn try_recv(&self) -> Option<Packet> {
-        let packet = self.rx.try_recv().ok()?;
+        let packet = match &self.rx {
+            LinkRx::Queue(rx) => rx.try_recv().ok()?,
+            LinkRx::Tun(rx) => rx.try_recv(&self.counters)?,
+        };
         self.counters.count_rx(packet.len() as u64);
         Some(packet)
     }
 
-    pub(crate) fn receiver(&self) -> &Receiver<Packet> {
-        &self.rx
+    pub(crate) fn waitable(&self) -> Waitable {
+        match &self.rx {
+            LinkRx::Queue(rx) => Waitable::Queue(rx.clone()),
+            LinkRx::Tun(rx) => Waitable::Tun(rx.ready().clone()),
+        }
     }
 
     /// This end's /proc/net/dev counters.

@@ -1,4 +1,4 @@
-use super::{Link, LinkCounters, LinkKind, LinkTx, LINK_QUEUE_LEN};
+use super::{Link, LinkCounters, LinkKind, LinkRx, LinkTx, LINK_QUEUE_LEN};
 use crossbeam_channel::bounded;
 use std::sync::Arc;
 
@@ -7,7 +7,7 @@ pub(super) fn pair() -> (Link, Link) {
     let (b_tx, a_rx) = bounded(LINK_QUEUE_LEN);
     let end = |rx, tx| Link {
         kind: LinkKind::Pipe,
-        rx,
+        rx: LinkRx::Queue(rx),
         tx: LinkTx::Channel(tx),
         counters: Arc::new(LinkCounters::default()),
         _reader: None,

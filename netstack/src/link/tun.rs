@@ -1,13 +1,15 @@
-//! The TUN link: a reader thread moves packets from the device into the link's
-//! queue; writes go straight to the device. The OS calls live in `crate::os`.
+//! The TUN link: the stack reads and writes the device directly (it is
+//! non-blocking); a waker thread tells the poll thread when an empty device
+//! has packets again. The OS calls live in `crate::os`.
 
-use super::{Link, LinkCounters, LinkKind, LinkTx, Packet, LINK_QUEUE_LEN};
+use super::{Link, LinkCounters, LinkKind, LinkRx, LinkTx, Packet};
 use crate::os::{EventFd, Readiness};
-use crossbeam_channel::{bounded, Sender, TrySendError};
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use tun_tap::{Iface, Mode};
 
 /// Largest packet a TUN read can return (IPv4's and IPv6's 16-bit payload lengths).
@@ -42,7 +44,63 @@ impl TunDevice {
     }
 }
 
-/// Stops and joins the reader thread when the link is dropped, so that the
+/// The receive side of a TUN link. The stack reads the device itself, in
+/// its poll round, as many packets as are there: no thread hand-off per
+/// packet. A waker thread only watches for readability while the device is
+/// empty, signals `ready` once, and sleeps until the reader has drained the
+/// device again (`rearm`).
+pub(crate) struct TunRx {
+    device: Arc<TunDevice>,
+    ready: Receiver<()>,
+    rearm: Sender<()>,
+    /// One packet of the largest size; reads land here and are copied into a
+    /// pooled buffer of the packet's size.
+    scratch: Mutex<Vec<u8>>,
+}
+
+impl TunRx {
+    pub(super) fn ready(&self) -> &Receiver<()> {
+        &self.ready
+    }
+
+    /// The next packet, if the device holds one. When it is empty, the waker
+    /// is rearmed.
+    pub(super) fn try_recv(&self, counters: &LinkCounters) -> Option<Packet> {
+        // The readiness signal is spent by reading; reading to the end rearms it.
+        let _ = self.ready.try_recv();
+        let mut buf = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            match self.device.iface.recv(&mut buf) {
+                Ok(n) => return Some(super::pool::copy_of(&buf[..n])),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    if e.kind() != io::ErrorKind::WouldBlock {
+                        counters.add(|s| &mut s.rx_errs, 1);
+                    }
+                    let _ = self.rearm.try_send(());
+                    return None;
+                }
+            }
+        }
+    }
+
+    pub(super) fn recv_timeout(
+        &self,
+        timeout: Duration,
+        counters: &LinkCounters,
+    ) -> Option<Packet> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(p) = self.try_recv(counters) {
+                return Some(p);
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            self.ready.recv_timeout(left).ok()?;
+        }
+    }
+}
+
+/// Stops and joins the waker thread when the link is dropped, so that the
 /// device's fd is closed (and the device removed) by the time drop returns.
 pub(super) struct TunReader {
     stop: Arc<EventFd>,
@@ -71,16 +129,22 @@ pub(super) fn open(name: &str) -> io::Result<Link> {
     let device = Arc::new(TunDevice { iface, info });
     let counters = Arc::new(LinkCounters::default());
     let stop = Arc::new(EventFd::new()?);
-    let (tx, rx) = bounded(LINK_QUEUE_LEN);
+    let (ready_tx, ready_rx) = bounded(1);
+    let (rearm_tx, rearm_rx) = bounded(1);
     let thread = {
-        let (device, counters, stop) = (device.clone(), counters.clone(), stop.clone());
+        let (device, stop) = (device.clone(), stop.clone());
         std::thread::Builder::new()
             .name(format!("sandnet-tun-{}", device.info.name))
-            .spawn(move || read_loop(&device, &counters, &stop, &tx))?
+            .spawn(move || wake_loop(&device, &stop, &ready_tx, &rearm_rx))?
     };
     Ok(Link {
         kind: LinkKind::Tun,
-        rx,
+        rx: LinkRx::Tun(TunRx {
+            device: device.clone(),
+            ready: ready_rx,
+            rearm: rearm_tx,
+            scratch: Mutex::new(vec![0u8; MAX_PACKET]),
+        }),
         tx: LinkTx::Tun(device),
         counters,
         _reader: Some(TunReader {
@@ -90,49 +154,20 @@ pub(super) fn open(name: &str) -> io::Result<Link> {
     })
 }
 
-/// How many packets the reader takes in a row before it looks at the stop
-/// signal again (a flood must not keep it from stopping).
-const READ_BURST: usize = 64;
-
-/// Reads until stopped. The descriptor is non-blocking: the reader drains
-/// what the device holds and sleeps in poll(2) only when it is empty, so a
-/// burst costs one read per packet, not a poll and a read. The receive
-/// counters are taken by the stack when it takes a packet from the queue;
-/// what the queue cannot hold is rx_fifo here.
-fn read_loop(device: &TunDevice, counters: &LinkCounters, stop: &EventFd, tx: &Sender<Packet>) {
-    let mut buf = vec![0u8; MAX_PACKET];
+/// Until stopped (or the link is gone): wait for the device to hold a
+/// packet, say so once, and wait for the stack to have read it empty.
+fn wake_loop(device: &TunDevice, stop: &EventFd, ready: &Sender<()>, rearm: &Receiver<()>) {
     let fd = device.iface.as_raw_fd();
-    let mut burst = READ_BURST;
     loop {
-        if burst == READ_BURST {
-            burst = 0;
-            match crate::os::wait_readable(fd, stop.as_raw_fd()) {
-                Ok(Readiness::Stop) => return,
-                Ok(Readiness::Readable) => {}
-                Err(_) => return,
-            }
+        match crate::os::wait_readable(fd, stop.as_raw_fd()) {
+            Ok(Readiness::Readable) => {}
+            Ok(Readiness::Stop) | Err(_) => return,
         }
-        let n = match device.iface.recv(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                burst = READ_BURST;
-                continue;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => {
-                counters.add(|s| &mut s.rx_errs, 1);
-                burst = READ_BURST;
-                continue;
-            }
-        };
-        burst += 1;
-        match tx.try_send(super::pool::copy_of(&buf[..n])) {
-            Ok(()) => {}
-            Err(TrySendError::Full(p)) => {
-                super::pool::recycle(p);
-                counters.add(|s| &mut s.rx_fifo, 1)
-            }
-            Err(TrySendError::Disconnected(_)) => return,
+        if let Err(TrySendError::Disconnected(())) = ready.try_send(()) {
+            return;
+        }
+        if rearm.recv().is_err() {
+            return;
         }
     }
 }
