@@ -1,0 +1,413 @@
+//! sandnet-run end to end: unmodified tools run under it and see the
+//! configured stack, through /proc/net and through NETLINK_ROUTE.
+//! Needs root (a mount namespace, a seccomp listener, a kernel network
+//! namespace to compare with): skipped with a reason otherwise, a failure
+//! under CI=true.
+
+#[path = "../../tests/support/root.rs"]
+mod root;
+
+use root::have_root;
+use sandnet_run::config::Config;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const RUN: &str = env!("CARGO_BIN_EXE_sandnet-run");
+
+/// IPv4 only, so that the kernel namespace compared with needs no IPv6 setup.
+const CONFIG: &str = "\
+nic eth0 mtu 1400
+addr eth0 10.0.0.2/24
+route default via 10.0.0.1
+route 192.168.50.0/24 via 10.0.0.1 metric 100
+route 10.20.0.0/16 dev eth0 metric 5
+route 172.16.0.1/32 via 10.0.0.1
+";
+
+/// The same network as `ip` commands, for a kernel namespace. A TUN device
+/// (no process attached, so nothing is ever sent) stands in for the in-memory NIC.
+const KERNEL_SETUP: &[&str] = &[
+    "link set lo up",
+    "tuntap add dev eth0 mode tun",
+    "link set eth0 mtu 1400",
+    "link set eth0 up",
+    "addr add 10.0.0.2/24 dev eth0",
+    "route add default via 10.0.0.1",
+    "route add 192.168.50.0/24 via 10.0.0.1 metric 100",
+    "route add 10.20.0.0/16 dev eth0 metric 5",
+    "route add 172.16.0.1/32 via 10.0.0.1",
+];
+
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(tag: &str, text: &str) -> TempFile {
+        let p = std::env::temp_dir().join(format!("snr-{tag}-{}.conf", std::process::id()));
+        std::fs::write(&p, text).unwrap();
+        TempFile(p)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn have(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false)
+}
+
+fn need_tools(test: &str, tools: &[&str]) -> bool {
+    let missing: Vec<&&str> = tools.iter().filter(|t| !have(t)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: missing {missing:?}, and CI=true forbids skipping (.ci/run installs them)");
+    }
+    eprintln!("SKIPPED {test}: missing {missing:?}");
+    false
+}
+
+fn run_under(config: &Path, cmd: &[&str]) -> Output {
+    Command::new(RUN)
+        .arg("--config")
+        .arg(config)
+        .arg("--")
+        .args(cmd)
+        .output()
+        .expect("sandnet-run starts")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn stdout_ok(o: &Output, what: &str) -> String {
+    assert!(
+        o.status.success(),
+        "{what}: {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}
+
+#[test]
+fn proc_net_files_are_procnets_rendering_of_the_configured_stack() {
+    let test = "proc_net_files_are_procnets_rendering_of_the_configured_stack";
+    if !have_root(test) {
+        return;
+    }
+    let conf = TempFile::new("procnet", CONFIG);
+    let (stack, _peers) = Config::parse(CONFIG).unwrap().build().unwrap();
+    let snap = stack.snapshot();
+    for file in ["dev", "route", "if_inet6", "ipv6_route", "snmp"] {
+        let path = format!("/proc/net/{file}");
+        let o = run_under(&conf.0, &["cat", &path]);
+        let ours = stdout_ok(&o, &path);
+        assert_eq!(ours, procnet::render(file, &snap).unwrap(), "{path}");
+    }
+    // The host's /proc/net is untouched.
+    let host = std::fs::read_to_string("/proc/net/route").unwrap();
+    assert_ne!(host, procnet::render("route", &snap).unwrap());
+}
+
+/// A network namespace with the configuration's twin, removed on drop.
+struct KernelNs {
+    name: String,
+}
+
+impl KernelNs {
+    fn new(tag: &str) -> KernelNs {
+        let name = format!("snr{tag}{}", std::process::id());
+        let ok = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "ip netns add {name}");
+        let ns = KernelNs { name };
+        for line in KERNEL_SETUP {
+            let args: Vec<&str> = line.split(' ').collect();
+            let o = Command::new("ip")
+                .args(["-n", &ns.name])
+                .args(&args)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "ip {line}: {}", text(&o.stderr));
+        }
+        ns
+    }
+
+    fn run(&self, cmd: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(cmd)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for KernelNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+#[test]
+fn route_and_netstat_print_what_the_kernel_prints_for_the_same_network() {
+    let test = "route_and_netstat_print_what_the_kernel_prints_for_the_same_network";
+    if !have_root(test) || !need_tools(test, &["ip", "route", "netstat", "busybox"]) {
+        return;
+    }
+    let conf = TempFile::new("tools", CONFIG);
+    let ns = KernelNs::new("t");
+    // The routing listings have no counters (Ref and Use are always 0 in
+    // /proc/net/route): compared whole.
+    for cmd in [
+        &["route", "-n"][..],
+        &["netstat", "-rn"],
+        &["busybox", "route", "-n"],
+        &["netstat", "-rn", "-e"],
+    ] {
+        let kernel = stdout_ok(&ns.run(cmd), &format!("kernel {cmd:?}"));
+        let ours = stdout_ok(&run_under(&conf.0, cmd), &format!("sandnet-run {cmd:?}"));
+        assert_eq!(ours, kernel, "{cmd:?}");
+        assert!(ours.contains("192.168.50.0"), "{cmd:?}:\n{ours}");
+    }
+}
+
+#[test]
+fn ip_link_reads_the_stacks_interfaces_over_netlink() {
+    let test = "ip_link_reads_the_stacks_interfaces_over_netlink";
+    if !have_root(test) || !need_tools(test, &["ip", "busybox"]) {
+        return;
+    }
+    let conf = TempFile::new("iplink", CONFIG);
+    let o = run_under(&conf.0, &["ip", "link"]);
+    assert_eq!(
+        stdout_ok(&o, "ip link"),
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\n    \
+         link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n\
+         2: eth0: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1400 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 500\n    \
+         link/none \n"
+    );
+    let o = run_under(&conf.0, &["ip", "link", "show", "eth0"]);
+    assert!(stdout_ok(&o, "ip link show eth0").starts_with("2: eth0: "));
+    let o = run_under(&conf.0, &["ip", "link", "show", "nosuch0"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("does not exist"),
+        "{}",
+        text(&o.stderr)
+    );
+    // BusyBox sends with write() and receives with recv/recvfrom.
+    let o = run_under(&conf.0, &["busybox", "ip", "link"]);
+    let out = stdout_ok(&o, "busybox ip link");
+    assert!(
+        out.starts_with("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n2: eth0: ") && out.contains("mtu 1400"),
+        "{out}"
+    );
+}
+
+#[test]
+fn requests_the_interim_responder_does_not_know_fail_with_eopnotsupp() {
+    let test = "requests_the_interim_responder_does_not_know_fail_with_eopnotsupp";
+    if !have_root(test) || !need_tools(test, &["ip"]) {
+        return;
+    }
+    let conf = TempFile::new("eopnotsupp", CONFIG);
+    let o = run_under(
+        &conf.0,
+        &["ip", "route", "add", "10.9.0.0/16", "dev", "eth0"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        text(&o.stderr),
+        "RTNETLINK answers: Operation not supported\n"
+    );
+}
+
+/// Run as the child by `a_netlink_socket_is_emulated_at_every_call`: the
+/// assertions run under sandnet-run, on the injected socket.
+#[test]
+fn netlink_probe_child() {
+    if std::env::var_os("SNR_PROBE").is_none() {
+        return;
+    }
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::io::{Read, Write};
+    use std::mem::MaybeUninit;
+    use std::os::fd::AsRawFd;
+
+    let s = Socket::new(
+        Domain::from(libc::AF_NETLINK),
+        Type::RAW.cloexec(),
+        Some(Protocol::from(libc::NETLINK_ROUTE)),
+    )
+    .expect("socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)");
+    let fd = s.as_raw_fd();
+    assert!((768..1024).contains(&fd), "injected at {fd}");
+    assert_eq!(s.domain().unwrap(), Domain::from(libc::AF_NETLINK));
+    assert_eq!(s.r#type().unwrap(), Type::RAW);
+    // NETLINK_ROUTE is protocol 0, which socket2 reports as None.
+    assert_eq!(s.protocol().unwrap(), None);
+
+    // Nothing queued: a nonblocking receive would block.
+    s.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 64];
+    let e = (&s).read(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+    s.set_nonblocking(false).unwrap();
+
+    // RTM_GETLINK dump: nlmsghdr + ifinfomsg, sent with sendto (Write).
+    let mut req = Vec::new();
+    req.extend(32u32.to_ne_bytes());
+    req.extend(18u16.to_ne_bytes()); // RTM_GETLINK
+    req.extend((0x1u16 | 0x300).to_ne_bytes()); // NLM_F_REQUEST | NLM_F_DUMP
+    req.extend(77u32.to_ne_bytes());
+    req.extend(0u32.to_ne_bytes());
+    req.extend([0u8; 16]);
+    assert_eq!((&s).write(&req).unwrap(), 32);
+
+    // getsockname after the autobind of the first send.
+    let local = s.local_addr().unwrap();
+    assert_eq!(local.family(), libc::AF_NETLINK as libc::sa_family_t);
+    assert_eq!(local.len(), 12);
+
+    // The size probe iproute2 makes: MSG_PEEK | MSG_TRUNC with no room.
+    let mut none: [MaybeUninit<u8>; 0] = [];
+    let size = s
+        .recv_with_flags(&mut none, libc::MSG_PEEK | libc::MSG_TRUNC)
+        .unwrap();
+    assert!(size > 32, "a datagram of {size} bytes");
+    let mut reply = vec![0u8; size];
+    let n = (&s).read(&mut reply).unwrap();
+    assert_eq!(n, size, "the peeked datagram is still there, whole");
+    // lo and eth0, then NLMSG_DONE; each echoes seq 77.
+    let mut types = Vec::new();
+    let mut off = 0;
+    while off + 16 <= n {
+        let len = u32::from_ne_bytes(reply[off..off + 4].try_into().unwrap()) as usize;
+        types.push(u16::from_ne_bytes(
+            reply[off + 4..off + 6].try_into().unwrap(),
+        ));
+        assert_eq!(&reply[off + 8..off + 12], &77u32.to_ne_bytes());
+        off += (len + 3) & !3;
+    }
+    assert_eq!(types, [16, 16, 3], "RTM_NEWLINK x2, NLMSG_DONE");
+    println!("probe ok: fd {fd}, {n} bytes");
+}
+
+#[test]
+fn a_netlink_socket_is_emulated_at_every_call() {
+    let test = "a_netlink_socket_is_emulated_at_every_call";
+    if !have_root(test) {
+        return;
+    }
+    let conf = TempFile::new("probe", CONFIG);
+    let me = std::env::current_exe().unwrap();
+    let o = Command::new(RUN)
+        .arg("--config")
+        .arg(&conf.0)
+        .arg("--")
+        .arg(&me)
+        .args([
+            "--exact",
+            "netlink_probe_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SNR_PROBE", "1")
+        .output()
+        .unwrap();
+    let out = stdout_ok(&o, "the probe");
+    assert!(out.contains("probe ok: fd "), "{out}");
+}
+
+#[test]
+fn exit_statuses_are_the_commands() {
+    let test = "exit_statuses_are_the_commands";
+    if !have_root(test) {
+        return;
+    }
+    let conf = TempFile::new("status", CONFIG);
+    assert_eq!(
+        run_under(&conf.0, &["sh", "-c", "exit 7"]).status.code(),
+        Some(7)
+    );
+    assert_eq!(run_under(&conf.0, &["true"]).status.code(), Some(0));
+    let killed = run_under(&conf.0, &["sh", "-c", "kill -TERM $$"]);
+    assert_eq!(killed.status.code(), Some(128 + libc::SIGTERM));
+}
+
+#[test]
+fn a_missing_command_is_127_with_one_line_saying_so() {
+    let test = "a_missing_command_is_127_with_one_line_saying_so";
+    if !have_root(test) {
+        return;
+    }
+    let conf = TempFile::new("missing", CONFIG);
+    let o = run_under(&conf.0, &["snr-no-such-command"]);
+    assert_eq!(o.status.code(), Some(127));
+    assert_eq!(
+        text(&o.stderr),
+        "sandnet-run: snr-no-such-command: command not found\n"
+    );
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn runner_errors_are_one_line_and_125() {
+    let bad = TempFile::new("bad", "addr eth0 10.0.0.300/24\n");
+    let o = Command::new(RUN)
+        .arg("--config")
+        .arg(&bad.0)
+        .args(["--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(125));
+    let err = text(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("line 1: not an address"), "{err}");
+
+    let o = Command::new(RUN).output().unwrap();
+    assert_eq!(o.status.code(), Some(125));
+    assert!(text(&o.stderr).starts_with("sandnet-run: no command given\n"));
+}
+
+#[test]
+fn without_root_it_says_so_and_fails() {
+    let test = "without_root_it_says_so_and_fails";
+    if !have_root(test) || !need_tools(test, &["setpriv"]) {
+        return;
+    }
+    let o = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            RUN,
+            "--",
+            "true",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).starts_with("sandnet-run: needs root"),
+        "{}",
+        text(&o.stderr)
+    );
+}
