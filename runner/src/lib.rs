@@ -22,7 +22,7 @@ use os::spawn::{STAGE_MOUNT, STAGE_READY, STAGE_SECCOMP};
 use service::{NetlinkService, ServiceFactory};
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -239,23 +239,32 @@ pub fn run(
         ));
     };
     os::ignore_terminal_signals();
+    let signals = os::forward_signals().map_err(|e| runner(e, "signal handlers"))?;
     let pidfd = os::pidfd_open(child.id()).map_err(|e| runner(e, "pidfd_open"))?;
     let mut sup = supervisor::Supervisor::new(listener, factory);
     let mut listening = true;
     let mut last = Instant::now();
     loop {
         let timeout = opts.refresh.saturating_sub(last.elapsed());
-        let mut fds = vec![(pidfd.as_raw_fd(), libc::POLLIN)];
+        let mut fds = vec![
+            (pidfd.as_raw_fd(), libc::POLLIN),
+            (signals.as_raw_fd(), libc::POLLIN),
+        ];
         if listening {
             fds.push((sup.listener().as_raw_fd(), libc::POLLIN));
         }
         let rev = os::poll(&fds, timeout.as_millis().min(i32::MAX as u128) as i32)
             .map_err(|e| runner(e, "poll"))?;
-        if listening && rev[1] & libc::POLLIN != 0 {
+        if rev[1] != 0 {
+            for s in os::read_signals(signals.as_fd()) {
+                os::kill(child.id(), s);
+            }
+        }
+        if listening && rev[2] & libc::POLLIN != 0 {
             if let Ok(n) = os::notify::recv(sup.listener()) {
                 sup.handle(n);
             }
-        } else if listening && rev[1] & (libc::POLLHUP | libc::POLLERR) != 0 {
+        } else if listening && rev[2] & (libc::POLLHUP | libc::POLLERR) != 0 {
             listening = false;
         }
         if rev[0] != 0 {

@@ -538,10 +538,14 @@ impl Supervisor {
             NameOut::None => {}
             NameOut::Ptrs(addr, lenp) => put_sockaddr(n.pid, *addr, *lenp, &sa)?,
             NameOut::Msg(m) => {
+                // As the kernel: msg_namelen is updated only when there is a name buffer.
                 if m.name != 0 {
+                    if (m.namelen as i32) < 0 {
+                        return Err(libc::EINVAL);
+                    }
                     write_bytes(n.pid, m.name, &sa[..sa.len().min(m.namelen as usize)])?;
+                    write_bytes(n.pid, m.addr + 8, &(SOCKADDR_NL_LEN as u32).to_ne_bytes())?;
                 }
-                write_bytes(n.pid, m.addr + 8, &(SOCKADDR_NL_LEN as u32).to_ne_bytes())?;
                 write_bytes(n.pid, m.addr + 40, &0u64.to_ne_bytes())?; // msg_controllen
                 let mflags = if truncated { libc::MSG_TRUNC } else { 0 };
                 write_bytes(n.pid, m.addr + 48, &mflags.to_ne_bytes())?;

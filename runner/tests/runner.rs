@@ -350,6 +350,24 @@ fn exit_statuses_are_the_commands() {
     assert_eq!(run_under(&conf.0, &["true"]).status.code(), Some(0));
     let killed = run_under(&conf.0, &["sh", "-c", "kill -TERM $$"]);
     assert_eq!(killed.status.code(), Some(128 + libc::SIGTERM));
+
+    // SIGTERM to the runner is forwarded to the command.
+    let mut runner = Command::new(RUN)
+        .arg("--config")
+        .arg(&conf.0)
+        .args(["--", "sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let start = std::time::Instant::now();
+    let ok = Command::new("kill")
+        .args(["-TERM", &runner.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let status = runner.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM));
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
 }
 
 #[test]

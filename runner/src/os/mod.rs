@@ -8,7 +8,8 @@ pub mod seccomp;
 pub mod spawn;
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 fn check(r: libc::c_int) -> io::Result<libc::c_int> {
     if r < 0 {
@@ -196,4 +197,54 @@ pub fn ignore_terminal_signals() {
         libc::signal(libc::SIGINT, libc::SIG_IGN);
         libc::signal(libc::SIGQUIT, libc::SIG_IGN);
     }
+}
+
+/// The write end of the signal pipe, for the handler (-1 before setup).
+static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_forwarded_signal(signal: libc::c_int) {
+    let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
+    let byte = signal as u8;
+    // SAFETY: write(2) is async-signal-safe; it writes one byte from a live
+    // local to the pipe (nonblocking: a full pipe drops the byte, harmlessly,
+    // since a byte is already waiting).
+    unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+}
+
+/// From now on SIGTERM and SIGHUP do not end the runner: each becomes one
+/// byte (the signal number) readable from the returned pipe, for the runner
+/// to forward to its child.
+pub fn forward_signals() -> io::Result<OwnedFd> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: pipe2 writes two descriptors into the live two-element array.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) })?;
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // The write end lives as long as the process: the handler may run at any time.
+    SIGNAL_PIPE.store(write.into_raw_fd(), Ordering::Relaxed);
+    for signal in [libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: sigaction is plain old data; all-zero is a valid value (an
+        // empty mask, no flags), filled in below.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction =
+            on_forwarded_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        // SAFETY: `action` is live and initialized; the handler only writes to a pipe.
+        check(unsafe { libc::sigaction(signal, &action, std::ptr::null_mut()) })?;
+    }
+    Ok(read)
+}
+
+/// Reads the signals queued on the pipe of [`forward_signals`].
+pub fn read_signals(pipe: BorrowedFd<'_>) -> Vec<i32> {
+    let mut b = [0u8; 16];
+    // SAFETY: reads into a live 16-byte buffer; the pipe is nonblocking.
+    let n = unsafe { libc::read(pipe.as_raw_fd(), b.as_mut_ptr().cast(), b.len()) };
+    b[..n.max(0) as usize].iter().map(|&s| s as i32).collect()
+}
+
+/// Sends `signal` to process `pid` (our child, not yet reaped, so the pid is still its own).
+pub fn kill(pid: u32, signal: i32) {
+    // SAFETY: kill takes no pointers; a failure (already exited) is ignored.
+    unsafe { libc::kill(pid as libc::pid_t, signal) };
 }
