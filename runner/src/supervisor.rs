@@ -17,7 +17,7 @@ use crate::os::{self, mem};
 use crate::service::{datagrams, NetlinkService, ServiceFactory};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 
 /// Linux's rmem_default/wmem_default, as getsockopt reports them (doubled).
@@ -261,6 +261,22 @@ impl Supervisor {
                     .and_then(|_| put_sockaddr(n.pid, a[1], a[2], &sa))
                     .map(|_| 0)
             }
+            libc::SYS_dup => return self.dup(key, n, FD_BASE, false),
+            libc::SYS_fcntl => match a[1] as i32 {
+                libc::F_DUPFD => return self.dup(key, n, a[2] as u32, false),
+                libc::F_DUPFD_CLOEXEC => return self.dup(key, n, a[2] as u32, true),
+                _ => return Outcome::Continue,
+            },
+            #[cfg(target_arch = "x86_64")]
+            libc::SYS_dup2 => return self.dup_to(key, n, a[1] as u32, false),
+            libc::SYS_dup3 => {
+                let flags = a[2] as i32;
+                if a[0] as u32 == a[1] as u32 || flags & !libc::O_CLOEXEC != 0 {
+                    Err(libc::EINVAL)
+                } else {
+                    return self.dup_to(key, n, a[1] as u32, flags & libc::O_CLOEXEC != 0);
+                }
+            }
             libc::SYS_setsockopt => self.setsockopt(key, n),
             libc::SYS_getsockopt => self.getsockopt(key, n),
             // sendmmsg/recvmmsg: not emulated.
@@ -268,6 +284,56 @@ impl Supervisor {
         };
         match r {
             Ok(v) => Outcome::Ret(v),
+            Err(e) => Outcome::Err(e),
+        }
+    }
+
+    /// Installs our copy `src` of a placeholder in the target at `newfd`
+    /// and answers the call with that number. Ok also when the target is
+    /// gone (nothing to answer).
+    fn inject(&self, n: &Notif, src: RawFd, newfd: u32, cloexec: bool) -> Result<(), i32> {
+        if self.valid(n).is_err() {
+            return Ok(());
+        }
+        match notify::add_fd_and_reply(self.listener.as_fd(), n.id, src, newfd, cloexec) {
+            Ok(_) => Ok(()),
+            // The fd is beyond the target's RLIMIT_NOFILE.
+            Err(e) if e.raw_os_error() == Some(libc::EBADF) => Err(libc::EMFILE),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// The lowest fd number from `min` that is free in the target, within the range.
+    fn free_fd(n: &Notif, min: u32) -> Option<u32> {
+        (min.max(FD_BASE)..FD_END).find(|fd| key_of(&format!("/proc/{}/fd/{fd}", n.pid)).is_none())
+    }
+
+    /// dup / fcntl(F_DUPFD[_CLOEXEC], min): the copy is made in the range,
+    /// so that its calls are trapped too.
+    fn dup(&mut self, key: Key, n: &Notif, min: u32, cloexec: bool) -> Outcome {
+        let Some(newfd) = Self::free_fd(n, min) else {
+            return Outcome::Err(libc::EMFILE);
+        };
+        let src = self.sessions[&key].target.as_raw_fd();
+        match self.inject(n, src, newfd, cloexec) {
+            Ok(()) => Outcome::Done,
+            Err(e) => Outcome::Err(e),
+        }
+    }
+
+    /// dup2 / dup3 onto a number in the range: the copy is made there
+    /// (replacing what was there, as dup2 does). Onto a number outside the
+    /// range the kernel makes it, and calls on that copy are not emulated.
+    fn dup_to(&mut self, key: Key, n: &Notif, newfd: u32, cloexec: bool) -> Outcome {
+        if !(FD_BASE..FD_END).contains(&newfd) {
+            return Outcome::Continue;
+        }
+        if newfd == n.args[0] as u32 {
+            return Outcome::Ret(newfd as i64);
+        }
+        let src = self.sessions[&key].target.as_raw_fd();
+        match self.inject(n, src, newfd, cloexec) {
+            Ok(()) => Outcome::Done,
             Err(e) => Outcome::Err(e),
         }
     }
@@ -288,44 +354,28 @@ impl Supervisor {
         let Some(key) = key_of(&format!("/proc/self/fd/{}", target.as_raw_fd())) else {
             return Outcome::Err(libc::ENOMEM);
         };
-        let Some(newfd) =
-            (FD_BASE..FD_END).find(|fd| key_of(&format!("/proc/{}/fd/{fd}", n.pid)).is_none())
-        else {
+        let Some(newfd) = Self::free_fd(n, FD_BASE) else {
             return Outcome::Err(libc::EMFILE);
         };
-        if self.valid(n).is_err() {
-            return Outcome::Done;
+        if let Err(e) = self.inject(n, target.as_raw_fd(), newfd, ty & libc::SOCK_CLOEXEC != 0) {
+            return Outcome::Err(e);
         }
-        let cloexec = ty & libc::SOCK_CLOEXEC != 0;
-        match notify::add_fd_and_reply(
-            self.listener.as_fd(),
-            n.id,
-            target.as_raw_fd(),
-            newfd,
-            cloexec,
-        ) {
-            Ok(_) => {
-                self.sessions.insert(
-                    key,
-                    Session {
-                        target,
-                        peer,
-                        sock_type: base,
-                        port_id: 0,
-                        groups: 0,
-                        rcvbuf: DEFAULT_BUF,
-                        sndbuf: DEFAULT_BUF,
-                        service: None,
-                        queue: VecDeque::new(),
-                        parked: Vec::new(),
-                    },
-                );
-                Outcome::Done
-            }
-            // The fd is beyond the target's RLIMIT_NOFILE.
-            Err(e) if e.raw_os_error() == Some(libc::EBADF) => Outcome::Err(libc::EMFILE),
-            Err(_) => Outcome::Done,
-        }
+        self.sessions.insert(
+            key,
+            Session {
+                target,
+                peer,
+                sock_type: base,
+                port_id: 0,
+                groups: 0,
+                rcvbuf: DEFAULT_BUF,
+                sndbuf: DEFAULT_BUF,
+                service: None,
+                queue: VecDeque::new(),
+                parked: Vec::new(),
+            },
+        );
+        Outcome::Done
     }
 
     /// Gives the session a port id (`want`, or the caller's tgid if free, or

@@ -8,9 +8,10 @@
 //! 3. `socket(AF_NETLINK, _, NETLINK_ROUTE)` is sent to the supervisor;
 //!    `socket(AF_NETLINK, _, other)` fails with EPROTONOSUPPORT (the host's
 //!    other netlink families, sock_diag included, are not shown);
-//! 4. the fd calls the supervisor emulates go to it when their fd is in the
-//!    injection range [`FD_BASE`, `FD_END`) — the supervisor injects every
-//!    netlink placeholder there, so no other fd's calls are trapped;
+//! 4. the fd calls the supervisor emulates (and dup, dup2, dup3, fcntl) go
+//!    to it when their fd is in the injection range [`FD_BASE`, `FD_END`) —
+//!    the supervisor injects every netlink placeholder, and every copy of
+//!    one, there, so no other fd's calls are trapped;
 //! 5. everything else is allowed.
 
 use std::io;
@@ -41,6 +42,12 @@ pub const FD_SYSCALLS: &[libc::c_long] = &[
     libc::SYS_writev,
     libc::SYS_sendmmsg,
     libc::SYS_recvmmsg,
+    // Copies of an emulated socket are made in the range too.
+    libc::SYS_dup,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_dup2,
+    libc::SYS_dup3,
+    libc::SYS_fcntl,
 ];
 
 #[cfg(target_arch = "x86_64")]
