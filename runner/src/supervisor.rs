@@ -297,9 +297,15 @@ impl Supervisor {
         }
         match notify::add_fd_and_reply(self.listener.as_fd(), n.id, src, newfd, cloexec) {
             Ok(_) => Ok(()),
-            // The fd is beyond the target's RLIMIT_NOFILE.
-            Err(e) if e.raw_os_error() == Some(libc::EBADF) => Err(libc::EMFILE),
-            Err(_) => Ok(()),
+            Err(e) => match e.raw_os_error() {
+                // The fd is beyond the target's RLIMIT_NOFILE.
+                Some(libc::EBADF) => Err(libc::EMFILE),
+                // The target is gone, or no longer waiting.
+                Some(libc::ENOENT) | Some(libc::EINPROGRESS) => Ok(()),
+                // Anything else fails the call rather than leave it waiting.
+                Some(e) => Err(e),
+                None => Err(libc::EIO),
+            },
         }
     }
 

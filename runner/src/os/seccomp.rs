@@ -190,9 +190,20 @@ pub fn install(prog: &[libc::sock_filter]) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
-/// Whether this kernel offers SECCOMP_RET_USER_NOTIF (asked of the kernel,
-/// not of the filter).
+/// Whether this kernel offers what the supervisor uses: SECCOMP_RET_USER_NOTIF
+/// (asked of the kernel) and SECCOMP_IOCTL_NOTIF_ADDFD with
+/// SECCOMP_ADDFD_FLAG_SEND (Linux 5.14, read from the release).
 pub fn user_notif_available() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut v = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (v.next().unwrap_or(0), v.next().unwrap_or(0));
+    (major, minor) >= (5, 14) && action_available()
+}
+
+fn action_available() -> bool {
     let action: u32 = libc::SECCOMP_RET_USER_NOTIF;
     // SAFETY: seccomp(GET_ACTION_AVAIL, 0, &action) reads one u32 that outlives the call.
     let r = unsafe {
