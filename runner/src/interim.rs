@@ -6,13 +6,16 @@
 //! - `RTM_GETLINK` (dump, or one interface by index or IFLA_IFNAME) from
 //!   `Stack::interfaces()`, as `RTM_NEWLINK` messages with the attributes
 //!   `ip link` prints;
+//! - `RTM_GETADDR` dumps (all families, or the one asked for) from
+//!   `Stack::interface_addrs()`, as `RTM_NEWADDR` messages, so `ip addr` works;
 //! - every other request type with `NLMSG_ERROR` -EOPNOTSUPP (the original
 //!   message appended, as the kernel does without NETLINK_CAP_ACK);
 //! - `NLM_F_ACK` on a successful non-dump request with an ack.
 
 use crate::service::{align4, messages, NetlinkService, NLMSG_DONE, NLMSG_ERROR, NLM_F_MULTI};
 use netstack::inet::iff;
-use netstack::{Interface, Stack};
+use netstack::{Interface, InterfaceAddr, Stack};
+use std::net::IpAddr;
 
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_ACK: u16 = 0x4;
@@ -21,6 +24,14 @@ const NLM_F_CAPPED: u16 = 0x100;
 const NLMSG_MIN_TYPE: u16 = 0x10;
 const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
+const RTM_NEWADDR: u16 = 20;
+const RTM_GETADDR: u16 = 22;
+
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+const IFA_LABEL: u16 = 3;
+const IFA_CACHEINFO: u16 = 6;
+const IFA_FLAGS: u16 = 8;
 
 const IFLA_ADDRESS: u16 = 1;
 const IFLA_BROADCAST: u16 = 2;
@@ -122,6 +133,49 @@ fn newlink(i: &Interface, flags: u16, seq: u32, pid: u32, out: &mut Vec<u8>) {
     m.finish(out);
 }
 
+fn ip_bytes(a: &IpAddr) -> Vec<u8> {
+    match a {
+        IpAddr::V4(v) => v.octets().to_vec(),
+        IpAddr::V6(v) => v.octets().to_vec(),
+    }
+}
+
+/// RTM_NEWADDR for one address, with the attributes in the kernel's order
+/// (inet_fill_ifaddr / inet6_fill_ifaddr); lifetimes are forever.
+fn newaddr(a: &InterfaceAddr, flags: u16, seq: u32, pid: u32, out: &mut Vec<u8>) {
+    let mut m = Msg::new(RTM_NEWADDR, flags, seq, pid);
+    let family = if a.addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    m.0.push(family as u8);
+    m.0.push(a.prefix_len);
+    m.0.push(a.flags as u8);
+    m.0.push(a.scope);
+    m.0.extend(a.ifindex.to_ne_bytes());
+    let addr = ip_bytes(&a.addr);
+    let mut cache = Vec::with_capacity(16);
+    cache.extend(u32::MAX.to_ne_bytes()); // ifa_prefered
+    cache.extend(u32::MAX.to_ne_bytes()); // ifa_valid
+    cache.extend(0u32.to_ne_bytes()); // cstamp
+    cache.extend(0u32.to_ne_bytes()); // tstamp
+    if a.addr.is_ipv4() {
+        m.attr(IFA_ADDRESS, &addr);
+        m.attr(IFA_LOCAL, &addr);
+        // Linux has IFA_BROADCAST only when one was given (`ip addr add ...
+        // brd`); the stack's configuration has no way to give one.
+        m.attr(IFA_LABEL, &cstr_attr(&a.label));
+        m.attr(IFA_FLAGS, &a.flags.to_ne_bytes());
+        m.attr(IFA_CACHEINFO, &cache);
+    } else {
+        m.attr(IFA_ADDRESS, &addr);
+        m.attr(IFA_CACHEINFO, &cache);
+        m.attr(IFA_FLAGS, &a.flags.to_ne_bytes());
+    }
+    m.finish(out);
+}
+
 /// NLMSG_ERROR for `req` (an ack when `errno` is 0).
 fn error(req: &[u8], errno: i32, pid: u32, out: &mut Vec<u8>) {
     let seq = u32::from_ne_bytes(req[8..12].try_into().unwrap());
@@ -174,6 +228,25 @@ impl NetlinkService for InterimRtnetlink {
                 RTM_GETLINK if flags & NLM_F_DUMP != 0 => {
                     for i in self.stack.interfaces() {
                         newlink(&i, NLM_F_MULTI, seq, pid, &mut out);
+                    }
+                    let mut done = Msg::new(NLMSG_DONE, NLM_F_MULTI, seq, pid);
+                    done.0.extend(0i32.to_ne_bytes());
+                    done.finish(&mut out);
+                }
+                RTM_GETADDR if flags & NLM_F_DUMP != 0 => {
+                    let family = m.get(16).copied().unwrap_or(0) as i32;
+                    let mut addrs = self.stack.interface_addrs();
+                    // The kernel dumps family by family: IPv4, then IPv6.
+                    addrs.sort_by_key(|a| a.addr.is_ipv6());
+                    for a in addrs {
+                        let f = if a.addr.is_ipv4() {
+                            libc::AF_INET
+                        } else {
+                            libc::AF_INET6
+                        };
+                        if family == libc::AF_UNSPEC || family == f {
+                            newaddr(&a, NLM_F_MULTI, seq, pid, &mut out);
+                        }
                     }
                     let mut done = Msg::new(NLMSG_DONE, NLM_F_MULTI, seq, pid);
                     done.0.extend(0i32.to_ne_bytes());

@@ -182,6 +182,16 @@ fn route_and_netstat_print_what_the_kernel_prints_for_the_same_network() {
         assert_eq!(ours, kernel, "{cmd:?}");
         assert!(ours.contains("192.168.50.0"), "{cmd:?}:\n{ours}");
     }
+    // Over netlink: the IPv4 addresses (the link lines differ: a TUN with
+    // no process attached has no carrier).
+    let cmd = ["ip", "-o", "-4", "addr"];
+    let kernel = stdout_ok(&ns.run(&cmd), "kernel ip -o -4 addr");
+    let ours = stdout_ok(&run_under(&conf.0, &cmd), "sandnet-run ip -o -4 addr");
+    assert_eq!(ours, kernel);
+    assert!(
+        ours.contains("inet 10.0.0.2/24 scope global eth0"),
+        "{ours}"
+    );
 }
 
 #[test]
