@@ -232,6 +232,19 @@ fn ip_link_reads_the_stacks_interfaces_over_netlink() {
 }
 
 #[test]
+fn glibc_getifaddrs_reads_the_stacks_addresses() {
+    let test = "glibc_getifaddrs_reads_the_stacks_addresses";
+    if !have_root(test) || !need_tools(test, &["hostname"]) {
+        return;
+    }
+    let conf = TempFile::new("getifaddrs", &format!("{CONFIG}addr eth0 fd00:1::2/64\n"));
+    // `hostname -I` lists every non-loopback address getifaddrs(3) returns;
+    // glibc asks for them with RTM_GETLINK and RTM_GETADDR dumps.
+    let o = run_under(&conf.0, &["hostname", "-I"]);
+    assert_eq!(stdout_ok(&o, "hostname -I"), "10.0.0.2 fd00:1::2 \n");
+}
+
+#[test]
 fn requests_the_interim_responder_does_not_know_fail_with_eopnotsupp() {
     let test = "requests_the_interim_responder_does_not_know_fail_with_eopnotsupp";
     if !have_root(test) || !need_tools(test, &["ip"]) {
