@@ -447,17 +447,18 @@ fn without_root_it_says_so_and_fails() {
     if !have_root(test) || !need_tools(test, &["setpriv"]) {
         return;
     }
+    // A copy nobody can reach: the build directory may be under a private home.
+    let copy = std::env::temp_dir().join(format!("snr-run-{}", std::process::id()));
+    std::fs::copy(RUN, &copy).unwrap();
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(&copy, mode).unwrap();
     let o = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            RUN,
-            "--",
-            "true",
-        ])
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&copy)
+        .args(["--", "true"])
         .output()
         .unwrap();
+    let _ = std::fs::remove_file(&copy);
     assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
     assert!(
         text(&o.stderr).starts_with("sandnet-run: needs root"),
