@@ -238,7 +238,6 @@ pub fn run(
             "the child did not hand over its seccomp listener".into(),
         ));
     };
-    os::ignore_terminal_signals();
     let signals = os::forward_signals().map_err(|e| runner(e, "signal handlers"))?;
     let pidfd = os::pidfd_open(child.id()).map_err(|e| runner(e, "pidfd_open"))?;
     let mut sup = supervisor::Supervisor::new(listener, factory);

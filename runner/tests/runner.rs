@@ -404,6 +404,22 @@ fn exit_statuses_are_the_commands() {
     let status = runner.wait().unwrap();
     assert_eq!(status.code(), Some(128 + libc::SIGTERM));
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
+
+    // So is a SIGINT a process sends (one from the terminal reaches the
+    // command directly, and is not sent twice).
+    let mut runner = Command::new(RUN)
+        .arg("--config")
+        .arg(&conf.0)
+        .args(["--", "sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let ok = Command::new("kill")
+        .args(["-INT", &runner.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    assert_eq!(runner.wait().unwrap().code(), Some(128 + libc::SIGINT));
 }
 
 #[test]

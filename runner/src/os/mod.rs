@@ -189,31 +189,45 @@ pub fn geteuid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// Ignores SIGINT and SIGQUIT in the runner, as a shell does while a
-/// foreground job runs: the terminal sends them to the child too, which decides.
-pub fn ignore_terminal_signals() {
-    // SAFETY: installs SIG_IGN, which runs no code in this process.
-    unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
-    }
-}
-
 /// The write end of the signal pipe, for the handler (-1 before setup).
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
 
-extern "C" fn on_forwarded_signal(signal: libc::c_int) {
+extern "C" fn on_forwarded_signal(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    _context: *mut libc::c_void,
+) {
+    // SIGINT and SIGQUIT from the terminal (si_code SI_KERNEL) reach the
+    // command directly, being in the same process group: forwarded only when
+    // a process sent them (si_code <= 0: SI_USER, SI_QUEUE, SI_TKILL).
+    // SAFETY: the kernel passes a valid siginfo_t for an SA_SIGINFO handler;
+    // reading its si_code field is a plain load.
+    let from_process = info.is_null() || unsafe { (*info).si_code } <= 0;
+    if (signal == libc::SIGINT || signal == libc::SIGQUIT) && !from_process {
+        return;
+    }
     let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
     let byte = signal as u8;
     // SAFETY: write(2) is async-signal-safe; it writes one byte from a live
     // local to the pipe (nonblocking: a full pipe drops the byte, harmlessly,
-    // since a byte is already waiting).
+    // since bytes are already waiting).
     unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
 }
 
-/// From now on SIGTERM and SIGHUP do not end the runner: each becomes one
-/// byte (the signal number) readable from the returned pipe, for the runner
-/// to forward to its child.
+/// The signals the runner passes on to its command.
+const FORWARDED: [libc::c_int; 6] = [
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+/// From now on SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2, and SIGINT and SIGQUIT
+/// sent by a process (not by the terminal, which sends them to the command
+/// as well), do not end the runner: each becomes one byte (the signal
+/// number) readable from the returned pipe, for the runner to forward.
 pub fn forward_signals() -> io::Result<OwnedFd> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: pipe2 writes two descriptors into the live two-element array.
@@ -222,14 +236,16 @@ pub fn forward_signals() -> io::Result<OwnedFd> {
     let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     // The write end lives as long as the process: the handler may run at any time.
     SIGNAL_PIPE.store(write.into_raw_fd(), Ordering::Relaxed);
-    for signal in [libc::SIGTERM, libc::SIGHUP] {
+    for signal in FORWARDED {
         // SAFETY: sigaction is plain old data; all-zero is a valid value (an
         // empty mask, no flags), filled in below.
         let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-        action.sa_sigaction =
-            on_forwarded_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        action.sa_flags = libc::SA_RESTART;
-        // SAFETY: `action` is live and initialized; the handler only writes to a pipe.
+        action.sa_sigaction = on_forwarded_signal
+            as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)
+            as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART | libc::SA_SIGINFO;
+        // SAFETY: `action` is live and initialized; the handler only reads
+        // its siginfo and writes to a pipe.
         check(unsafe { libc::sigaction(signal, &action, std::ptr::null_mut()) })?;
     }
     Ok(read)
