@@ -8,13 +8,16 @@
 //!   `ip link` prints;
 //! - `RTM_GETADDR` dumps (all families, or the one asked for) from
 //!   `Stack::interface_addrs()`, as `RTM_NEWADDR` messages, so `ip addr` works;
+//! - `RTM_GETROUTE` dumps from `Stack::route_table()`, as `RTM_NEWROUTE`
+//!   messages (main table, then local), so `ip route` works (`ip route get`,
+//!   a non-dump request, is refused);
 //! - every other request type with `NLMSG_ERROR` -EOPNOTSUPP (the original
 //!   message appended, as the kernel does without NETLINK_CAP_ACK);
 //! - `NLM_F_ACK` on a successful non-dump request with an ack.
 
 use crate::service::{align4, messages, NetlinkService, NLMSG_DONE, NLMSG_ERROR, NLM_F_MULTI};
 use netstack::inet::iff;
-use netstack::{Interface, InterfaceAddr, Stack};
+use netstack::{Interface, InterfaceAddr, Route, Stack};
 use std::net::IpAddr;
 
 const NLM_F_REQUEST: u16 = 0x1;
@@ -26,6 +29,19 @@ const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
 const RTM_NEWADDR: u16 = 20;
 const RTM_GETADDR: u16 = 22;
+
+const RTM_NEWROUTE: u16 = 24;
+const RTM_GETROUTE: u16 = 26;
+
+const RTA_DST: u16 = 1;
+const RTA_OIF: u16 = 4;
+const RTA_GATEWAY: u16 = 5;
+const RTA_PRIORITY: u16 = 6;
+const RTA_PREFSRC: u16 = 7;
+const RTA_TABLE: u16 = 15;
+const RTA_PREF: u16 = 20;
+/// ICMPV6_ROUTER_PREF_MEDIUM, what `ip -6 route` prints as `pref medium`.
+const PREF_MEDIUM: u8 = 0;
 
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
@@ -176,6 +192,70 @@ fn newaddr(a: &InterfaceAddr, flags: u16, seq: u32, pid: u32, out: &mut Vec<u8>)
     m.finish(out);
 }
 
+/// RTM_NEWROUTE for one route, with the attributes of the kernel's
+/// fib_dump_info (IPv4) and rt6_fill_node (IPv6).
+fn newroute(r: &Route, flags: u16, seq: u32, pid: u32, out: &mut Vec<u8>) {
+    let mut m = Msg::new(RTM_NEWROUTE, flags, seq, pid);
+    let v4 = r.dst.is_ipv4();
+    m.0.push(if v4 { libc::AF_INET } else { libc::AF_INET6 } as u8);
+    m.0.push(r.prefix_len);
+    m.0.push(0); // rtm_src_len
+    m.0.push(0); // rtm_tos
+                 // rtm_table: RT_TABLE_COMPAT (252) for ids that do not fit; RTA_TABLE has the id.
+    m.0.push(u8::try_from(r.table).unwrap_or(252));
+    m.0.push(r.protocol);
+    m.0.push(r.scope);
+    m.0.push(r.kind as u8);
+    m.0.extend(0u32.to_ne_bytes()); // rtm_flags
+    m.attr(RTA_TABLE, &r.table.to_ne_bytes());
+    if r.prefix_len > 0 {
+        m.attr(RTA_DST, &ip_bytes(&r.dst));
+    }
+    if v4 {
+        if r.metric != 0 {
+            m.attr(RTA_PRIORITY, &r.metric.to_ne_bytes());
+        }
+        if let Some(src) = &r.prefsrc {
+            m.attr(RTA_PREFSRC, &ip_bytes(src));
+        }
+    } else {
+        if let Some(src) = &r.prefsrc {
+            m.attr(RTA_PREFSRC, &ip_bytes(src));
+        }
+        m.attr(RTA_PRIORITY, &r.metric.to_ne_bytes());
+    }
+    if let Some(gw) = &r.gateway {
+        m.attr(RTA_GATEWAY, &ip_bytes(gw));
+    }
+    m.attr(RTA_OIF, &r.oif.to_ne_bytes());
+    if !v4 {
+        m.attr(RTA_PREF, &[PREF_MEDIUM]);
+    }
+    m.finish(out);
+}
+
+/// The order of the kernel's walk of an IPv6 routing table (as procnet's
+/// ipv6_route): a radix-tree node after both its subtrees (more specific
+/// prefixes first, a 0 bit before a 1 bit), one node's routes by metric.
+/// Equal for IPv4 routes, which keep the stack's order.
+fn fib6_order(a: &Route, b: &Route) -> std::cmp::Ordering {
+    let (IpAddr::V6(da), IpAddr::V6(db)) = (a.dst, b.dst) else {
+        return std::cmp::Ordering::Equal;
+    };
+    let n = u32::from(a.prefix_len.min(b.prefix_len).min(128));
+    let top = |x: std::net::Ipv6Addr| {
+        if n == 0 {
+            0
+        } else {
+            u128::from(x) >> (128 - n)
+        }
+    };
+    top(da)
+        .cmp(&top(db))
+        .then(b.prefix_len.cmp(&a.prefix_len))
+        .then(a.metric.cmp(&b.metric))
+}
+
 /// NLMSG_ERROR for `req` (an ack when `errno` is 0).
 fn error(req: &[u8], errno: i32, pid: u32, out: &mut Vec<u8>) {
     let seq = u32::from_ne_bytes(req[8..12].try_into().unwrap());
@@ -246,6 +326,32 @@ impl NetlinkService for InterimRtnetlink {
                         };
                         if family == libc::AF_UNSPEC || family == f {
                             newaddr(&a, NLM_F_MULTI, seq, pid, &mut out);
+                        }
+                    }
+                    let mut done = Msg::new(NLMSG_DONE, NLM_F_MULTI, seq, pid);
+                    done.0.extend(0i32.to_ne_bytes());
+                    done.finish(&mut out);
+                }
+                RTM_GETROUTE if flags & NLM_F_DUMP != 0 => {
+                    let family = m.get(16).copied().unwrap_or(0) as i32;
+                    let mut routes = self.stack.route_table();
+                    // The kernel dumps IPv4 then IPv6; each family's tables by
+                    // id (main, 254, then local, 255); IPv4 routes in the
+                    // stack's order (the kernel's trie order), IPv6 ones in
+                    // the order of the kernel's fib6 walk.
+                    routes.sort_by(|a, b| {
+                        (a.dst.is_ipv6(), a.table)
+                            .cmp(&(b.dst.is_ipv6(), b.table))
+                            .then_with(|| fib6_order(a, b))
+                    });
+                    for r in routes {
+                        let f = if r.dst.is_ipv4() {
+                            libc::AF_INET
+                        } else {
+                            libc::AF_INET6
+                        };
+                        if family == libc::AF_UNSPEC || family == f {
+                            newroute(&r, NLM_F_MULTI, seq, pid, &mut out);
                         }
                     }
                     let mut done = Msg::new(NLMSG_DONE, NLM_F_MULTI, seq, pid);

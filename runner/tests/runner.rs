@@ -7,6 +7,8 @@
 #[path = "../../tests/support/root.rs"]
 mod root;
 
+use netstack::os::netns::NetNs;
+use netstack::Link;
 use root::have_root;
 use sandnet_run::config::Config;
 use std::path::{Path, PathBuf};
@@ -14,28 +16,32 @@ use std::process::{Command, Output};
 
 const RUN: &str = env!("CARGO_BIN_EXE_sandnet-run");
 
-/// IPv4 only, so that the kernel namespace compared with needs no IPv6 setup.
 const CONFIG: &str = "\
 nic eth0 mtu 1400
 addr eth0 10.0.0.2/24
+addr eth0 fd00:1::2/64
 route default via 10.0.0.1
 route 192.168.50.0/24 via 10.0.0.1 metric 100
 route 10.20.0.0/16 dev eth0 metric 5
 route 172.16.0.1/32 via 10.0.0.1
+route -6 default via fd00:1::1
+route fd00:3::/64 dev eth0 metric 50
 ";
 
-/// The same network as `ip` commands, for a kernel namespace. A TUN device
-/// (no process attached, so nothing is ever sent) stands in for the in-memory NIC.
+/// The same network as `ip` commands, for a kernel namespace whose TUN
+/// `eth0` (held open, so that it has carrier) stands in for the in-memory NIC.
 const KERNEL_SETUP: &[&str] = &[
     "link set lo up",
-    "tuntap add dev eth0 mode tun",
     "link set eth0 mtu 1400",
     "link set eth0 up",
     "addr add 10.0.0.2/24 dev eth0",
+    "-6 addr add fd00:1::2/64 dev eth0 nodad",
     "route add default via 10.0.0.1",
     "route add 192.168.50.0/24 via 10.0.0.1 metric 100",
     "route add 10.20.0.0/16 dev eth0 metric 5",
     "route add 172.16.0.1/32 via 10.0.0.1",
+    "-6 route add default via fd00:1::1",
+    "-6 route add fd00:3::/64 dev eth0 metric 50",
 ];
 
 struct TempFile(PathBuf);
@@ -117,47 +123,34 @@ fn proc_net_files_are_procnets_rendering_of_the_configured_stack() {
     assert_ne!(host, procnet::render("route", &snap).unwrap());
 }
 
-/// A network namespace with the configuration's twin, removed on drop.
+/// A private network namespace with the configuration's twin. It has no
+/// name and goes away with its thread and the TUN (NetNs), so nothing is
+/// left behind if a test fails.
 struct KernelNs {
-    name: String,
+    ns: NetNs,
+    _tun: Link,
 }
 
 impl KernelNs {
-    fn new(tag: &str) -> KernelNs {
-        let name = format!("snr{tag}{}", std::process::id());
-        let ok = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "ip netns add {name}");
-        let ns = KernelNs { name };
+    fn new() -> KernelNs {
+        let ns = NetNs::new().expect("a private network namespace");
+        // No IPv6 link-local address (sandnet has none) and no router solicitations.
+        for (path, value) in [
+            ("/proc/sys/net/ipv6/conf/default/addr_gen_mode", "1"),
+            ("/proc/sys/net/ipv6/conf/default/router_solicitations", "0"),
+        ] {
+            ns.run(move || std::fs::write(path, value)).unwrap();
+        }
+        let tun = ns.run(|| Link::tun("eth0")).expect("a TUN device");
         for line in KERNEL_SETUP {
             let args: Vec<&str> = line.split(' ').collect();
-            let o = Command::new("ip")
-                .args(["-n", &ns.name])
-                .args(&args)
-                .output()
-                .unwrap();
-            assert!(o.status.success(), "ip {line}: {}", text(&o.stderr));
+            ns.ip(&args).unwrap();
         }
-        ns
+        KernelNs { ns, _tun: tun }
     }
 
     fn run(&self, cmd: &[&str]) -> Output {
-        Command::new("ip")
-            .args(["netns", "exec", &self.name])
-            .args(cmd)
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for KernelNs {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
+        self.ns.command(cmd[0], &cmd[1..]).unwrap()
     }
 }
 
@@ -168,7 +161,7 @@ fn route_and_netstat_print_what_the_kernel_prints_for_the_same_network() {
         return;
     }
     let conf = TempFile::new("tools", CONFIG);
-    let ns = KernelNs::new("t");
+    let ns = KernelNs::new();
     // The routing listings have no counters (Ref and Use are always 0 in
     // /proc/net/route): compared whole.
     for cmd in [
@@ -182,16 +175,22 @@ fn route_and_netstat_print_what_the_kernel_prints_for_the_same_network() {
         assert_eq!(ours, kernel, "{cmd:?}");
         assert!(ours.contains("192.168.50.0"), "{cmd:?}:\n{ours}");
     }
-    // Over netlink: the IPv4 addresses (the link lines differ: a TUN with
-    // no process attached has no carrier).
-    let cmd = ["ip", "-o", "-4", "addr"];
-    let kernel = stdout_ok(&ns.run(&cmd), "kernel ip -o -4 addr");
-    let ours = stdout_ok(&run_under(&conf.0, &cmd), "sandnet-run ip -o -4 addr");
-    assert_eq!(ours, kernel);
-    assert!(
-        ours.contains("inet 10.0.0.2/24 scope global eth0"),
-        "{ours}"
-    );
+    // Over netlink (the interim responder): addresses and routes. The link
+    // lines differ (the kernel's TUN has a qdisc), so `ip -o addr`, which prints
+    // none.
+    for cmd in [
+        &["ip", "-o", "addr"][..],
+        &["ip", "route"],
+        &["ip", "-6", "route"],
+        &["ip", "route", "show", "table", "all"],
+        &["busybox", "ip", "route"],
+        &["busybox", "ip", "-o", "addr"],
+    ] {
+        let kernel = stdout_ok(&ns.run(cmd), &format!("kernel {cmd:?}"));
+        let ours = stdout_ok(&run_under(&conf.0, cmd), &format!("sandnet-run {cmd:?}"));
+        assert_eq!(ours, kernel, "{cmd:?}");
+        assert!(ours.contains("eth0"), "{cmd:?}:\n{ours}");
+    }
 }
 
 #[test]
@@ -237,7 +236,7 @@ fn glibc_getifaddrs_reads_the_stacks_addresses() {
     if !have_root(test) || !need_tools(test, &["hostname"]) {
         return;
     }
-    let conf = TempFile::new("getifaddrs", &format!("{CONFIG}addr eth0 fd00:1::2/64\n"));
+    let conf = TempFile::new("getifaddrs", CONFIG);
     // `hostname -I` lists every non-loopback address getifaddrs(3) returns;
     // glibc asks for them with RTM_GETLINK and RTM_GETADDR dumps.
     let o = run_under(&conf.0, &["hostname", "-I"]);
