@@ -277,6 +277,17 @@ impl Supervisor {
                     return self.dup_to(key, n, a[1] as u32, flags & libc::O_CLOEXEC != 0);
                 }
             }
+            // FIONREAD: the size of the next datagram, as for a netlink
+            // socket. Other ioctls (the SIOC* device ones work on any
+            // socket) run in the kernel on the placeholder.
+            libc::SYS_ioctl if a[1] as u32 == libc::FIONREAD as u32 => {
+                let s = &self.sessions[&key];
+                let len = s.queue.front().map_or(0, |d| d.len()) as i32;
+                self.valid(n)
+                    .and_then(|_| write_bytes(n.pid, a[2], &len.to_ne_bytes()))
+                    .map(|_| 0)
+            }
+            libc::SYS_ioctl => return Outcome::Continue,
             libc::SYS_setsockopt => self.setsockopt(key, n),
             libc::SYS_getsockopt => self.getsockopt(key, n),
             // sendmmsg/recvmmsg: not emulated.
@@ -553,6 +564,10 @@ impl Supervisor {
         name: NameOut,
     ) -> Outcome {
         let s = self.sessions.get_mut(&key).unwrap();
+        // No socket errors are ever queued.
+        if flags & libc::MSG_ERRQUEUE != 0 {
+            return Outcome::Err(libc::EAGAIN);
+        }
         if s.queue.is_empty() {
             if flags & libc::MSG_DONTWAIT != 0 || os::is_nonblocking(s.target.as_fd()) {
                 return Outcome::Err(libc::EAGAIN);

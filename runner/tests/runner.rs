@@ -494,7 +494,16 @@ req = struct.pack("=IHHII", 32, 18, 0x301, 5, 0) + bytes(16)
 s.send(req)
 r, _, _ = select.select([s], [], [], 5)
 assert r, "readable with a reply queued"
-assert len(s.recv(65536)) > 32
+import array, fcntl, termios
+n = array.array("i", [0])
+fcntl.ioctl(s, termios.FIONREAD, n)
+assert n[0] > 32, "FIONREAD: the next datagram's size"
+try:
+    s.recv(100, socket.MSG_ERRQUEUE)
+    assert False, "no error queue"
+except BlockingIOError:
+    pass
+assert len(s.recv(65536)) == n[0]
 if os.fork() == 0:
     s.send(req)
     os._exit(0 if len(s.recv(65536)) > 32 else 1)

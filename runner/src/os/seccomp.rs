@@ -8,7 +8,7 @@
 //! 3. `socket(AF_NETLINK, _, NETLINK_ROUTE)` is sent to the supervisor;
 //!    `socket(AF_NETLINK, _, other)` fails with EPROTONOSUPPORT (the host's
 //!    other netlink families, sock_diag included, are not shown);
-//! 4. the fd calls the supervisor emulates (and dup, dup2, dup3, fcntl) go
+//! 4. the fd calls the supervisor emulates (and dup, dup2, dup3, fcntl, ioctl) go
 //!    to it when their fd is in the injection range [`FD_BASE`, `FD_END`) —
 //!    the supervisor injects every netlink placeholder, and every copy of
 //!    one, there, so no other fd's calls are trapped;
@@ -48,6 +48,7 @@ pub const FD_SYSCALLS: &[libc::c_long] = &[
     libc::SYS_dup2,
     libc::SYS_dup3,
     libc::SYS_fcntl,
+    libc::SYS_ioctl,
 ];
 
 #[cfg(target_arch = "x86_64")]
