@@ -270,6 +270,7 @@ pub fn run(
             break;
         }
         if last.elapsed() >= opts.refresh {
+            sup.collect_closed();
             let _ = procnet::write_dir(dir.net(), &stack.snapshot());
             last = Instant::now();
         }

@@ -43,9 +43,9 @@ enum Outcome {
 }
 
 struct Session {
-    /// Our copy of the placeholder the program holds.
-    target: OwnedFd,
-    /// Its pair: marker bytes written here make the placeholder readable.
+    /// The other end of the placeholder the program holds (the runner keeps
+    /// no copy of that one): marker bytes written here make the placeholder
+    /// readable, and it hangs up when the program's last copy is closed.
     peer: OwnedFd,
     sock_type: i32,
     /// nl_pid; 0 until bound (explicitly, or automatically on first send).
@@ -114,6 +114,24 @@ fn read_iovecs(pid: u32, addr: u64, count: u64) -> Result<Vec<(u64, u64)>, i32> 
             )
         })
         .collect())
+}
+
+/// A copy of the placeholder the trapped call names (its first argument).
+fn placeholder(n: &Notif) -> Result<OwnedFd, i32> {
+    os::fd_of_process(tgid(n.pid), n.args[0] as u32).map_err(errno)
+}
+
+/// Whether the placeholder the trapped call names has O_NONBLOCK (the flags
+/// of its open file description, from /proc/TID/fdinfo).
+fn nonblocking(n: &Notif) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/fdinfo/{}", n.pid, n.args[0] as u32))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .is_some_and(|f| f & libc::O_NONBLOCK as u32 != 0)
 }
 
 /// struct msghdr (x86_64/aarch64 layout): name, namelen, iov, iovlen.
@@ -261,20 +279,20 @@ impl Supervisor {
                     .and_then(|_| put_sockaddr(n.pid, a[1], a[2], &sa))
                     .map(|_| 0)
             }
-            libc::SYS_dup => return self.dup(key, n, FD_BASE, false),
+            libc::SYS_dup => return self.dup(n, FD_BASE, false),
             libc::SYS_fcntl => match a[1] as i32 {
-                libc::F_DUPFD => return self.dup(key, n, a[2] as u32, false),
-                libc::F_DUPFD_CLOEXEC => return self.dup(key, n, a[2] as u32, true),
+                libc::F_DUPFD => return self.dup(n, a[2] as u32, false),
+                libc::F_DUPFD_CLOEXEC => return self.dup(n, a[2] as u32, true),
                 _ => return Outcome::Continue,
             },
             #[cfg(target_arch = "x86_64")]
-            libc::SYS_dup2 => return self.dup_to(key, n, a[1] as u32, false),
+            libc::SYS_dup2 => return self.dup_to(n, a[1] as u32, false),
             libc::SYS_dup3 => {
                 let flags = a[2] as i32;
                 if a[0] as u32 == a[1] as u32 || flags & !libc::O_CLOEXEC != 0 {
                     Err(libc::EINVAL)
                 } else {
-                    return self.dup_to(key, n, a[1] as u32, flags & libc::O_CLOEXEC != 0);
+                    return self.dup_to(n, a[1] as u32, flags & libc::O_CLOEXEC != 0);
                 }
             }
             // FIONREAD: the size of the next datagram, as for a netlink
@@ -327,12 +345,15 @@ impl Supervisor {
 
     /// dup / fcntl(F_DUPFD[_CLOEXEC], min): the copy is made in the range,
     /// so that its calls are trapped too.
-    fn dup(&mut self, key: Key, n: &Notif, min: u32, cloexec: bool) -> Outcome {
+    fn dup(&mut self, n: &Notif, min: u32, cloexec: bool) -> Outcome {
         let Some(newfd) = Self::free_fd(n, min) else {
             return Outcome::Err(libc::EMFILE);
         };
-        let src = self.sessions[&key].target.as_raw_fd();
-        match self.inject(n, src, newfd, cloexec) {
+        let src = match placeholder(n) {
+            Ok(fd) => fd,
+            Err(e) => return Outcome::Err(e),
+        };
+        match self.inject(n, src.as_raw_fd(), newfd, cloexec) {
             Ok(()) => Outcome::Done,
             Err(e) => Outcome::Err(e),
         }
@@ -341,21 +362,42 @@ impl Supervisor {
     /// dup2 / dup3 onto a number in the range: the copy is made there
     /// (replacing what was there, as dup2 does). Onto a number outside the
     /// range the kernel makes it, and calls on that copy are not emulated.
-    fn dup_to(&mut self, key: Key, n: &Notif, newfd: u32, cloexec: bool) -> Outcome {
+    fn dup_to(&mut self, n: &Notif, newfd: u32, cloexec: bool) -> Outcome {
         if !(FD_BASE..FD_END).contains(&newfd) {
             return Outcome::Continue;
         }
         if newfd == n.args[0] as u32 {
             return Outcome::Ret(newfd as i64);
         }
-        let src = self.sessions[&key].target.as_raw_fd();
-        match self.inject(n, src, newfd, cloexec) {
+        let src = match placeholder(n) {
+            Ok(fd) => fd,
+            Err(e) => return Outcome::Err(e),
+        };
+        match self.inject(n, src.as_raw_fd(), newfd, cloexec) {
             Ok(()) => Outcome::Done,
             Err(e) => Outcome::Err(e),
         }
     }
 
+    /// Forgets the sockets whose every copy the program has closed (their
+    /// placeholder's pair hung up), freeing their port ids.
+    pub fn collect_closed(&mut self) {
+        let closed: Vec<Key> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| os::hung_up(s.peer.as_fd()))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in closed {
+            if let Some(s) = self.sessions.remove(&k) {
+                self.ports.remove(&s.port_id);
+            }
+        }
+    }
+
     fn socket(&mut self, n: &Notif) -> Outcome {
+        // A closed socket's placeholder inode may be reused by the new one.
+        self.collect_closed();
         let ty = n.args[1] as i32;
         let base = ty & 0xf;
         if base != libc::SOCK_RAW && base != libc::SOCK_DGRAM {
@@ -380,7 +422,6 @@ impl Supervisor {
         self.sessions.insert(
             key,
             Session {
-                target,
                 peer,
                 sock_type: base,
                 port_id: 0,
@@ -569,7 +610,7 @@ impl Supervisor {
             return Outcome::Err(libc::EAGAIN);
         }
         if s.queue.is_empty() {
-            if flags & libc::MSG_DONTWAIT != 0 || os::is_nonblocking(s.target.as_fd()) {
+            if flags & libc::MSG_DONTWAIT != 0 || nonblocking(n) {
                 return Outcome::Err(libc::EAGAIN);
             }
             s.parked.push(*n);
@@ -625,7 +666,9 @@ impl Supervisor {
         if flags & libc::MSG_PEEK == 0 {
             let s = self.sessions.get_mut(&key).unwrap();
             s.queue.pop_front();
-            os::drain_byte(s.target.as_raw_fd());
+            if let Ok(fd) = placeholder(n) {
+                os::drain_byte(fd.as_raw_fd());
+            }
         }
         Ok(if flags & libc::MSG_TRUNC != 0 {
             dg.len() as i64

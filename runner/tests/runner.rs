@@ -508,6 +508,13 @@ if os.fork() == 0:
     s.send(req)
     os._exit(0 if len(s.recv(65536)) > 32 else 1)
 assert os.wait()[1] == 0, "the inherited socket works in a child"
+ports = set()
+for i in range(300):
+    t = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    t.bind((0, 0))
+    ports.add(t.getsockname()[0])
+    t.close()
+assert len(ports) == 1, "a closed socket's port id is free again: %d ids" % len(ports)
 libc = ctypes.CDLL(None, use_errno=True)
 assert libc.syscall(425, 1, ctypes.create_string_buffer(120)) == -1
 assert ctypes.get_errno() == 1, "io_uring_setup: EPERM"

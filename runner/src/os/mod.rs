@@ -133,13 +133,6 @@ pub fn recv_tagged(sock: RawFd) -> Option<(u8, Option<OwnedFd>)> {
     Some((byte, fd))
 }
 
-/// Whether the open file description behind `fd` has O_NONBLOCK.
-pub fn is_nonblocking(fd: BorrowedFd<'_>) -> bool {
-    // SAFETY: F_GETFL takes no pointer.
-    let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-    fl >= 0 && fl & libc::O_NONBLOCK != 0
-}
-
 /// Sets O_NONBLOCK on the open file description behind `fd`.
 pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: F_GETFL/F_SETFL take no pointers.
@@ -181,6 +174,32 @@ pub fn poll(fds: &[(RawFd, i16)], timeout_ms: i32) -> io::Result<Vec<i16>> {
         return Err(e);
     }
     Ok(p.iter().map(|x| x.revents).collect())
+}
+
+/// A copy of the target process's descriptor `targetfd` (the same open file
+/// description), through a pidfd of the process `tgid` (pidfd_getfd, Linux 5.6).
+pub fn fd_of_process(tgid: u32, targetfd: u32) -> io::Result<OwnedFd> {
+    let pidfd = pidfd_open(tgid)?;
+    // SAFETY: pidfd_getfd(pidfd, fd, 0) takes no pointers; the result is checked.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_getfd,
+            pidfd.as_raw_fd(),
+            targetfd as libc::c_int,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a descriptor the kernel just returned, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Whether the other end of the connected socket `fd` has gone (every
+/// descriptor of it closed): POLLHUP, without waiting.
+pub fn hung_up(fd: BorrowedFd<'_>) -> bool {
+    poll(&[(fd.as_raw_fd(), 0)], 0).is_ok_and(|r| r[0] & libc::POLLHUP != 0)
 }
 
 /// The effective uid of this process.
