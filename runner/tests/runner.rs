@@ -371,6 +371,25 @@ fn a_netlink_socket_is_emulated_at_every_call() {
     assert!(out.contains("probe ok: fd "), "{out}");
 }
 
+/// Waits until the runner `pid` has exec'd its command `comm`, and a little
+/// longer, for it to install its signal handlers (right after the exec).
+fn wait_for_command(pid: u32, comm: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        let running = children.split_whitespace().any(|c| {
+            std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|n| n.trim() == comm)
+        });
+        if running {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{comm} did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+}
+
 #[test]
 fn exit_statuses_are_the_commands() {
     let test = "exit_statuses_are_the_commands";
@@ -393,7 +412,7 @@ fn exit_statuses_are_the_commands() {
         .args(["--", "sleep", "30"])
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    wait_for_command(runner.id(), "sleep");
     let start = std::time::Instant::now();
     let ok = Command::new("kill")
         .args(["-TERM", &runner.id().to_string()])
@@ -412,7 +431,7 @@ fn exit_statuses_are_the_commands() {
         .args(["--", "sleep", "30"])
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    wait_for_command(runner.id(), "sleep");
     let ok = Command::new("kill")
         .args(["-INT", &runner.id().to_string()])
         .status()
