@@ -169,21 +169,35 @@ fn assemble(p: &[Insn]) -> Vec<libc::sock_filter> {
 /// Installs `prog` on the calling thread with a new user-notification
 /// listener and returns the listener. Allocates nothing (for use between fork
 /// and exec). Needs CAP_SYS_ADMIN or no_new_privs.
+///
+/// Where the kernel has it (6.0), SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV is
+/// set: once the supervisor has received a call, only a fatal signal
+/// interrupts it. Otherwise a signal arriving while a send is answered (Go's
+/// preemption signal, say) would restart the call and send the request twice.
 pub fn install(prog: &[libc::sock_filter]) -> io::Result<OwnedFd> {
     let fprog = libc::sock_fprog {
         len: prog.len() as libc::c_ushort,
         filter: prog.as_ptr() as *mut libc::sock_filter,
     };
-    // SAFETY: seccomp(SET_MODE_FILTER, NEW_LISTENER, &fprog): `fprog` points
-    // to `prog`, which outlives the call; the kernel copies the program.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
-            &fprog as *const libc::sock_fprog,
-        )
+    let seccomp = |flags: libc::c_ulong| {
+        // SAFETY: seccomp(SET_MODE_FILTER, flags, &fprog): `fprog` points to
+        // `prog`, which outlives the call; the kernel copies the program.
+        unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                flags,
+                &fprog as *const libc::sock_fprog,
+            )
+        }
     };
+    let mut fd = seccomp(
+        libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+    );
+    if fd < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
+        // Before Linux 6.0: the flag is unknown.
+        fd = seccomp(libc::SECCOMP_FILTER_FLAG_NEW_LISTENER);
+    }
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
