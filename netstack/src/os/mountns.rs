@@ -7,8 +7,11 @@
 //! used: /proc/net is a symlink to self/net, resolved per process. Programs
 //! the thread spawns inherit the namespace; it disappears when the thread and
 //! they have ended, leaving the host's mounts untouched.
+//!
+//! [`show_as_proc_net`] is the same two steps for a process about to exec
+//! (sandnet-run's child): it allocates nothing, so it may run between fork and exec.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -33,14 +36,13 @@ fn check(r: libc::c_long) -> io::Result<libc::c_long> {
 fn unshare_private() -> io::Result<()> {
     // SAFETY: unshare takes only flags and changes this thread's namespaces alone.
     check(unsafe { libc::unshare(libc::CLONE_NEWNS) }.into())?;
-    let root = cstr(Path::new("/"))?;
-    // SAFETY: `root` is a valid NUL-terminated path; null source, type and data
-    // are allowed for a propagation change.
+    // SAFETY: the root path is a valid NUL-terminated literal; null source, type
+    // and data are allowed for a propagation change.
     check(
         unsafe {
             libc::mount(
                 std::ptr::null(),
-                root.as_ptr(),
+                c"/".as_ptr(),
                 std::ptr::null(),
                 libc::MS_REC | libc::MS_PRIVATE,
                 std::ptr::null(),
@@ -53,9 +55,7 @@ fn unshare_private() -> io::Result<()> {
 
 /// Mounts the symlink `link` itself (not what it points to) over the path
 /// `target`, which is not followed either.
-fn mount_symlink_over(link: &Path, target: &Path) -> io::Result<()> {
-    let link = cstr(link)?;
-    let target = cstr(target)?;
+fn mount_symlink_over(link: &CStr, target: &CStr) -> io::Result<()> {
     let flags = OPEN_TREE_CLONE
         | libc::O_CLOEXEC as libc::c_uint
         | libc::AT_SYMLINK_NOFOLLOW as libc::c_uint;
@@ -65,7 +65,7 @@ fn mount_symlink_over(link: &Path, target: &Path) -> io::Result<()> {
         check(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, link.as_ptr(), flags) })?;
     // SAFETY: `fd` was just returned by open_tree and nothing else owns it.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-    let empty = CString::default();
+    let empty = c"";
     // SAFETY: move_mount(from_dirfd, "", to_dirfd, to_path, flags) with a live
     // descriptor, an empty path (allowed by MOVE_MOUNT_F_EMPTY_PATH) and a
     // valid NUL-terminated target path.
@@ -82,6 +82,15 @@ fn mount_symlink_over(link: &Path, target: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Moves the calling thread (a single-threaded child about to exec, or a
+/// thread of its own) into a new mount namespace, with every mount private,
+/// in which /proc/net is the symlink `link` (which should point to an absolute
+/// directory path). Allocates nothing. Needs CAP_SYS_ADMIN.
+pub fn show_as_proc_net(link: &CStr) -> io::Result<()> {
+    unshare_private()?;
+    mount_symlink_over(link, c"/proc/net")
+}
+
 /// Runs `f` on a new thread (in the caller's network namespace) whose mount
 /// namespace shows `dir` as /proc/net. `link` is a path where a symlink to
 /// `dir` may be created (it must not exist; it is removed afterwards).
@@ -91,11 +100,11 @@ pub fn with_proc_net<T: Send>(
     link: &Path,
     f: impl FnOnce() -> T + Send,
 ) -> io::Result<T> {
+    let link_c = cstr(link)?;
     std::os::unix::fs::symlink(dir, link)?;
     let result = std::thread::scope(|s| {
         s.spawn(|| -> io::Result<T> {
-            unshare_private()?;
-            mount_symlink_over(link, Path::new("/proc/net"))?;
+            show_as_proc_net(&link_c)?;
             Ok(f())
         })
         .join()
