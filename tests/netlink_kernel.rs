@@ -1,0 +1,507 @@
+//! The NETLINK_ROUTE responder against the kernel: the same state on both
+//! sides (a TUN `snl0` in a private namespace, held open by the stack, with
+//! the same addresses and routes configured in the kernel as in the stack),
+//! the same request bytes to a kernel socket in that namespace and to the
+//! responder, and the replies compared byte for byte after `support::nl::mask`
+//! (counters and timestamps only).
+
+mod support;
+
+use sandnet::netlink::{Options, Responder};
+use sandnet::netstack::os::netns::NetNs;
+use sandnet::netstack::{Link, RouteSpec, Stack};
+use support::nl::{assert_same, ifaddrmsg, ifinfomsg, nla, req, rtmsg, KernelNl};
+
+const DEV: &str = "snl0";
+const RTM_GETLINK: u16 = 18;
+const RTM_GETADDR: u16 = 22;
+const RTM_GETROUTE: u16 = 26;
+const RTM_GETNEIGH: u16 = 30;
+const RTM_GETNSID: u16 = 90;
+const REQ: u16 = 0x1;
+const ACK: u16 = 0x4;
+const DUMP: u16 = 0x300;
+const AF_INET: u8 = 2;
+const AF_INET6: u8 = 10;
+
+struct Bed {
+    stack: Stack,
+    ns: NetNs,
+}
+
+fn bed(test: &str) -> Option<Bed> {
+    if !support::root::have_root(test) {
+        return None;
+    }
+    let ns = support::kernel::quiet_namespace();
+    let link = ns.run(|| Link::tun(DEV)).expect("a TUN in the namespace");
+    for args in [
+        &["addr", "add", "10.9.0.2/24", "dev", DEV][..],
+        &["-6", "addr", "add", "fd00:9::2/64", "dev", DEV, "nodad"],
+        &["link", "set", DEV, "up"],
+        &["route", "add", "default", "via", "10.9.0.1"],
+        &["-6", "route", "add", "default", "via", "fd00:9::1"],
+    ] {
+        ns.ip(args).unwrap();
+    }
+    // IPv6 local routes are added from a work queue after the address: wait for them.
+    let settled = support::kernel::eventually(std::time::Duration::from_secs(5), || {
+        let t = ns.ip(&["-6", "route", "show", "table", "local"]).unwrap();
+        t.contains("local fd00:9::2 ") && t.contains("multicast ff00::/8 dev snl0")
+    });
+    assert!(settled, "the kernel's IPv6 local routes appear");
+    let stack = Stack::new().unwrap();
+    let i = stack.add_nic(DEV, link).unwrap();
+    assert_eq!(i, 2, "the TUN is ifindex 2 on both sides");
+    stack
+        .add_address(i, "10.9.0.2".parse().unwrap(), 24)
+        .unwrap();
+    stack
+        .add_address(i, "fd00:9::2".parse().unwrap(), 64)
+        .unwrap();
+    stack
+        .add_route(RouteSpec::default_v4().via("10.9.0.1".parse().unwrap()))
+        .unwrap();
+    stack
+        .add_route(RouteSpec::default_v6().via("fd00:9::1".parse().unwrap()))
+        .unwrap();
+    Some(Bed { stack, ns })
+}
+
+impl Bed {
+    /// A kernel socket and a responder set up alike.
+    fn pair(&self, ext_ack: bool, strict: bool) -> (KernelNl, Responder) {
+        let k = KernelNl::open(&self.ns, ext_ack, strict, false);
+        let mut opts = Options {
+            ext_ack,
+            strict_check: strict,
+            portid: k.portid,
+            uid: 0,
+            ..Options::default()
+        };
+        opts.link.default_qdisc = std::fs::read_to_string("/proc/sys/net/core/default_qdisc")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "pfifo_fast".into());
+        (k, Responder::with_options(self.stack.clone(), opts))
+    }
+
+    fn check(&self, what: &str, ext_ack: bool, strict: bool, request: &[u8]) {
+        let (k, r) = self.pair(ext_ack, strict);
+        let kernel = k.request(request);
+        let ours = r.handle(request);
+        assert_same(what, &ours, &kernel);
+    }
+}
+
+#[test]
+fn netlink_link_dump_and_get_match_the_kernel() {
+    let Some(b) = bed("netlink_link_dump_and_get_match_the_kernel") else {
+        return;
+    };
+    for strict in [false, true] {
+        b.check(
+            "link dump",
+            false,
+            strict,
+            &req(RTM_GETLINK, REQ | DUMP, 1, &ifinfomsg(0)),
+        );
+        for mask in [1u32, 8, 9] {
+            let mut body = ifinfomsg(0);
+            body.extend(nla(29, &mask.to_ne_bytes()));
+            b.check(
+                "link dump ext mask",
+                false,
+                strict,
+                &req(RTM_GETLINK, REQ | DUMP, 2, &body),
+            );
+        }
+    }
+    // rtgenmsg-only dump (old tools), not strict.
+    b.check(
+        "link dump rtgenmsg",
+        false,
+        false,
+        &req(RTM_GETLINK, REQ | DUMP, 3, &[0]),
+    );
+    for idx in [1, 2] {
+        b.check(
+            "link get by index",
+            false,
+            false,
+            &req(RTM_GETLINK, REQ, 4, &ifinfomsg(idx)),
+        );
+        b.check(
+            "link get acked",
+            false,
+            false,
+            &req(RTM_GETLINK, REQ | ACK, 5, &ifinfomsg(idx)),
+        );
+    }
+    let mut by_name = ifinfomsg(0);
+    by_name.extend(nla(3, b"snl0\0"));
+    b.check(
+        "link get by name",
+        false,
+        false,
+        &req(RTM_GETLINK, REQ, 6, &by_name),
+    );
+    let mut no_such = ifinfomsg(0);
+    no_such.extend(nla(3, b"nope\0"));
+    b.check(
+        "link get unknown name",
+        true,
+        false,
+        &req(RTM_GETLINK, REQ, 7, &no_such),
+    );
+    b.check(
+        "link get unknown index",
+        true,
+        false,
+        &req(RTM_GETLINK, REQ | ACK, 8, &ifinfomsg(99)),
+    );
+    b.check(
+        "link get neither",
+        true,
+        false,
+        &req(RTM_GETLINK, REQ, 9, &ifinfomsg(0)),
+    );
+    b.check(
+        "link get short",
+        false,
+        false,
+        &req(RTM_GETLINK, REQ, 10, &[0, 0]),
+    );
+    b.check(
+        "strict link dump by index",
+        true,
+        true,
+        &req(RTM_GETLINK, REQ | DUMP, 11, &ifinfomsg(2)),
+    );
+    let mut bad = ifinfomsg(0);
+    bad[2] = 1;
+    b.check(
+        "strict link dump bad header",
+        true,
+        true,
+        &req(RTM_GETLINK, REQ | DUMP, 12, &bad),
+    );
+    b.check(
+        "strict link dump short",
+        true,
+        true,
+        &req(RTM_GETLINK, REQ | DUMP, 13, &[0]),
+    );
+}
+
+#[test]
+fn netlink_addr_dump_matches_the_kernel() {
+    let Some(b) = bed("netlink_addr_dump_matches_the_kernel") else {
+        return;
+    };
+    for strict in [false, true] {
+        for fam in [0, AF_INET, AF_INET6] {
+            b.check(
+                "addr dump",
+                false,
+                strict,
+                &req(RTM_GETADDR, REQ | DUMP, 1, &ifaddrmsg(fam, 0)),
+            );
+        }
+        for (fam, idx) in [(0, 2), (AF_INET, 1), (AF_INET6, 2), (AF_INET, 99)] {
+            b.check(
+                "addr dump by ifindex",
+                true,
+                strict,
+                &req(RTM_GETADDR, REQ | DUMP | ACK, 2, &ifaddrmsg(fam, idx)),
+            );
+        }
+    }
+    let mut bad = ifaddrmsg(AF_INET, 0);
+    bad[1] = 5;
+    b.check(
+        "strict addr dump bad header",
+        true,
+        true,
+        &req(RTM_GETADDR, REQ | DUMP, 3, &bad),
+    );
+    let mut bad6 = ifaddrmsg(AF_INET6, 0);
+    bad6[3] = 1;
+    b.check(
+        "strict addr6 dump bad header",
+        true,
+        true,
+        &req(RTM_GETADDR, REQ | DUMP, 4, &bad6),
+    );
+    let mut attr = ifaddrmsg(AF_INET, 0);
+    attr.extend(nla(1, &[10, 9, 0, 2]));
+    b.check(
+        "strict addr dump attribute",
+        true,
+        true,
+        &req(RTM_GETADDR, REQ | DUMP, 5, &attr),
+    );
+    b.check(
+        "strict addr dump short",
+        true,
+        true,
+        &req(RTM_GETADDR, REQ | DUMP, 6, &[AF_INET]),
+    );
+}
+
+#[test]
+fn netlink_route_dump_matches_the_kernel() {
+    let Some(b) = bed("netlink_route_dump_matches_the_kernel") else {
+        return;
+    };
+    for strict in [false, true] {
+        for fam in [0, AF_INET, AF_INET6] {
+            b.check(
+                "route dump",
+                false,
+                strict,
+                &req(RTM_GETROUTE, REQ | DUMP, 1, &rtmsg(fam, 0, 0, 0, 0)),
+            );
+            for table in [254u8, 255] {
+                b.check(
+                    "route dump by table",
+                    true,
+                    strict,
+                    &req(RTM_GETROUTE, REQ | DUMP, 2, &rtmsg(fam, 0, 0, table, 0)),
+                );
+            }
+            b.check(
+                "route dump, table that does not exist",
+                true,
+                strict,
+                &req(RTM_GETROUTE, REQ | DUMP, 3, &rtmsg(fam, 0, 0, 7, 0)),
+            );
+            b.check(
+                "route dump, cloned",
+                true,
+                strict,
+                &req(RTM_GETROUTE, REQ | DUMP, 4, &rtmsg(fam, 0, 0, 0, 0x200)),
+            );
+            let mut by_oif = rtmsg(fam, 0, 0, 0, 0);
+            by_oif.extend(nla(4, &1u32.to_ne_bytes()));
+            b.check(
+                "route dump by oif",
+                true,
+                strict,
+                &req(RTM_GETROUTE, REQ | DUMP, 5, &by_oif),
+            );
+        }
+    }
+    b.check(
+        "strict route dump bad header",
+        true,
+        true,
+        &req(RTM_GETROUTE, REQ | DUMP, 6, &rtmsg(AF_INET, 24, 0, 0, 0)),
+    );
+    b.check(
+        "strict route dump bad flags",
+        true,
+        true,
+        &req(
+            RTM_GETROUTE,
+            REQ | DUMP,
+            7,
+            &rtmsg(AF_INET, 0, 0, 0, 0x1000),
+        ),
+    );
+}
+
+fn get4(dst: [u8; 4], src: Option<[u8; 4]>, flags: u32) -> Vec<u8> {
+    let mut body = rtmsg(AF_INET, 32, if src.is_some() { 32 } else { 0 }, 0, flags);
+    body.extend(nla(1, &dst));
+    if let Some(s) = src {
+        body.extend(nla(2, &s));
+    }
+    body
+}
+
+fn get6(dst: &str, src: Option<&str>) -> Vec<u8> {
+    let d: std::net::Ipv6Addr = dst.parse().unwrap();
+    let mut body = rtmsg(AF_INET6, 128, if src.is_some() { 128 } else { 0 }, 0, 0);
+    body.extend(nla(1, &d.octets()));
+    if let Some(s) = src {
+        let s: std::net::Ipv6Addr = s.parse().unwrap();
+        body.extend(nla(2, &s.octets()));
+    }
+    body
+}
+
+#[test]
+fn netlink_route_get_matches_the_kernel() {
+    let Some(b) = bed("netlink_route_get_matches_the_kernel") else {
+        return;
+    };
+    const LOOKUP_TABLE: u32 = 0x1000;
+    for strict in [false, true] {
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("via gateway", get4([8, 8, 8, 8], None, LOOKUP_TABLE)),
+            ("connected", get4([10, 9, 0, 5], None, 0)),
+            ("local", get4([10, 9, 0, 2], None, LOOKUP_TABLE)),
+            ("loopback", get4([127, 0, 0, 1], None, 0)),
+            ("from", get4([10, 9, 0, 5], Some([10, 9, 0, 2]), 0)),
+            (
+                "from, via gateway",
+                get4([1, 1, 1, 1], Some([10, 9, 0, 2]), 0),
+            ),
+            (
+                "from a foreign address",
+                get4([10, 9, 0, 5], Some([10, 7, 0, 1]), 0),
+            ),
+            ("v6 via gateway", get6("2001:db8::5", None)),
+            ("v6 connected", get6("fd00:9::5", None)),
+            ("v6 local", get6("fd00:9::2", None)),
+            ("v6 loopback", get6("::1", None)),
+            ("v6 from", get6("fd00:9::5", Some("fd00:9::2"))),
+        ];
+        for (what, body) in cases {
+            b.check(what, true, strict, &req(RTM_GETROUTE, REQ, 1, &body));
+        }
+        let mut oif = get4([8, 8, 8, 8], None, 0);
+        oif.extend(nla(4, &2u32.to_ne_bytes()));
+        b.check(
+            "with oif",
+            true,
+            strict,
+            &req(RTM_GETROUTE, REQ | ACK, 2, &oif),
+        );
+        let mut uid = get4([8, 8, 8, 8], None, 0);
+        uid.extend(nla(25, &1000u32.to_ne_bytes()));
+        b.check("with uid", true, strict, &req(RTM_GETROUTE, REQ, 3, &uid));
+    }
+    b.check(
+        "short",
+        true,
+        false,
+        &req(RTM_GETROUTE, REQ, 4, &[AF_INET, 0]),
+    );
+    b.check(
+        "family unspec",
+        true,
+        false,
+        &req(RTM_GETROUTE, REQ, 5, &rtmsg(0, 0, 0, 0, 0)),
+    );
+    b.check(
+        "strict, bad prefix",
+        true,
+        true,
+        &req(RTM_GETROUTE, REQ, 6, &rtmsg(AF_INET, 24, 0, 0, 0)),
+    );
+
+    // Unreachable: the same tables without their default routes.
+    b.ns.ip(&["route", "del", "default"]).unwrap();
+    b.ns.ip(&["-6", "route", "del", "default"]).unwrap();
+    b.stack.remove_route(RouteSpec::default_v4()).unwrap();
+    b.stack.remove_route(RouteSpec::default_v6()).unwrap();
+    b.check(
+        "unreachable",
+        true,
+        false,
+        &req(RTM_GETROUTE, REQ, 7, &get4([8, 8, 8, 8], None, 0)),
+    );
+    b.check(
+        "v6 unreachable",
+        true,
+        false,
+        &req(RTM_GETROUTE, REQ, 8, &get6("2001:db8::5", None)),
+    );
+    b.check(
+        "route dump without defaults",
+        false,
+        false,
+        &req(RTM_GETROUTE, REQ | DUMP, 9, &rtmsg(0, 0, 0, 0, 0)),
+    );
+}
+
+#[test]
+fn netlink_neigh_nsid_and_framing_match_the_kernel() {
+    let Some(b) = bed("netlink_neigh_nsid_and_framing_match_the_kernel") else {
+        return;
+    };
+    let ndmsg = [0u8; 12];
+    for strict in [false, true] {
+        b.check(
+            "neigh dump",
+            true,
+            strict,
+            &req(RTM_GETNEIGH, REQ | DUMP, 1, &ndmsg),
+        );
+        b.check(
+            "nsid dump",
+            true,
+            strict,
+            &req(RTM_GETNSID, REQ | DUMP, 2, &[0, 0, 0, 0]),
+        );
+    }
+    let mut bad = ndmsg;
+    bad[8] = 2;
+    b.check(
+        "strict neigh dump bad header",
+        true,
+        true,
+        &req(RTM_GETNEIGH, REQ | DUMP, 3, &bad),
+    );
+    b.check(
+        "nsid get without attributes",
+        false,
+        false,
+        &req(RTM_GETNSID, REQ, 4, &[0, 0, 0, 0]),
+    );
+    for ext_ack in [false, true] {
+        b.check(
+            "unknown type",
+            ext_ack,
+            false,
+            &req(200, REQ | ACK, 5, &[0; 16]),
+        );
+        b.check(
+            "unknown dump",
+            ext_ack,
+            false,
+            &req(200, REQ | DUMP, 6, &[0; 16]),
+        );
+        b.check(
+            "type 123 (no handler)",
+            ext_ack,
+            false,
+            &req(123, REQ, 7, &[0; 4]),
+        );
+    }
+    b.check(
+        "control type acked",
+        false,
+        false,
+        &req(5, REQ | ACK, 8, &[0; 4]),
+    );
+    b.check(
+        "not a request, acked",
+        false,
+        false,
+        &req(RTM_GETLINK, ACK, 9, &ifinfomsg(2)),
+    );
+    b.check(
+        "empty payload, acked",
+        false,
+        false,
+        &req(RTM_GETLINK, REQ | ACK, 10, &[]),
+    );
+    // Two requests in one datagram: both answered, in order.
+    let mut two = req(RTM_GETLINK, REQ | ACK, 11, &[0, 0]);
+    two.resize(20, 0);
+    two.extend(req(5, REQ | ACK, 12, &[]));
+    b.check("two requests", false, false, &two);
+    // A capped socket quotes only the request header.
+    let k = KernelNl::open(&b.ns, false, false, true);
+    let mut opts = Options {
+        cap_ack: true,
+        portid: k.portid,
+        ..Options::default()
+    };
+    opts.uid = 0;
+    let r = Responder::with_options(b.stack.clone(), opts);
+    let q = req(RTM_GETLINK, REQ, 13, &ifinfomsg(99));
+    assert_same("capped error", &r.handle(&q), &k.request(&q));
+}
