@@ -64,6 +64,26 @@ fn cacheinfo(w: &mut Writer) {
     w.attr(IFA_CACHEINFO, &b);
 }
 
+/// The order the kernel lists one device's IPv4 addresses in:
+/// `inet_insert_ifa` puts a new primary after the last primary of the same or
+/// a wider scope, and appends secondaries at the end. `addrs` are one
+/// device's addresses in the order they were added.
+pub fn ipv4_dev_order<'a>(addrs: &[&'a InterfaceAddr]) -> Vec<&'a InterfaceAddr> {
+    let mut list: Vec<&InterfaceAddr> = Vec::with_capacity(addrs.len());
+    for a in addrs {
+        if a.is_secondary() {
+            list.push(a);
+            continue;
+        }
+        let at = list
+            .iter()
+            .rposition(|b| !b.is_secondary() && a.scope <= b.scope)
+            .map_or(0, |i| i + 1);
+        list.insert(at, a);
+    }
+    list
+}
+
 /// IPv6 address scope as `ipv6_addr_src_scope` ranks it (higher is wider).
 fn src_scope(a: &IpAddr) -> u8 {
     match a {
@@ -112,6 +132,20 @@ mod tests {
         let order = ipv6_dev_order(&[&l, &a, &b]);
         let got: Vec<String> = order.iter().map(|x| x.addr.to_string()).collect();
         assert_eq!(got, ["fd00::2", "fd00::1", "fe80::1"]);
+    }
+
+    #[test]
+    fn ipv4_primaries_before_secondaries() {
+        let mut a = addr("10.9.0.2");
+        a.prefix_len = 24;
+        let mut sec = addr("10.9.0.7");
+        sec.flags = ifa_flags::SECONDARY;
+        let b = addr("192.0.2.1");
+        let got: Vec<String> = ipv4_dev_order(&[&a, &sec, &b])
+            .iter()
+            .map(|x| x.addr.to_string())
+            .collect();
+        assert_eq!(got, ["10.9.0.2", "192.0.2.1", "10.9.0.7"]);
     }
 
     #[test]

@@ -172,7 +172,7 @@ impl Responder {
 
     /// Requests that change the stack (handled in `change.rs`).
     fn change(&self, m: &Message<'_>, family: u8) -> Outcome {
-        match crate::change::apply(&self.stack, m, family, self.opts.strict_check) {
+        match crate::change::apply(&self.stack, m, family) {
             Ok(()) => Outcome::Ok,
             Err(f) => Outcome::Failed(f),
         }
@@ -267,7 +267,11 @@ impl Responder {
         let p = m.payload;
         // rtnl_valid_getlink_req
         if p.len() < 16 {
-            return Err(Failure::new(libc::EINVAL));
+            return Err(einval(if self.opts.strict_check {
+                "Invalid header for get link"
+            } else {
+                crate::change::SHORT
+            }));
         }
         let attrs = Attrs::parse(&p[16..]);
         if self.opts.strict_check {
@@ -389,7 +393,7 @@ impl Responder {
                     .filter(|a| a.ifindex == iface.index && a.addr.is_ipv4() == v4)
                     .collect();
                 let ordered = if v4 {
-                    mine
+                    addr::ipv4_dev_order(&mine)
                 } else {
                     addr::ipv6_dev_order(&mine)
                 };
