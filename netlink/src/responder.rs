@@ -661,3 +661,120 @@ struct RouteFilter {
     kind: u8,
     oif: u32,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nlmsg::{split, Header, NLMSG_DONE, NLMSG_ERROR};
+
+    fn req(ty: u16, flags: u16, body: &[u8]) -> Vec<u8> {
+        let mut v = Header {
+            len: (16 + body.len()) as u32,
+            ty,
+            flags,
+            seq: 1,
+            pid: 0,
+        }
+        .to_bytes()
+        .to_vec();
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn seeds() -> Vec<Vec<u8>> {
+        let dump = NLM_F_REQUEST | NLM_F_DUMP | NLM_F_ACK;
+        let get = NLM_F_REQUEST | NLM_F_ACK;
+        let mut route_get = vec![2, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        route_get.extend_from_slice(&[8, 0, 1, 0, 10, 0, 0, 1]);
+        let mut addr = vec![2, 24, 0, 0, 2, 0, 0, 0];
+        addr.extend_from_slice(&[8, 0, 2, 0, 10, 0, 0, 9, 8, 0, 1, 0, 10, 0, 0, 9]);
+        let mut link = vec![0u8; 16];
+        link[4] = 2;
+        link.extend_from_slice(&[8, 0, 4, 0, 0xdc, 5, 0, 0, 8, 0, 29, 0, 8, 0, 0, 0]);
+        vec![
+            req(RTM_GETLINK, dump, &[0; 16]),
+            req(RTM_GETLINK, get, &link),
+            req(RTM_GETADDR, dump, &[0; 8]),
+            req(RTM_GETROUTE, dump, &[0; 12]),
+            req(RTM_GETROUTE, get, &route_get),
+            req(RTM_NEWADDR, get | NLM_F_CREATE_EXCL, &addr),
+            req(RTM_DELADDR, get, &addr),
+            req(RTM_NEWLINK, get, &link),
+            req(RTM_SETLINK, get, &link),
+            req(RTM_NEWROUTE, get | NLM_F_CREATE_EXCL, &route_get),
+            req(RTM_DELROUTE, get, &route_get),
+            req(RTM_GETNEIGH, dump, &[0; 12]),
+            req(RTM_GETNSID, dump, &[0; 4]),
+        ]
+    }
+
+    const NLM_F_CREATE_EXCL: u16 = crate::nlmsg::NLM_F_CREATE | crate::nlmsg::NLM_F_EXCL;
+
+    /// Every reply is whole messages, and each request that wants an end gets one.
+    fn well_formed(reply: &[u8]) {
+        let msgs = split(reply);
+        let total: usize = msgs.iter().map(|m| crate::nlmsg::align(m.raw.len())).sum();
+        assert_eq!(total, reply.len(), "replies are whole, aligned messages");
+        for m in msgs {
+            if m.header.ty == NLMSG_ERROR || m.header.ty == NLMSG_DONE {
+                assert!(m.payload.len() >= 4);
+            }
+        }
+    }
+
+    #[test]
+    fn no_input_makes_it_panic() {
+        let stack = Stack::new().unwrap();
+        for strict in [false, true] {
+            let r = Responder::with_options(
+                stack.clone(),
+                Options {
+                    strict_check: strict,
+                    ext_ack: true,
+                    ..Options::default()
+                },
+            );
+            // Every truncation of every seed, with its length field kept or fixed.
+            for s in seeds() {
+                for n in 0..=s.len() {
+                    well_formed(&r.handle(&s[..n]));
+                    let mut fixed = s[..n].to_vec();
+                    if n >= 4 {
+                        fixed[..4].copy_from_slice(&(n as u32).to_ne_bytes());
+                    }
+                    well_formed(&r.handle(&fixed));
+                }
+            }
+            // Random mutations (xorshift, fixed seed).
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            let mut next = || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            };
+            for s in seeds() {
+                for _ in 0..2000 {
+                    let mut m = s.clone();
+                    for _ in 0..(next() % 4 + 1) {
+                        let i = (next() as usize) % m.len();
+                        m[i] = next() as u8;
+                    }
+                    well_formed(&r.handle(&m));
+                }
+            }
+            let mut junk = vec![0u8; 300];
+            for _ in 0..3000 {
+                let n = (next() as usize) % junk.len();
+                for b in junk.iter_mut().take(n) {
+                    *b = next() as u8;
+                }
+                if n >= 16 {
+                    junk[..4].copy_from_slice(&(n as u32).to_ne_bytes());
+                    junk[6] |= 1;
+                }
+                well_formed(&r.handle(&junk[..n]));
+            }
+        }
+    }
+}
