@@ -177,6 +177,50 @@ fn netlink_link_dump_and_get_match_the_kernel() {
         true,
         &req(RTM_GETLINK, REQ | DUMP, 11, &ifinfomsg(2)),
     );
+    // What `ip link show dev snl0` sends: a strict get by name with RTEXT_FILTER_VF|SKIP_STATS.
+    let mut ip_show = ifinfomsg(0);
+    ip_show.extend(nla(3, b"snl0\0"));
+    ip_show.extend(nla(29, &9u32.to_ne_bytes()));
+    b.check(
+        "strict link get by name",
+        true,
+        true,
+        &req(RTM_GETLINK, REQ | ACK, 14, &ip_show),
+    );
+    b.check(
+        "strict link get by index",
+        true,
+        true,
+        &req(RTM_GETLINK, REQ, 15, &ifinfomsg(1)),
+    );
+    let mut bad_get = ifinfomsg(2);
+    bad_get[8] = 1;
+    b.check(
+        "strict link get bad header",
+        true,
+        true,
+        &req(RTM_GETLINK, REQ, 16, &bad_get),
+    );
+    let mut odd_attr = ifinfomsg(2);
+    odd_attr.extend(nla(4, &1500u32.to_ne_bytes()));
+    b.check(
+        "strict link get odd attribute",
+        true,
+        true,
+        &req(RTM_GETLINK, REQ, 17, &odd_attr),
+    );
+    b.check(
+        "strict link get short",
+        true,
+        true,
+        &req(RTM_GETLINK, REQ, 18, &[0, 0, 0, 0]),
+    );
+    b.check(
+        "link get short, ext ack",
+        true,
+        false,
+        &req(RTM_GETLINK, REQ, 19, &[0, 0, 0, 0]),
+    );
     let mut bad = ifinfomsg(0);
     bad[2] = 1;
     b.check(

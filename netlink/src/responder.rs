@@ -267,11 +267,7 @@ impl Responder {
         let p = m.payload;
         // rtnl_valid_getlink_req
         if p.len() < 16 {
-            return Err(einval(if self.opts.strict_check {
-                "Invalid header for get link"
-            } else {
-                crate::change::SHORT
-            }));
+            return Err(einval("Invalid header for get link"));
         }
         let attrs = Attrs::parse(&p[16..]);
         if self.opts.strict_check {
@@ -280,7 +276,7 @@ impl Responder {
                 || u32_at(p, 8) != Some(0)
                 || u32_at(p, 12) != Some(0)
             {
-                return Err(einval("Invalid values in header for get link"));
+                return Err(einval("Invalid values in header for get link request"));
             }
             if attrs.leftover {
                 return Err(Failure::new(libc::EINVAL));
