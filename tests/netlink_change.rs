@@ -229,12 +229,12 @@ fn netlink_address_changes_match_the_kernel() {
     b.all_state("after add v6");
     b.both(
         "add v6 again",
-        false,
+        true,
         &addr6(RTM_NEWADDR, new, "fd00:9::7", 64, 2),
     );
     b.both(
         "add v6, no device",
-        false,
+        true,
         &addr6(RTM_NEWADDR, new, "fd00:9::8", 64, 99),
     );
     b.both(
@@ -244,12 +244,12 @@ fn netlink_address_changes_match_the_kernel() {
     );
     b.both(
         "delete v6 again",
-        false,
+        true,
         &addr6(RTM_DELADDR, REQ | ACK, "fd00:9::7", 64, 2),
     );
     b.both(
         "delete v6, wrong prefix",
-        false,
+        true,
         &addr6(RTM_DELADDR, REQ | ACK, "fd00:9::2", 60, 2),
     );
     b.all_state("after delete v6");
@@ -326,13 +326,23 @@ fn netlink_route_changes_match_the_kernel() {
         ),
     );
     b.both(
+        "add, neither device nor gateway",
+        true,
+        &route4(RTM_NEWROUTE, new, [192, 0, 8, 0], 24, None, 0),
+    );
+    b.both(
+        "add, prefix 33",
+        true,
+        &route4(RTM_NEWROUTE, new, [192, 0, 8, 0], 33, None, 2),
+    );
+    b.both(
         "add, no device",
         false,
         &route4(RTM_NEWROUTE, new, [192, 0, 5, 0], 24, None, 99),
     );
     b.both(
         "add, gateway unreachable",
-        false,
+        true,
         &route4(
             RTM_NEWROUTE,
             new,
@@ -409,8 +419,13 @@ fn netlink_link_changes_match_the_kernel() {
     );
     b.all_state("after mtu 1400");
     b.both(
+        "mtu 70000",
+        true,
+        &link_msg(RTM_SETLINK, REQ | ACK, 2, 0, 0, &mtu(70000)),
+    );
+    b.both(
         "mtu 20",
-        false,
+        true,
         &link_msg(RTM_SETLINK, REQ | ACK, 2, 0, 0, &mtu(20)),
     );
     b.both(

@@ -290,6 +290,35 @@ fn netlink_addr_dump_matches_the_kernel() {
         true,
         &req(RTM_GETADDR, REQ | DUMP, 6, &[AF_INET]),
     );
+    // One IPv6 address (inet6_rtm_getaddr); IPv4 has no such request.
+    for strict in [false, true] {
+        for (a, idx) in [("fd00:9::2", 2), ("::1", 0), ("fd00:9::9", 0)] {
+            let a: std::net::Ipv6Addr = a.parse().unwrap();
+            let mut body = ifaddrmsg(AF_INET6, idx);
+            body.extend(nla(1, &a.octets()));
+            b.check(
+                "addr6 get",
+                true,
+                strict,
+                &req(RTM_GETADDR, REQ | ACK, 7, &body),
+            );
+        }
+        let mut v4 = ifaddrmsg(AF_INET, 2);
+        v4.extend(nla(1, &[10, 9, 0, 2]));
+        b.check("addr4 get", true, strict, &req(RTM_GETADDR, REQ, 8, &v4));
+    }
+    let mut bad = ifaddrmsg(AF_INET6, 0);
+    bad[1] = 64;
+    bad.extend(nla(
+        1,
+        &"fd00:9::2".parse::<std::net::Ipv6Addr>().unwrap().octets(),
+    ));
+    b.check(
+        "strict addr6 get bad header",
+        true,
+        true,
+        &req(RTM_GETADDR, REQ, 9, &bad),
+    );
 }
 
 #[test]
@@ -428,6 +457,23 @@ fn netlink_route_get_matches_the_kernel() {
         false,
         &req(RTM_GETROUTE, REQ, 5, &rtmsg(0, 0, 0, 0, 0)),
     );
+    for (what, body) in [
+        ("v6 strict short", vec![AF_INET6, 0, 0, 0]),
+        ("v6 strict bad prefix", rtmsg(AF_INET6, 64, 0, 0, 0)),
+        ("v6 strict table", rtmsg(AF_INET6, 0, 0, 254, 0)),
+        ("v6 strict flags", rtmsg(AF_INET6, 0, 0, 0, 0x800)),
+        ("v4 strict flags", rtmsg(AF_INET, 0, 0, 0, 0x800)),
+        (
+            "v6 strict attribute",
+            [rtmsg(AF_INET6, 0, 0, 0, 0), nla(6, &1u32.to_ne_bytes())].concat(),
+        ),
+        (
+            "v4 strict attribute",
+            [rtmsg(AF_INET, 0, 0, 0, 0), nla(6, &1u32.to_ne_bytes())].concat(),
+        ),
+    ] {
+        b.check(what, true, true, &req(RTM_GETROUTE, REQ, 10, &body));
+    }
     b.check(
         "strict, bad prefix",
         true,
@@ -493,6 +539,27 @@ fn netlink_neigh_nsid_and_framing_match_the_kernel() {
         false,
         false,
         &req(RTM_GETNSID, REQ, 4, &[0, 0, 0, 0]),
+    );
+    b.check(
+        "nsid get, ext ack",
+        true,
+        false,
+        &req(RTM_GETNSID, REQ, 4, &[0, 0, 0, 0]),
+    );
+    let mut by_dev = ndmsg;
+    by_dev[4] = 2;
+    b.check(
+        "strict neigh dump by ifindex in header",
+        true,
+        true,
+        &req(RTM_GETNEIGH, REQ | DUMP, 3, &by_dev),
+    );
+    let with_attr = [&ndmsg[..], &nla(1, &[0; 4])].concat();
+    b.check(
+        "strict neigh dump attribute",
+        true,
+        true,
+        &req(RTM_GETNEIGH, REQ | DUMP, 3, &with_attr),
     );
     for ext_ack in [false, true] {
         b.check(

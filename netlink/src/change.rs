@@ -23,6 +23,7 @@ const AF_INET6: u8 = libc::AF_INET6 as u8;
 const RTN_UNSPEC: u8 = 0;
 /// `__nlmsg_parse`'s text for a message shorter than its family header.
 pub(crate) const SHORT: &str = "Invalid header length";
+const V6_NO_DEV: &str = "ipv6: Unable to find the interface";
 const RTN_UNICAST: u8 = 1;
 
 fn errno(e: io::Error) -> Failure {
@@ -116,10 +117,10 @@ fn new_addr(stack: &Stack, m: &Message<'_>, v4: bool) -> Result<(), Failure> {
             .or(r.attrs.get(IFA_ADDRESS))
             .ok_or(Failure::new(libc::EINVAL))?;
         if r.prefix_len > 128 {
-            return Err(Failure::new(libc::EINVAL));
+            return Err(einval("ipv6: Invalid prefix length"));
         }
         if !stack.interfaces().iter().any(|i| i.index == r.ifindex) {
-            return Err(Failure::new(libc::ENODEV));
+            return Err(Failure::with_msg(libc::ENODEV, V6_NO_DEV));
         }
         addr_attr(a, false)?
     };
@@ -134,7 +135,7 @@ fn new_addr(stack: &Stack, m: &Message<'_>, v4: bool) -> Result<(), Failure> {
             return Err(if v4 {
                 Failure::with_msg(libc::EEXIST, "ipv4: Address already assigned")
             } else {
-                Failure::new(libc::EEXIST)
+                Failure::with_msg(libc::EEXIST, "ipv6: address already assigned")
             });
         }
         return Ok(());
@@ -184,10 +185,10 @@ fn del_addr(stack: &Stack, m: &Message<'_>, v4: bool) -> Result<(), Failure> {
             .ok_or(Failure::new(libc::EINVAL))?;
         let pfx = addr_attr(a, false)?;
         if r.prefix_len > 128 {
-            return Err(Failure::new(libc::EINVAL));
+            return Err(einval("ipv6: Invalid prefix length"));
         }
         if !stack.interfaces().iter().any(|i| i.index == r.ifindex) {
-            return Err(Failure::new(libc::ENODEV));
+            return Err(Failure::with_msg(libc::ENODEV, V6_NO_DEV));
         }
         addrs
             .into_iter()
@@ -197,7 +198,7 @@ fn del_addr(stack: &Stack, m: &Message<'_>, v4: bool) -> Result<(), Failure> {
         return Err(if v4 {
             Failure::with_msg(libc::EADDRNOTAVAIL, "ipv4: Address not found")
         } else {
-            Failure::new(libc::EADDRNOTAVAIL)
+            Failure::with_msg(libc::EADDRNOTAVAIL, "ipv6: address not found")
         });
     };
     stack
@@ -228,7 +229,11 @@ fn route_req(m: &Message<'_>, v4: bool) -> Result<RouteReq, Failure> {
     }
     let max = if v4 { 32 } else { 128 };
     if dst_len > max || src_len > max {
-        return Err(Failure::new(libc::EINVAL));
+        return Err(if v4 {
+            einval("Invalid prefix length")
+        } else {
+            Failure::new(libc::EINVAL)
+        });
     }
     let unspecified = if v4 {
         IpAddr::V4(Ipv4Addr::UNSPECIFIED)
@@ -295,7 +300,20 @@ fn new_route(stack: &Stack, m: &Message<'_>, v4: bool) -> Result<(), Failure> {
         // fib_table_insert: a new route needs NLM_F_CREATE.
         return Err(Failure::new(libc::ENOENT));
     }
-    stack.add_route(r.spec).map_err(errno)
+    if v4 && r.spec.gateway.is_none() && r.spec.oif.is_none() {
+        // fib_check_nh: a nexthop without gateway needs a device.
+        return Err(Failure::new(libc::ENODEV));
+    }
+    let via = r.spec.gateway.is_some();
+    stack.add_route(r.spec).map_err(|e| {
+        let f = errno(e);
+        if v4 && via && f.errno == libc::ENETUNREACH {
+            // fib_check_nh_v4_gw
+            Failure::with_msg(f.errno, "Nexthop has invalid gateway")
+        } else {
+            f
+        }
+    })
 }
 
 fn del_route(stack: &Stack, m: &Message<'_>, v4: bool) -> Result<(), Failure> {
@@ -380,6 +398,15 @@ fn set_link(stack: &Stack, m: &Message<'_>) -> Result<(), Failure> {
     // do_setlink: the MTU first, then the flags.
     if let Some(a) = attrs.get(IFLA_MTU) {
         let mtu = a.u32()?;
+        if !iface.is_loopback() {
+            // dev_validate_mtu, with a TUN's limits.
+            if mtu < 68 {
+                return Err(einval("mtu less than device minimum"));
+            }
+            if mtu > 65535 {
+                return Err(einval("mtu greater than device maximum"));
+            }
+        }
         if mtu != iface.mtu {
             stack.set_mtu(index, mtu).map_err(errno)?;
         }

@@ -161,7 +161,10 @@ impl Responder {
         let r = match (ty, family) {
             (RTM_GETLINK, _) => self.get_link(w, m),
             (RTM_GETROUTE, AF_INET) | (RTM_GETROUTE, AF_INET6) => self.get_route(w, m, family),
-            (RTM_GETNSID, _) => Err(Failure::new(libc::EINVAL)),
+            (RTM_GETADDR, AF_INET6) => self.get_addr6(w, m),
+            // rtnl_net_getid without NETNSA_PID, NETNSA_FD or NETNSA_NSID; with one,
+            // the namespace it names is not one a stack knows.
+            (RTM_GETNSID, _) => Err(einval("Peer netns reference is missing")),
             _ => return self.change(m, family),
         };
         match r {
@@ -401,6 +404,51 @@ impl Responder {
         Ok(())
     }
 
+    /// inet6_rtm_getaddr: one IPv6 address, by IFA_ADDRESS (or IFA_LOCAL) and
+    /// optionally ifindex.
+    fn get_addr6(&self, w: &mut Writer, m: &Message<'_>) -> Result<(), Failure> {
+        let p = m.payload;
+        if p.len() < 8 {
+            return Err(einval(crate::change::SHORT));
+        }
+        let attrs = Attrs::parse(&p[8..]);
+        if self.opts.strict_check {
+            // inet6_valid_get_addr_req
+            if p[1] != 0 || p[2] != 0 || p[3] != 0 {
+                return Err(einval(
+                    "ipv6: Invalid values in header for get address request",
+                ));
+            }
+            if attrs.leftover {
+                return Err(Failure::new(libc::EINVAL));
+            }
+            if attrs.list.iter().any(|x| {
+                ![addr::IFA_ADDRESS, addr::IFA_LOCAL, addr::IFA_TARGET_NETNSID].contains(&x.ty)
+            }) {
+                return Err(einval("ipv6: Unsupported attribute in get address request"));
+            }
+        }
+        let a = attrs
+            .get(addr::IFA_LOCAL)
+            .or(attrs.get(addr::IFA_ADDRESS))
+            .ok_or(Failure::new(libc::EINVAL))?;
+        let b: [u8; 16] = a
+            .value
+            .get(..16)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(Failure::new(libc::EINVAL))?;
+        let want = IpAddr::V6(Ipv6Addr::from(b));
+        let ifindex = u32_at(p, 4).unwrap_or(0);
+        let snap = self.stack.snapshot();
+        let found = snap
+            .addrs
+            .iter()
+            .find(|x| x.addr == want && (ifindex == 0 || x.ifindex == ifindex))
+            .ok_or(Failure::new(libc::EADDRNOTAVAIL))?;
+        addr::fill(w, RTM_NEWADDR, 0, m.header.seq, self.opts.portid, found);
+        Ok(())
+    }
+
     // ---- routes ----
 
     fn dump_route(
@@ -529,6 +577,34 @@ impl Responder {
         let attrs = Attrs::parse(&p[12..]);
         let (dst_len, src_len) = (p[1], p[2]);
         let flags = u32_at(p, 8).unwrap_or(0);
+        if self.opts.strict_check && !v4 {
+            // inet6_rtm_valid_getroute_req
+            if (src_len != 0 && src_len != 128)
+                || (dst_len != 0 && dst_len != 128)
+                || p[4] != 0
+                || p[5] != 0
+                || p[6] != 0
+                || p[7] != 0
+            {
+                return Err(einval(
+                    "ipv6: Invalid values in header for get route request",
+                ));
+            }
+            if flags & !RTM_F_FIB_MATCH != 0 {
+                return Err(einval("ipv6: Invalid flags for get route request"));
+            }
+            if attrs.leftover {
+                return Err(Failure::new(libc::EINVAL));
+            }
+            // RTA_SRC, DST, IIF, OIF, MARK, UID, IP_PROTO, SPORT, DPORT, FLOWLABEL.
+            if attrs
+                .list
+                .iter()
+                .any(|x| ![1, 2, 3, 4, 16, 25, 27, 28, 29, 31].contains(&x.ty))
+            {
+                return Err(einval("ipv6: Unsupported attribute in get route request"));
+            }
+        }
         if self.opts.strict_check && v4 {
             // inet_rtm_valid_getroute_req
             if (src_len != 0 && src_len != 32)
@@ -625,12 +701,22 @@ impl Responder {
             if p.len() < 12 {
                 return Err(einval("Invalid header for neighbor dump request"));
             }
-            if p[1] != 0 || u16_at(p, 2) != Some(0) || u16_at(p, 8) != Some(0) || p[11] != 0 {
+            if p[1] != 0
+                || u16_at(p, 2) != Some(0)
+                || u32_at(p, 4) != Some(0)
+                || u16_at(p, 8) != Some(0)
+                || p[11] != 0
+            {
                 return Err(einval("Invalid values in header for neighbor dump request"));
             }
             // NTF_PROXY only.
             if p[10] & !0x08 != 0 {
                 return Err(einval("Invalid flags in header for neighbor dump request"));
+            }
+            // NDA_IFINDEX and NDA_MASTER filter; sandnet has no entries to filter.
+            let a = Attrs::parse(&p[12..]);
+            if a.list.iter().any(|x| x.ty != 8 && x.ty != 9) {
+                return Err(einval("Unsupported attribute in neighbor dump request"));
             }
         }
         // TUN and lo are NOARP: sandnet keeps no neighbour entries.
