@@ -177,6 +177,27 @@ fn netlink_link_dump_and_get_match_the_kernel() {
         true,
         &req(RTM_GETLINK, REQ | DUMP, 11, &ifinfomsg(2)),
     );
+    // Kind and master filters: "tun" is known to both; "snlnokind" to neither (no filter).
+    for strict in [false, true] {
+        for kind in [&b"tun\0"[..], b"snlnokind\0"] {
+            let mut body = ifinfomsg(0);
+            body.extend(nla(18, &nla(1, kind)));
+            b.check(
+                "link dump by kind",
+                true,
+                strict,
+                &req(RTM_GETLINK, REQ | DUMP, 20, &body),
+            );
+        }
+        let mut body = ifinfomsg(0);
+        body.extend(nla(10, &2u32.to_ne_bytes()));
+        b.check(
+            "link dump by master",
+            true,
+            strict,
+            &req(RTM_GETLINK, REQ | DUMP, 21, &body),
+        );
+    }
     // What `ip link show dev snl0` sends: a strict get by name with RTEXT_FILTER_VF|SKIP_STATS.
     let mut ip_show = ifinfomsg(0);
     ip_show.extend(nla(3, b"snl0\0"));

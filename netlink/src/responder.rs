@@ -140,7 +140,7 @@ impl Responder {
             let snap = self.stack.snapshot();
             let mut flags = 0;
             let result = match ty {
-                RTM_GETLINK => self.dump_link(w, m, &snap, &mut flags),
+                RTM_GETLINK => self.dump_link(w, m, &snap),
                 RTM_GETADDR => self.dump_addr(w, m, &snap, family, &mut flags),
                 RTM_GETROUTE => self.dump_route(w, m, &snap, family, &mut flags),
                 RTM_GETNEIGH => self.dump_neigh(m),
@@ -183,13 +183,7 @@ impl Responder {
 
     // ---- links ----
 
-    fn dump_link(
-        &self,
-        w: &mut Writer,
-        m: &Message<'_>,
-        snap: &Snapshot,
-        answer: &mut u16,
-    ) -> Dumped {
+    fn dump_link(&self, w: &mut Writer, m: &Message<'_>, snap: &Snapshot) -> Dumped {
         let p = m.payload;
         let attrs = if self.opts.strict_check {
             // rtnl_valid_dump_ifinfo_req
@@ -228,14 +222,18 @@ impl Responder {
             Some(a) => a.u32()?,
             None => 0,
         };
-        // IFLA_LINKINFO { IFLA_INFO_KIND }: lo has no kind, every other NIC is "tun".
+        // IFLA_LINKINFO { IFLA_INFO_KIND }: lo has no kind, every other NIC is
+        // "tun". A kind the kernel does not know filters nothing
+        // (rtnl_link_ops_get finds no ops); sandnet knows only "tun".
         let kind = attrs
             .get(18)
-            .and_then(|li| Attrs::parse(li.value).get(1).map(|k| k.str().to_vec()));
+            .and_then(|li| Attrs::parse(li.value).get(1).map(|k| k.str().to_vec()))
+            .filter(|k| k.as_slice() == b"tun");
+        // rtnl_dump_ifinfo marks the parts filtered, not the NLMSG_DONE.
+        let mut flags = NLM_F_MULTI;
         if master != 0 || kind.is_some() {
-            *answer |= NLM_F_DUMP_FILTERED;
+            flags |= NLM_F_DUMP_FILTERED;
         }
-        let flags = NLM_F_MULTI | *answer;
         for iface in &snap.interfaces {
             if master != 0 {
                 continue;
