@@ -637,3 +637,39 @@ fn netlink_neigh_nsid_and_framing_match_the_kernel() {
     let q = req(RTM_GETLINK, REQ, 13, &ifinfomsg(99));
     assert_same("capped error", &r.handle(&q), &k.request(&q));
 }
+
+#[test]
+fn netlink_datagram_boundaries_match_the_kernel() {
+    let Some(b) = bed("netlink_datagram_boundaries_match_the_kernel") else {
+        return;
+    };
+    let mut two = req(RTM_GETLINK, REQ | ACK, 1, &ifinfomsg(2));
+    two.extend(req(RTM_GETROUTE, REQ | DUMP, 2, &rtmsg(0, 0, 0, 0, 0)));
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("link dump", req(RTM_GETLINK, REQ | DUMP, 1, &ifinfomsg(0))),
+        (
+            "addr dump",
+            req(RTM_GETADDR, REQ | DUMP, 1, &ifaddrmsg(0, 0)),
+        ),
+        (
+            "route dump",
+            req(RTM_GETROUTE, REQ | DUMP, 1, &rtmsg(0, 0, 0, 0, 0)),
+        ),
+        ("neigh dump", req(RTM_GETNEIGH, REQ | DUMP, 1, &[0; 12])),
+        (
+            "link get, acked",
+            req(RTM_GETLINK, REQ | ACK, 1, &ifinfomsg(1)),
+        ),
+        ("unknown type", req(200, REQ, 1, &[0; 4])),
+        ("a get and a dump", two),
+    ];
+    for (what, q) in cases {
+        let (k, r) = b.pair(false, false);
+        let kernel = k.request_datagrams(&q);
+        let ours = r.handle_datagrams(&q, 32 * 1024);
+        assert_eq!(ours.len(), kernel.len(), "{what}: datagrams");
+        for (o, kd) in ours.iter().zip(&kernel) {
+            assert_same(what, o, kd);
+        }
+    }
+}

@@ -259,6 +259,40 @@ impl Writer {
     }
 }
 
+/// Splits a reply (as `Responder::handle` returns it) into the datagrams the
+/// kernel would deliver: every reply, ACK and error alone; the parts of a dump
+/// (NLM_F_MULTI) packed whole into datagrams of at most `max` bytes (at least
+/// one message each); a dump's NLMSG_DONE alone.
+pub fn datagrams(reply: &[u8], max: usize) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut pack: Vec<u8> = Vec::new();
+    for m in split(reply) {
+        let whole = m.raw;
+        let padded = align(whole.len());
+        let is_part = m.header.flags & NLM_F_MULTI != 0 && m.header.ty != NLMSG_DONE;
+        if is_part && (pack.is_empty() || pack.len() + padded <= max) {
+            pack.extend_from_slice(whole);
+            pack.resize(align(pack.len()), 0);
+            continue;
+        }
+        if !pack.is_empty() {
+            out.push(std::mem::take(&mut pack));
+        }
+        if is_part {
+            pack.extend_from_slice(whole);
+            pack.resize(align(pack.len()), 0);
+        } else {
+            let mut d = whole.to_vec();
+            d.resize(padded, 0);
+            out.push(d);
+        }
+    }
+    if !pack.is_empty() {
+        out.push(pack);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,6 +343,26 @@ mod tests {
         assert_eq!(a.list[0].str(), b"x");
         assert_eq!(a.get(9).unwrap().u32(), Err(libc::ERANGE));
         assert!(!a.leftover);
+    }
+
+    #[test]
+    fn datagrams_pack_dump_parts_only() {
+        let mut w = Writer::new();
+        for _ in 0..3 {
+            let m = w.begin(16, NLM_F_MULTI, 1, 0);
+            w.attr(1, &[0; 100]);
+            w.end(m);
+        }
+        let d = w.begin(NLMSG_DONE, NLM_F_MULTI, 1, 0);
+        w.bytes(&0i32.to_ne_bytes());
+        w.end(d);
+        let e = w.begin(NLMSG_ERROR, NLM_F_CAPPED, 2, 0);
+        w.bytes(&[0; 20]);
+        w.end(e);
+        let sizes: Vec<usize> = datagrams(&w.buf, 300).iter().map(Vec::len).collect();
+        assert_eq!(sizes, [240, 120, 20, 36]);
+        let total: usize = datagrams(&w.buf, 1 << 20).iter().map(Vec::len).sum();
+        assert_eq!(total, w.buf.len());
     }
 
     #[test]

@@ -111,6 +111,14 @@ impl Responder {
         w.buf
     }
 
+    /// `handle`, as datagrams (see `nlmsg::datagrams`): what successive
+    /// recvmsg calls on the socket would return, with dump parts packed up to
+    /// `max` bytes (the kernel's size depends on the reader's buffer; 32 KiB
+    /// is what iproute2 reads with).
+    pub fn handle_datagrams(&self, request: &[u8], max: usize) -> Vec<Vec<u8>> {
+        crate::nlmsg::datagrams(&self.handle(request), max)
+    }
+
     fn one(&self, w: &mut Writer, m: &Message<'_>) {
         let h = m.header;
         let mut err = None;

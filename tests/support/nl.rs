@@ -99,6 +99,41 @@ impl KernelNl {
         }
     }
 
+    /// `request`, keeping each datagram the kernel delivered apart.
+    pub fn request_datagrams(&self, req: &[u8]) -> Vec<Vec<u8>> {
+        let raw = self.fd.as_raw_fd();
+        // SAFETY: req is a live buffer of req.len() bytes.
+        let n = unsafe { libc::send(raw, req.as_ptr().cast(), req.len(), 0) };
+        assert_eq!(
+            n,
+            req.len() as isize,
+            "send: {}",
+            std::io::Error::last_os_error()
+        );
+        let wants_end = Header::parse(req)
+            .is_some_and(|h| h.flags & NLM_F_ACK != 0 || h.flags & NLM_F_DUMP == NLM_F_DUMP);
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut flags = 0;
+        loop {
+            // SAFETY: buf is a live, writable buffer of buf.len() bytes.
+            let n = unsafe { libc::recv(raw, buf.as_mut_ptr().cast(), buf.len(), flags) };
+            if n <= 0 {
+                assert!(flags != 0, "recv: {}", std::io::Error::last_os_error());
+                return out;
+            }
+            let chunk = buf[..n as usize].to_vec();
+            let ended = messages(&chunk)
+                .iter()
+                .any(|(h, _)| h.ty == NLMSG_DONE || h.ty == NLMSG_ERROR);
+            out.push(chunk);
+            if !wants_end || ended {
+                // Drain what else this request queued.
+                flags = libc::MSG_DONTWAIT;
+            }
+        }
+    }
+
     /// Sends `req` and collects the kernel's replies: until the NLMSG_DONE or
     /// NLMSG_ERROR that ends a dump or an acked request, else the first datagram.
     pub fn request(&self, req: &[u8]) -> Vec<u8> {
