@@ -454,6 +454,31 @@ fn netlink_route_get_matches_the_kernel() {
         for (what, body) in cases {
             b.check(what, true, strict, &req(RTM_GETROUTE, REQ, 1, &body));
         }
+        const FIB_MATCH: u32 = 0x2000;
+        for dst in [
+            [8, 8, 8, 8],
+            [10, 9, 0, 5],
+            [10, 9, 0, 2],
+            [127, 0, 0, 1],
+            [10, 9, 0, 255],
+        ] {
+            b.check(
+                "fibmatch",
+                true,
+                strict,
+                &req(RTM_GETROUTE, REQ, 11, &get4(dst, None, FIB_MATCH)),
+            );
+        }
+        for dst in ["2001:db8::1", "fd00:9::5", "fd00:9::2", "::1"] {
+            let mut body = get6(dst, None);
+            body[8..12].copy_from_slice(&FIB_MATCH.to_ne_bytes());
+            b.check(
+                "fibmatch v6",
+                true,
+                strict,
+                &req(RTM_GETROUTE, REQ, 12, &body),
+            );
+        }
         let mut oif = get4([8, 8, 8, 8], None, 0);
         oif.extend(nla(4, &2u32.to_ne_bytes()));
         b.check(

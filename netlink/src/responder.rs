@@ -669,9 +669,8 @@ impl Responder {
             Some(a) => a.u32()?,
             None => self.opts.uid,
         };
-        // An input-route simulation (RTA_IIF) and a FIB-entry answer (RTM_F_FIB_MATCH)
-        // are not modelled.
-        if attrs.get(RTA_IIF).is_some() || flags & RTM_F_FIB_MATCH != 0 {
+        // An input-route simulation (RTA_IIF) is not modelled.
+        if attrs.get(RTA_IIF).is_some() {
             return Err(Failure::new(libc::EOPNOTSUPP));
         }
         let oif = match attrs.get(RTA_OIF) {
@@ -688,6 +687,13 @@ impl Responder {
         if oif != 0 && answer.oif != oif {
             // A lookup bound to another device than the table chooses is not modelled.
             return Err(Failure::new(libc::ENETUNREACH));
+        }
+        if flags & RTM_F_FIB_MATCH != 0 {
+            // `ip route get fibmatch`: the table entry the lookup used, as a dump shows it.
+            let entry = fib_match(&self.stack.route_table(), &answer)
+                .ok_or(Failure::new(libc::ENETUNREACH))?;
+            route::fill(w, RTM_NEWROUTE, 0, m.header.seq, self.opts.portid, &entry);
+            return Ok(());
         }
         let q = Lookup {
             src,
@@ -739,6 +745,33 @@ impl Responder {
         // A stack knows no other namespaces: no peer has an id.
         Ok(())
     }
+}
+
+/// The table entry behind a lookup's answer: the longest prefix holding the
+/// destination with the answer's type, gateway and metric (IPv6: in the
+/// answer's table). IPv4 shows it in table main, as the merged local/main
+/// table answers (`fib_dump_info` with the table the lookup found it in).
+fn fib_match(
+    routes: &[netstack::inet::Route],
+    a: &netstack::inet::RouteAnswer,
+) -> Option<netstack::inet::Route> {
+    let v4 = a.dst.is_ipv4();
+    let mut best = routes
+        .iter()
+        .filter(|r| {
+            r.dst.is_ipv4() == v4
+                && r.contains(a.dst)
+                && r.gateway == a.gateway
+                && r.metric == a.metric
+                && (v4 || r.table == a.table)
+                && (r.kind == a.kind || v4 && r.kind == netstack::inet::RouteType::Unicast)
+        })
+        .max_by_key(|r| (r.prefix_len, r.kind == a.kind))?
+        .clone();
+    if v4 {
+        best.table = RT_TABLE_MAIN;
+    }
+    Some(best)
 }
 
 #[derive(Default)]
