@@ -698,3 +698,70 @@ fn netlink_datagram_boundaries_match_the_kernel() {
         }
     }
 }
+
+#[test]
+fn netlink_rules_and_netconf_match_the_kernel() {
+    let Some(b) = bed("netlink_rules_and_netconf_match_the_kernel") else {
+        return;
+    };
+    const RTM_GETRULE: u16 = 34;
+    const RTM_GETNETCONF: u16 = 82;
+    let rule_hdr = |fam: u8| rtmsg(fam, 0, 0, 0, 0);
+    for strict in [false, true] {
+        for fam in [0, AF_INET, AF_INET6, 128, 129, 7] {
+            b.check(
+                "rule dump",
+                true,
+                strict,
+                &req(RTM_GETRULE, REQ | DUMP, 1, &rule_hdr(fam)),
+            );
+        }
+        for fam in [0, AF_INET, AF_INET6] {
+            b.check(
+                "netconf dump",
+                true,
+                strict,
+                &req(RTM_GETNETCONF, REQ | DUMP, 2, &[fam, 0, 0, 0]),
+            );
+        }
+        for fam in [AF_INET, AF_INET6] {
+            for idx in [1i32, 2, -1, -2, 42] {
+                let body = [&[fam, 0, 0, 0][..], &nla(1, &idx.to_ne_bytes())].concat();
+                b.check(
+                    "netconf get",
+                    true,
+                    strict,
+                    &req(RTM_GETNETCONF, REQ | ACK, 3, &body),
+                );
+            }
+            b.check(
+                "netconf get, no ifindex",
+                true,
+                strict,
+                &req(RTM_GETNETCONF, REQ, 4, &[fam, 0, 0, 0]),
+            );
+        }
+    }
+    let mut bad = rule_hdr(AF_INET);
+    bad[4] = 254;
+    b.check(
+        "strict rule dump bad header",
+        true,
+        true,
+        &req(RTM_GETRULE, REQ | DUMP, 5, &bad),
+    );
+    let extra = [&rule_hdr(AF_INET)[..], &nla(6, &1u32.to_ne_bytes())].concat();
+    b.check(
+        "strict rule dump attribute",
+        true,
+        true,
+        &req(RTM_GETRULE, REQ | DUMP, 6, &extra),
+    );
+    let extra = [&[AF_INET, 0, 0, 0][..], &nla(1, &1i32.to_ne_bytes())].concat();
+    b.check(
+        "strict netconf dump attribute",
+        true,
+        true,
+        &req(RTM_GETNETCONF, REQ | DUMP, 7, &extra),
+    );
+}

@@ -4,7 +4,7 @@
 //!
 //! - [`nlmsg`]: message and attribute framing (parsing is bounds-checked throughout).
 //! - [`error`]: NLMSG_ERROR (acks, errors, extended-ack texts) and NLMSG_DONE.
-//! - [`link`], [`addr`], [`route`]: pure encoders, table rows in, messages out,
+//! - [`link`], [`addr`], [`route`], [`rule`], [`netconf`]: pure encoders, table rows in, messages out,
 //!   with the kernel's attribute order.
 //! - [`responder`]: the glue to a `Stack`: dispatch, request checks, filters.
 //!
@@ -14,8 +14,10 @@ pub mod addr;
 mod change;
 pub mod error;
 pub mod link;
+pub mod netconf;
 pub mod nlmsg;
 pub mod responder;
 pub mod route;
+pub mod rule;
 
 pub use responder::{Options, Responder};

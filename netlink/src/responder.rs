@@ -29,6 +29,8 @@ pub const RTM_NEWROUTE: u16 = 24;
 pub const RTM_DELROUTE: u16 = 25;
 pub const RTM_GETROUTE: u16 = 26;
 pub const RTM_GETNEIGH: u16 = 30;
+pub const RTM_GETRULE: u16 = 34;
+pub const RTM_GETNETCONF: u16 = 82;
 pub const RTM_GETNSID: u16 = 90;
 /// Linux 6.18's RTM_MAX.
 pub const RTM_MAX: u16 = 123;
@@ -153,6 +155,8 @@ impl Responder {
                 RTM_GETROUTE => self.dump_route(w, m, &snap, family, &mut flags),
                 RTM_GETNEIGH => self.dump_neigh(m),
                 RTM_GETNSID => self.dump_nsid(m),
+                RTM_GETRULE => self.dump_rule(w, m, family),
+                RTM_GETNETCONF => self.dump_netconf(w, m, &snap, family),
                 _ => return Outcome::Failed(Failure::new(libc::EOPNOTSUPP)),
             };
             let err = result.err();
@@ -170,6 +174,9 @@ impl Responder {
             (RTM_GETLINK, _) => self.get_link(w, m),
             (RTM_GETROUTE, AF_INET) | (RTM_GETROUTE, AF_INET6) => self.get_route(w, m, family),
             (RTM_GETADDR, AF_INET6) => self.get_addr6(w, m),
+            (RTM_GETNETCONF, AF_INET) | (RTM_GETNETCONF, AF_INET6) => {
+                self.get_netconf(w, m, family)
+            }
             // rtnl_net_getid without NETNSA_PID, NETNSA_FD or NETNSA_NSID; with one,
             // the namespace it names is not one a stack knows.
             (RTM_GETNSID, _) => Err(einval("Peer netns reference is missing")),
@@ -704,6 +711,109 @@ impl Responder {
         Ok(())
     }
 
+    // ---- policy rules and netconf ----
+
+    fn dump_rule(&self, w: &mut Writer, m: &Message<'_>, family: u8) -> Dumped {
+        if self.opts.strict_check {
+            // fib_valid_dumprule_req
+            let p = m.payload;
+            if p.len() < 12 {
+                return Err(einval("Invalid header for fib rule dump request"));
+            }
+            if p[1..8].iter().any(|&b| b != 0) || u32_at(p, 8) != Some(0) {
+                return Err(einval("Invalid values in header for fib rule dump request"));
+            }
+            if p.len() > 12 {
+                return Err(einval("Invalid data after header in fib rule dump request"));
+            }
+        }
+        let families: &[u8] = match family {
+            0 => &crate::rule::DUMP_ALL_ORDER,
+            AF_INET => &[AF_INET],
+            AF_INET6 => &[AF_INET6],
+            crate::rule::RTNL_FAMILY_IPMR => &[crate::rule::RTNL_FAMILY_IPMR],
+            crate::rule::RTNL_FAMILY_IP6MR => &[crate::rule::RTNL_FAMILY_IP6MR],
+            _ => return Err(Failure::new(libc::EAFNOSUPPORT)),
+        };
+        for &fam in families {
+            for &(prio, table) in crate::rule::defaults(fam) {
+                crate::rule::fill(
+                    w,
+                    NLM_F_MULTI,
+                    m.header.seq,
+                    self.opts.portid,
+                    fam,
+                    prio,
+                    table,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn netconf_entries(snap: &Snapshot) -> Vec<i32> {
+        let mut v: Vec<i32> = snap.interfaces.iter().map(|i| i.index as i32).collect();
+        v.push(crate::netconf::NETCONFA_IFINDEX_ALL);
+        v.push(crate::netconf::NETCONFA_IFINDEX_DEFAULT);
+        v
+    }
+
+    fn dump_netconf(&self, w: &mut Writer, m: &Message<'_>, snap: &Snapshot, family: u8) -> Dumped {
+        let families: &[u8] = match family {
+            AF_INET => &[AF_INET],
+            AF_INET6 => &[AF_INET6],
+            _ => &[AF_INET, AF_INET6],
+        };
+        for &fam in families {
+            if self.opts.strict_check {
+                // inet_netconf_dump_devconf / inet6_netconf_dump_devconf
+                let v4 = fam == AF_INET;
+                if m.payload.len() < 4 {
+                    return Err(einval(if v4 {
+                        "ipv4: Invalid header for netconf dump request"
+                    } else {
+                        "ipv6: Invalid header for netconf dump request"
+                    }));
+                }
+                if m.payload.len() > 4 {
+                    return Err(einval(if v4 {
+                        "ipv4: Invalid data after header in netconf dump request"
+                    } else {
+                        "ipv6: Invalid data after header in netconf dump request"
+                    }));
+                }
+            }
+            for ifindex in Self::netconf_entries(snap) {
+                crate::netconf::fill(w, NLM_F_MULTI, m.header.seq, self.opts.portid, fam, ifindex);
+            }
+        }
+        Ok(())
+    }
+
+    /// inet_netconf_get_devconf / inet6_netconf_get_devconf: one entry by NETCONFA_IFINDEX.
+    fn get_netconf(&self, w: &mut Writer, m: &Message<'_>, family: u8) -> Result<(), Failure> {
+        let p = m.payload;
+        if p.len() < 4 {
+            return Err(einval(crate::change::SHORT));
+        }
+        let attrs = Attrs::parse(&p[4..]);
+        let ifindex = attrs
+            .get(crate::netconf::NETCONFA_IFINDEX)
+            .ok_or(Failure::new(libc::EINVAL))?
+            .u32()? as i32;
+        let snap = self.stack.snapshot();
+        if !Self::netconf_entries(&snap).contains(&ifindex) {
+            // inet6_netconf_get_devconf answers an unknown device with EINVAL.
+            return Err(Failure::new(if family == AF_INET {
+                libc::ENODEV
+            } else {
+                libc::EINVAL
+            }));
+        }
+        crate::netconf::fill(w, 0, m.header.seq, self.opts.portid, family, ifindex);
+        Ok(())
+    }
+
     // ---- neighbours and namespace ids ----
 
     fn dump_neigh(&self, m: &Message<'_>) -> Dumped {
@@ -826,6 +936,17 @@ mod tests {
             req(RTM_DELROUTE, get, &route_get),
             req(RTM_GETNEIGH, dump, &[0; 12]),
             req(RTM_GETNSID, dump, &[0; 4]),
+            req(RTM_GETRULE, dump, &[0; 12]),
+            req(RTM_GETNETCONF, dump, &[2, 0, 0, 0]),
+            req(RTM_GETNETCONF, get, &[10, 0, 0, 0, 8, 0, 1, 0, 1, 0, 0, 0]),
+            req(
+                RTM_GETADDR,
+                get,
+                &[
+                    10, 0, 0, 0, 0, 0, 0, 0, 20, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                    0, 1,
+                ],
+            ),
         ]
     }
 
