@@ -765,3 +765,59 @@ fn netlink_rules_and_netconf_match_the_kernel() {
         &req(RTM_GETNETCONF, REQ | DUMP, 7, &extra),
     );
 }
+
+/// Hex to bytes, for the captured requests below.
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn netlink_iproute2_requests_match_the_kernel() {
+    let Some(b) = bed("netlink_iproute2_requests_match_the_kernel") else {
+        return;
+    };
+    // The bytes iproute2 6.1 sent (strace -e write=all), trailing buffer included:
+    // `ip addr show` sends a link dump, then an address dump followed by 128 zero bytes
+    // (a header of length 0, which ends the kernel's walk).
+    let zeros = |n: usize| "00".repeat(n);
+    let cases = [
+        (
+            "ip addr show: links",
+            "2800000012000103b9060e6b000000000000000000000000000000000000000008001d0001000000"
+                .to_string(),
+        ),
+        (
+            "ip addr show: addresses",
+            format!("1800000016000103ba060e6b0000000000000000{}", zeros(132)),
+        ),
+        (
+            "ip -6 route show",
+            format!(
+                "240000001a000103b9060e6b000000000a000000000000000000000008000f00fe000000{}",
+                zeros(120)
+            ),
+        ),
+        (
+            "ip route get 127.0.0.1",
+            "240000001a000100b9060e6b00000000022000000000000000100000080001007f000001".to_string(),
+        ),
+        (
+            "ip route get: its link lookup",
+            "2800000012000100b9060e6b000000000000000001000000000000000000000008001d0009000000"
+                .to_string(),
+        ),
+        (
+            "ip rule show",
+            "1c00000022000103b9060e6b00000000020000000000000000000000".to_string(),
+        ),
+    ];
+    for (what, hex) in cases {
+        let q = unhex(&hex);
+        // iproute2 asks for strict checking and extended acks.
+        b.check(what, true, true, &q);
+        b.check(what, false, false, &q);
+    }
+}
