@@ -821,3 +821,21 @@ fn netlink_iproute2_requests_match_the_kernel() {
         b.check(what, false, false, &q);
     }
 }
+
+#[test]
+fn netlink_libc_and_go_requests_match_the_kernel() {
+    let Some(b) = bed("netlink_libc_and_go_requests_match_the_kernel") else {
+        return;
+    };
+    // glibc's getifaddrs: an rtgenmsg and 3 bytes of padding (20-byte message);
+    // Go's syscall.NetlinkRIB: the 1-byte rtgenmsg alone (17-byte message).
+    for body in [&[0u8, 0, 0, 0][..], &[0u8][..]] {
+        for ty in [RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE] {
+            b.check("rtgenmsg dump", false, false, &req(ty, REQ | DUMP, 1, body));
+        }
+    }
+    // Go pads its 17-byte message to 20 in the buffer it sends.
+    let mut go = req(RTM_GETADDR, REQ | DUMP, 2, &[AF_INET6]);
+    go.resize(20, 0);
+    b.check("rtgenmsg dump, padded", false, false, &go);
+}
