@@ -59,7 +59,7 @@ impl Bed {
             ext_ack,
             strict_check: true,
             portid: k.portid,
-            link: sandnet::netlink::link::LinkExtras {
+            link: sandnet::netlink::LinkExtras {
                 default_qdisc: std::fs::read_to_string("/proc/sys/net/core/default_qdisc")
                     .map(|s| s.trim().to_string())
                     .unwrap_or_else(|_| "pfifo_fast".into()),
@@ -283,6 +283,15 @@ fn netlink_route_changes_match_the_kernel() {
         true,
         &route4(RTM_NEWROUTE, new, [198, 51, 100, 0], 24, None, 2),
     );
+    // Same prefix, several metrics, added out of order.
+    for metric in [50u32, 10, 30] {
+        let mut q = route4(RTM_NEWROUTE, new, [203, 0, 113, 0], 24, None, 2);
+        let extra = nla(6, &metric.to_ne_bytes());
+        q.extend_from_slice(&extra);
+        let len = q.len() as u32;
+        q[..4].copy_from_slice(&len.to_ne_bytes());
+        b.both("add with metric", true, &q);
+    }
     b.both(
         "add default",
         true,
@@ -369,6 +378,13 @@ fn netlink_route_changes_match_the_kernel() {
         false,
         &route6(RTM_NEWROUTE, new, "2001:db8::", 32, Some("fd00:9::1")),
     );
+    for metric in [2000u32, 1500, 1800] {
+        let mut q = route6(RTM_NEWROUTE, new, "2001:db8:5::", 48, Some("fd00:9::1"));
+        q.extend_from_slice(&nla(6, &metric.to_ne_bytes()));
+        let len = q.len() as u32;
+        q[..4].copy_from_slice(&len.to_ne_bytes());
+        b.both("add v6 with metric", false, &q);
+    }
     b.both(
         "add v6 default",
         false,

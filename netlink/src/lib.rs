@@ -20,4 +20,5 @@ pub mod responder;
 pub mod route;
 pub mod rule;
 
+pub use link::LinkExtras;
 pub use responder::{Options, Responder};
