@@ -839,3 +839,105 @@ fn netlink_libc_and_go_requests_match_the_kernel() {
     go.resize(20, 0);
     b.check("rtgenmsg dump, padded", false, false, &go);
 }
+
+#[test]
+fn netlink_two_tuns_match_the_kernel() {
+    if !support::root::have_root("netlink_two_tuns_match_the_kernel") {
+        return;
+    }
+    let ns = support::kernel::quiet_namespace();
+    let l0 = ns.run(|| Link::tun("snl0")).expect("a TUN");
+    let l1 = ns.run(|| Link::tun("snl1")).expect("a TUN");
+    for args in [
+        &["addr", "add", "10.9.0.2/24", "dev", "snl0"][..],
+        &["addr", "add", "10.8.0.2/16", "dev", "snl1"],
+        &["addr", "add", "10.9.0.9/24", "dev", "snl0"],
+        &["-6", "addr", "add", "fd00:9::2/64", "dev", "snl0", "nodad"],
+        &["-6", "addr", "add", "fd00:8::2/64", "dev", "snl1", "nodad"],
+        &["-6", "addr", "add", "fd00:9::3/64", "dev", "snl0", "nodad"],
+        &["link", "set", "snl0", "up"],
+        &["link", "set", "snl1", "up"],
+        &["route", "add", "default", "via", "10.8.0.1"],
+        &[
+            "route",
+            "add",
+            "192.0.2.0/24",
+            "via",
+            "10.9.0.1",
+            "metric",
+            "5",
+        ],
+        &["-6", "route", "add", "default", "via", "fd00:8::1"],
+        &["-6", "route", "add", "2001:db8::/32", "dev", "snl0"],
+    ] {
+        ns.ip(args).unwrap();
+    }
+    let settled = support::kernel::eventually(std::time::Duration::from_secs(5), || {
+        let t = ns.ip(&["-6", "route", "show", "table", "local"]).unwrap();
+        t.contains("local fd00:9::3 ") && t.contains("local fd00:8::2 ")
+    });
+    assert!(settled, "the kernel's IPv6 local routes appear");
+    let stack = Stack::new().unwrap();
+    let a = stack.add_nic("snl0", l0).unwrap();
+    let c = stack.add_nic("snl1", l1).unwrap();
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    stack.add_address(a, ip("10.9.0.2"), 24).unwrap();
+    stack.add_address(c, ip("10.8.0.2"), 16).unwrap();
+    stack.add_address(a, ip("10.9.0.9"), 24).unwrap();
+    stack.add_address(a, ip("fd00:9::2"), 64).unwrap();
+    stack.add_address(c, ip("fd00:8::2"), 64).unwrap();
+    stack.add_address(a, ip("fd00:9::3"), 64).unwrap();
+    stack
+        .add_route(RouteSpec::default_v4().via(ip("10.8.0.1")))
+        .unwrap();
+    stack
+        .add_route(
+            RouteSpec::new(ip("192.0.2.0"), 24)
+                .via(ip("10.9.0.1"))
+                .metric(5),
+        )
+        .unwrap();
+    stack
+        .add_route(RouteSpec::default_v6().via(ip("fd00:8::1")))
+        .unwrap();
+    stack
+        .add_route(RouteSpec::new(ip("2001:db8::"), 32).dev(a))
+        .unwrap();
+    let b = Bed { stack, ns };
+    for strict in [false, true] {
+        b.check(
+            "two: links",
+            false,
+            strict,
+            &req(RTM_GETLINK, REQ | DUMP, 1, &ifinfomsg(0)),
+        );
+        b.check(
+            "two: addresses",
+            false,
+            strict,
+            &req(RTM_GETADDR, REQ | DUMP, 2, &ifaddrmsg(0, 0)),
+        );
+        b.check(
+            "two: routes",
+            false,
+            strict,
+            &req(RTM_GETROUTE, REQ | DUMP, 3, &rtmsg(0, 0, 0, 0, 0)),
+        );
+        for dst in [[192, 0, 2, 7], [10, 8, 3, 3], [10, 9, 0, 9], [1, 2, 3, 4]] {
+            b.check(
+                "two: lookup",
+                true,
+                strict,
+                &req(RTM_GETROUTE, REQ, 4, &get4(dst, None, 0)),
+            );
+        }
+        for dst in ["2001:db8::1", "fd00:8::7", "fd00:9::3", "2002::1"] {
+            b.check(
+                "two: lookup v6",
+                true,
+                strict,
+                &req(RTM_GETROUTE, REQ, 5, &get6(dst, None)),
+            );
+        }
+    }
+}
