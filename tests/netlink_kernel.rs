@@ -939,5 +939,26 @@ fn netlink_two_tuns_match_the_kernel() {
                 &req(RTM_GETROUTE, REQ, 5, &get6(dst, None)),
             );
         }
+        // Bound to a device (RTA_OIF): only its routes, else on its link.
+        for dst in [
+            [8, 8, 8, 8],
+            [10, 9, 0, 5],
+            [10, 9, 0, 2],
+            [10, 9, 0, 255],
+            [10, 8, 0, 2],
+            [127, 0, 0, 1],
+            [192, 0, 2, 1],
+        ] {
+            for oif in [1u32, 2, 3] {
+                let mut body = get4(dst, None, 0);
+                body.extend(nla(4, &oif.to_ne_bytes()));
+                b.check(
+                    "two: lookup with oif",
+                    true,
+                    strict,
+                    &req(RTM_GETROUTE, REQ, 6, &body),
+                );
+            }
+        }
     }
 }

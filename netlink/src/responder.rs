@@ -687,14 +687,20 @@ impl Responder {
         if oif != 0 && !self.stack.interfaces().iter().any(|i| i.index == oif) {
             return Err(Failure::new(libc::ENODEV));
         }
-        let answer = self
-            .stack
-            .route_get(dst, src)
-            .map_err(|e| Failure::new(e.raw_os_error().unwrap_or(libc::EINVAL)))?;
-        if oif != 0 && answer.oif != oif {
-            // A lookup bound to another device than the table chooses is not modelled.
-            return Err(Failure::new(libc::ENETUNREACH));
-        }
+        let answer = if v4 && oif != 0 && src.is_none() {
+            bound_lookup_v4(&self.stack.snapshot(), dst, oif)?
+        } else {
+            let a = self
+                .stack
+                .route_get(dst, src)
+                .map_err(|e| Failure::new(e.raw_os_error().unwrap_or(libc::EINVAL)))?;
+            if oif != 0 && a.oif != oif {
+                // IPv6, or a `from` as well: a lookup bound to another device
+                // than the table chooses is not modelled.
+                return Err(Failure::new(libc::ENETUNREACH));
+            }
+            a
+        };
         if flags & RTM_F_FIB_MATCH != 0 {
             // `ip route get fibmatch`: the table entry the lookup used, as a dump shows it.
             let entry = fib_match(&self.stack.route_table(), &answer)
@@ -702,10 +708,12 @@ impl Responder {
             route::fill(w, RTM_NEWROUTE, 0, m.header.seq, self.opts.portid, &entry);
             return Ok(());
         }
+        let lo = self.stack.ifindex("lo").unwrap_or(1);
         let q = Lookup {
             src,
             tos: p[3],
             uid,
+            out_loopback: answer.oif == lo,
         };
         route::fill_answer(w, RTM_NEWROUTE, m.header.seq, self.opts.portid, &q, &answer);
         Ok(())
@@ -855,6 +863,129 @@ impl Responder {
         // A stack knows no other namespaces: no peer has an id.
         Ok(())
     }
+}
+
+/// An IPv4 lookup bound to a device (RTA_OIF, no `from`), as
+/// `ip_route_output_key_hash_rcu` makes it: only routes through that device
+/// count (a local route's device is its address's); when none holds the
+/// destination, the kernel assumes it is on the device's link.
+fn bound_lookup_v4(
+    snap: &Snapshot,
+    dst: IpAddr,
+    oif: u32,
+) -> Result<netstack::inet::RouteAnswer, Failure> {
+    use netstack::inet::{rt_scope, RouteAnswer, RouteType};
+    let iface = snap
+        .interfaces
+        .iter()
+        .find(|i| i.index == oif)
+        .ok_or(Failure::new(libc::ENODEV))?;
+    if !iface.is_up() {
+        return Err(Failure::new(libc::ENETUNREACH));
+    }
+    let lo = snap
+        .interfaces
+        .iter()
+        .find(|i| i.is_loopback())
+        .map_or(1, |i| i.index);
+    let route = snap
+        .routes
+        .iter()
+        .filter(|r| r.is_ipv4() && r.oif == oif && r.contains(dst))
+        .max_by(|a, b| {
+            a.prefix_len
+                .cmp(&b.prefix_len)
+                .then(b.metric.cmp(&a.metric))
+        });
+    let (kind, out, gateway, prefsrc, metric, protocol) = match route {
+        Some(r) if r.kind == RouteType::Local => (
+            RouteType::Local,
+            lo,
+            None,
+            r.prefsrc.unwrap_or(dst),
+            r.metric,
+            r.protocol,
+        ),
+        Some(r) => {
+            let scope = if r.gateway.is_some() {
+                rt_scope::LINK
+            } else {
+                rt_scope::HOST
+            };
+            let src = r
+                .prefsrc
+                .or_else(|| select_v4(snap, oif, Some(r.gateway.unwrap_or(dst)), scope));
+            (
+                r.kind,
+                oif,
+                r.gateway,
+                src.unwrap_or(unspecified_v4()),
+                r.metric,
+                r.protocol,
+            )
+        }
+        None => (
+            RouteType::Unicast,
+            oif,
+            None,
+            select_v4(snap, oif, None, rt_scope::LINK).unwrap_or(unspecified_v4()),
+            0,
+            0,
+        ),
+    };
+    Ok(RouteAnswer {
+        dst,
+        src: None,
+        kind,
+        oif: out,
+        prefsrc,
+        gateway,
+        table: RT_TABLE_MAIN,
+        metric,
+        protocol,
+    })
+}
+
+fn unspecified_v4() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+}
+
+/// `inet_select_addr`: a primary address of `dev` no narrower than `scope`,
+/// preferring one whose subnet holds `toward`; else the first primary of
+/// any device that is neither link- nor narrower-scoped.
+fn select_v4(snap: &Snapshot, dev: u32, toward: Option<IpAddr>, scope: u8) -> Option<IpAddr> {
+    let primaries = |i: u32| {
+        let mine: Vec<_> = snap
+            .addrs
+            .iter()
+            .filter(|a| a.ifindex == i && a.addr.is_ipv4())
+            .collect();
+        addr::ipv4_dev_order(&mine)
+            .into_iter()
+            .filter(|a| !a.is_secondary())
+            .collect::<Vec<_>>()
+    };
+    let on_dev: Vec<_> = primaries(dev)
+        .into_iter()
+        .filter(|a| a.scope <= scope)
+        .collect();
+    if let Some(t) = toward {
+        if let Some(a) = on_dev
+            .iter()
+            .find(|a| netstack::inet::prefix_contains(a.addr, a.prefix_len, t))
+        {
+            return Some(a.addr);
+        }
+    }
+    if let Some(a) = on_dev.first() {
+        return Some(a.addr);
+    }
+    snap.interfaces.iter().find_map(|i| {
+        primaries(i.index)
+            .into_iter()
+            .find(|a| a.scope != netstack::inet::rt_scope::LINK && a.scope <= scope)
+            .map(|a| a.addr)
+    })
 }
 
 /// The table entry behind a lookup's answer: the longest prefix holding the

@@ -165,6 +165,9 @@ pub struct Lookup {
     pub tos: u8,
     /// The uid the lookup was made for (RTA_UID, or the requester's).
     pub uid: u32,
+    /// The answer leaves through the loopback device (RTCF_LOCAL, as
+    /// `__mkroute_output` marks every route out of lo).
+    pub out_loopback: bool,
 }
 
 /// The answer to an RTM_GETROUTE lookup.
@@ -176,6 +179,7 @@ pub fn fill_answer(w: &mut Writer, ty: u16, seq: u32, portid: u32, q: &Lookup, a
                 RouteType::Local => RTCF_LOCAL,
                 RouteType::Broadcast => RTCF_BROADCAST | RTCF_LOCAL,
                 RouteType::Multicast => RTCF_MULTICAST,
+                RouteType::Unicast if q.out_loopback => RTCF_LOCAL,
                 RouteType::Unicast => 0,
             };
             let src_len = if q.src.is_some() { 32 } else { 0 };
@@ -264,6 +268,7 @@ mod tests {
             src: None,
             tos: 0,
             uid: 1000,
+            out_loopback: false,
         };
         let mut w = Writer::new();
         fill_answer(&mut w, 24, 1535623917, 25403, &q, &a);
