@@ -960,5 +960,24 @@ fn netlink_two_tuns_match_the_kernel() {
                 );
             }
         }
+        for dst in [
+            "2001:db8::1",
+            "fd00:9::5",
+            "fd00:9::2",
+            "fd00:8::9",
+            "::1",
+            "2002::1",
+        ] {
+            for oif in [1u32, 2, 3] {
+                let mut body = get6(dst, None);
+                body.extend(nla(4, &oif.to_ne_bytes()));
+                b.check(
+                    "two: lookup v6 with oif",
+                    true,
+                    strict,
+                    &req(RTM_GETROUTE, REQ, 7, &body),
+                );
+            }
+        }
     }
 }

@@ -689,14 +689,17 @@ impl Responder {
         }
         let answer = if v4 && oif != 0 && src.is_none() {
             bound_lookup_v4(&self.stack.snapshot(), dst, oif)?
+        } else if oif != 0 && src.is_none() {
+            let table = self.stack.route_get(dst, None).ok();
+            bound_lookup_v6(&self.stack.snapshot(), dst, oif, table)?
         } else {
             let a = self
                 .stack
                 .route_get(dst, src)
                 .map_err(|e| Failure::new(e.raw_os_error().unwrap_or(libc::EINVAL)))?;
             if oif != 0 && a.oif != oif {
-                // IPv6, or a `from` as well: a lookup bound to another device
-                // than the table chooses is not modelled.
+                // With a `from` as well, a lookup bound to another device than
+                // the table chooses is not modelled.
                 return Err(Failure::new(libc::ENETUNREACH));
             }
             a
@@ -943,6 +946,86 @@ fn bound_lookup_v4(
         table: RT_TABLE_MAIN,
         metric,
         protocol,
+    })
+}
+
+/// An IPv6 lookup bound to a device: the longest prefix through it (local
+/// table first; a local route's device is its address's), else ENETUNREACH
+/// (IPv6 assumes no on-link destination). The source: the destination if it
+/// is one of the stack's addresses, else the unbound lookup's when it leaves
+/// through the same device, else the device's global address sharing the
+/// longest prefix with the destination (RFC 6724 rules 1, 5 and 8).
+fn bound_lookup_v6(
+    snap: &Snapshot,
+    dst: IpAddr,
+    oif: u32,
+    unbound: Option<netstack::inet::RouteAnswer>,
+) -> Result<netstack::inet::RouteAnswer, Failure> {
+    use netstack::inet::{RouteAnswer, RouteType};
+    if !snap.interfaces.iter().any(|i| i.index == oif && i.is_up()) {
+        return Err(Failure::new(libc::ENETUNREACH));
+    }
+    let lo = snap
+        .interfaces
+        .iter()
+        .find(|i| i.is_loopback())
+        .map_or(1, |i| i.index);
+    let pick = |table: u32| {
+        snap.routes
+            .iter()
+            .filter(|r| r.dst.is_ipv6() && r.table == table && r.oif == oif && r.contains(dst))
+            .max_by(|a, b| {
+                a.prefix_len
+                    .cmp(&b.prefix_len)
+                    .then(b.metric.cmp(&a.metric))
+            })
+    };
+    let r = pick(RT_TABLE_LOCAL)
+        .or_else(|| pick(RT_TABLE_MAIN))
+        .ok_or(Failure::new(libc::ENETUNREACH))?;
+    if r.kind == RouteType::Local {
+        return Ok(RouteAnswer {
+            dst,
+            src: None,
+            kind: r.kind,
+            oif: lo,
+            prefsrc: r.prefsrc.unwrap_or(dst),
+            gateway: None,
+            table: r.table,
+            metric: r.metric,
+            protocol: r.protocol,
+        });
+    }
+    let prefsrc = match (r.prefsrc, unbound) {
+        (Some(p), _) => p,
+        // RFC 6724 rule 1: the destination itself, when it is one of ours.
+        // (Loopback and link-local destinations only look at the device's addresses.)
+        (None, _)
+            if !dst.is_loopback()
+                && !matches!(dst, IpAddr::V6(d) if d.segments()[0] & 0xffc0 == 0xfe80)
+                && snap.addrs.iter().any(|a| a.addr == dst) =>
+        {
+            dst
+        }
+        (None, Some(u)) if u.oif == oif => u.prefsrc,
+        _ => snap
+            .addrs
+            .iter()
+            .filter(|a| a.ifindex == oif && a.addr.is_ipv6() && a.scope == 0)
+            .max_by_key(|a| netstack::inet::common_prefix_len(a.addr, dst))
+            .map(|a| a.addr)
+            .ok_or(Failure::new(libc::EADDRNOTAVAIL))?,
+    };
+    Ok(RouteAnswer {
+        dst,
+        src: None,
+        kind: r.kind,
+        oif,
+        prefsrc,
+        gateway: r.gateway,
+        table: r.table,
+        metric: r.metric,
+        protocol: r.protocol,
     })
 }
 
