@@ -14,6 +14,7 @@ pub mod addr;
 mod change;
 pub mod error;
 pub mod link;
+mod lookup;
 pub mod netconf;
 pub mod nlmsg;
 pub mod responder;

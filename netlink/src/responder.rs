@@ -688,10 +688,10 @@ impl Responder {
             return Err(Failure::new(libc::ENODEV));
         }
         let answer = if v4 && oif != 0 && src.is_none() {
-            bound_lookup_v4(&self.stack.snapshot(), dst, oif)?
+            crate::lookup::bound_lookup_v4(&self.stack.snapshot(), dst, oif)?
         } else if oif != 0 && src.is_none() {
             let table = self.stack.route_get(dst, None).ok();
-            bound_lookup_v6(&self.stack.snapshot(), dst, oif, table)?
+            crate::lookup::bound_lookup_v6(&self.stack.snapshot(), dst, oif, table)?
         } else {
             let a = self
                 .stack
@@ -706,7 +706,7 @@ impl Responder {
         };
         if flags & RTM_F_FIB_MATCH != 0 {
             // `ip route get fibmatch`: the table entry the lookup used, as a dump shows it.
-            let entry = fib_match(&self.stack.route_table(), &answer)
+            let entry = crate::lookup::fib_match(&self.stack.route_table(), &answer)
                 .ok_or(Failure::new(libc::ENETUNREACH))?;
             route::fill(w, RTM_NEWROUTE, 0, m.header.seq, self.opts.portid, &entry);
             return Ok(());
@@ -866,236 +866,6 @@ impl Responder {
         // A stack knows no other namespaces: no peer has an id.
         Ok(())
     }
-}
-
-/// An IPv4 lookup bound to a device (RTA_OIF, no `from`), as
-/// `ip_route_output_key_hash_rcu` makes it: only routes through that device
-/// count (a local route's device is its address's); when none holds the
-/// destination, the kernel assumes it is on the device's link.
-fn bound_lookup_v4(
-    snap: &Snapshot,
-    dst: IpAddr,
-    oif: u32,
-) -> Result<netstack::inet::RouteAnswer, Failure> {
-    use netstack::inet::{rt_scope, RouteAnswer, RouteType};
-    let iface = snap
-        .interfaces
-        .iter()
-        .find(|i| i.index == oif)
-        .ok_or(Failure::new(libc::ENODEV))?;
-    if !iface.is_up() {
-        return Err(Failure::new(libc::ENETUNREACH));
-    }
-    let lo = snap
-        .interfaces
-        .iter()
-        .find(|i| i.is_loopback())
-        .map_or(1, |i| i.index);
-    let route = snap
-        .routes
-        .iter()
-        .filter(|r| r.is_ipv4() && r.oif == oif && r.contains(dst))
-        .max_by(|a, b| {
-            a.prefix_len
-                .cmp(&b.prefix_len)
-                .then(b.metric.cmp(&a.metric))
-        });
-    let (kind, out, gateway, prefsrc, metric, protocol) = match route {
-        Some(r) if r.kind == RouteType::Local => (
-            RouteType::Local,
-            lo,
-            None,
-            r.prefsrc.unwrap_or(dst),
-            r.metric,
-            r.protocol,
-        ),
-        Some(r) => {
-            let scope = if r.gateway.is_some() {
-                rt_scope::LINK
-            } else {
-                rt_scope::HOST
-            };
-            let src = r
-                .prefsrc
-                .or_else(|| select_v4(snap, oif, Some(r.gateway.unwrap_or(dst)), scope));
-            (
-                r.kind,
-                oif,
-                r.gateway,
-                src.unwrap_or(unspecified_v4()),
-                r.metric,
-                r.protocol,
-            )
-        }
-        None => (
-            RouteType::Unicast,
-            oif,
-            None,
-            select_v4(snap, oif, None, rt_scope::LINK).unwrap_or(unspecified_v4()),
-            0,
-            0,
-        ),
-    };
-    Ok(RouteAnswer {
-        dst,
-        src: None,
-        kind,
-        oif: out,
-        prefsrc,
-        gateway,
-        table: RT_TABLE_MAIN,
-        metric,
-        protocol,
-    })
-}
-
-/// An IPv6 lookup bound to a device: the longest prefix through it (local
-/// table first; a local route's device is its address's), else ENETUNREACH
-/// (IPv6 assumes no on-link destination). The source: the destination if it
-/// is one of the stack's addresses, else the unbound lookup's when it leaves
-/// through the same device, else the device's global address sharing the
-/// longest prefix with the destination (RFC 6724 rules 1, 5 and 8).
-fn bound_lookup_v6(
-    snap: &Snapshot,
-    dst: IpAddr,
-    oif: u32,
-    unbound: Option<netstack::inet::RouteAnswer>,
-) -> Result<netstack::inet::RouteAnswer, Failure> {
-    use netstack::inet::{RouteAnswer, RouteType};
-    if !snap.interfaces.iter().any(|i| i.index == oif && i.is_up()) {
-        return Err(Failure::new(libc::ENETUNREACH));
-    }
-    let lo = snap
-        .interfaces
-        .iter()
-        .find(|i| i.is_loopback())
-        .map_or(1, |i| i.index);
-    let pick = |table: u32| {
-        snap.routes
-            .iter()
-            .filter(|r| r.dst.is_ipv6() && r.table == table && r.oif == oif && r.contains(dst))
-            .max_by(|a, b| {
-                a.prefix_len
-                    .cmp(&b.prefix_len)
-                    .then(b.metric.cmp(&a.metric))
-            })
-    };
-    let r = pick(RT_TABLE_LOCAL)
-        .or_else(|| pick(RT_TABLE_MAIN))
-        .ok_or(Failure::new(libc::ENETUNREACH))?;
-    if r.kind == RouteType::Local {
-        return Ok(RouteAnswer {
-            dst,
-            src: None,
-            kind: r.kind,
-            oif: lo,
-            prefsrc: r.prefsrc.unwrap_or(dst),
-            gateway: None,
-            table: r.table,
-            metric: r.metric,
-            protocol: r.protocol,
-        });
-    }
-    let prefsrc = match (r.prefsrc, unbound) {
-        (Some(p), _) => p,
-        // RFC 6724 rule 1: the destination itself, when it is one of ours.
-        // (Loopback and link-local destinations only look at the device's addresses.)
-        (None, _)
-            if !dst.is_loopback()
-                && !matches!(dst, IpAddr::V6(d) if d.segments()[0] & 0xffc0 == 0xfe80)
-                && snap.addrs.iter().any(|a| a.addr == dst) =>
-        {
-            dst
-        }
-        (None, Some(u)) if u.oif == oif => u.prefsrc,
-        _ => snap
-            .addrs
-            .iter()
-            .filter(|a| a.ifindex == oif && a.addr.is_ipv6() && a.scope == 0)
-            .max_by_key(|a| netstack::inet::common_prefix_len(a.addr, dst))
-            .map(|a| a.addr)
-            .ok_or(Failure::new(libc::EADDRNOTAVAIL))?,
-    };
-    Ok(RouteAnswer {
-        dst,
-        src: None,
-        kind: r.kind,
-        oif,
-        prefsrc,
-        gateway: r.gateway,
-        table: r.table,
-        metric: r.metric,
-        protocol: r.protocol,
-    })
-}
-
-fn unspecified_v4() -> IpAddr {
-    IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-}
-
-/// `inet_select_addr`: a primary address of `dev` no narrower than `scope`,
-/// preferring one whose subnet holds `toward`; else the first primary of
-/// any device that is neither link- nor narrower-scoped.
-fn select_v4(snap: &Snapshot, dev: u32, toward: Option<IpAddr>, scope: u8) -> Option<IpAddr> {
-    let primaries = |i: u32| {
-        let mine: Vec<_> = snap
-            .addrs
-            .iter()
-            .filter(|a| a.ifindex == i && a.addr.is_ipv4())
-            .collect();
-        addr::ipv4_dev_order(&mine)
-            .into_iter()
-            .filter(|a| !a.is_secondary())
-            .collect::<Vec<_>>()
-    };
-    let on_dev: Vec<_> = primaries(dev)
-        .into_iter()
-        .filter(|a| a.scope <= scope)
-        .collect();
-    if let Some(t) = toward {
-        if let Some(a) = on_dev
-            .iter()
-            .find(|a| netstack::inet::prefix_contains(a.addr, a.prefix_len, t))
-        {
-            return Some(a.addr);
-        }
-    }
-    if let Some(a) = on_dev.first() {
-        return Some(a.addr);
-    }
-    snap.interfaces.iter().find_map(|i| {
-        primaries(i.index)
-            .into_iter()
-            .find(|a| a.scope != netstack::inet::rt_scope::LINK && a.scope <= scope)
-            .map(|a| a.addr)
-    })
-}
-
-/// The table entry behind a lookup's answer: the longest prefix holding the
-/// destination with the answer's type, gateway and metric (IPv6: in the
-/// answer's table). IPv4 shows it in table main, as the merged local/main
-/// table answers (`fib_dump_info` with the table the lookup found it in).
-fn fib_match(
-    routes: &[netstack::inet::Route],
-    a: &netstack::inet::RouteAnswer,
-) -> Option<netstack::inet::Route> {
-    let v4 = a.dst.is_ipv4();
-    let mut best = routes
-        .iter()
-        .filter(|r| {
-            r.dst.is_ipv4() == v4
-                && r.contains(a.dst)
-                && r.gateway == a.gateway
-                && r.metric == a.metric
-                && (v4 || r.table == a.table)
-                && (r.kind == a.kind || v4 && r.kind == netstack::inet::RouteType::Unicast)
-        })
-        .max_by_key(|r| (r.prefix_len, r.kind == a.kind))?
-        .clone();
-    if v4 {
-        best.table = RT_TABLE_MAIN;
-    }
-    Some(best)
 }
 
 #[derive(Default)]
