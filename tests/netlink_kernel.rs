@@ -527,6 +527,28 @@ fn netlink_route_get_matches_the_kernel() {
         &req(RTM_GETROUTE, REQ, 6, &rtmsg(AF_INET, 24, 0, 0, 0)),
     );
 
+    // A packet arriving on a device (RTA_IIF): delivered, martian, or not forwarded.
+    for (dst, src, iif) in [
+        ([10, 9, 0, 2], Some([10, 9, 0, 1]), 2u32),
+        ([8, 8, 8, 8], Some([10, 9, 0, 1]), 2),
+        ([10, 9, 0, 2], Some([10, 9, 0, 2]), 2),
+        ([10, 9, 0, 255], Some([10, 9, 0, 1]), 2),
+        ([10, 9, 0, 2], None, 2),
+        ([127, 0, 0, 1], Some([10, 9, 0, 1]), 2),
+        ([10, 9, 0, 2], Some([127, 0, 0, 1]), 2),
+        ([10, 9, 0, 2], Some([10, 9, 0, 1]), 1),
+        ([10, 9, 0, 2], Some([10, 9, 0, 1]), 9),
+    ] {
+        let mut body = get4(dst, src, 0);
+        body.extend(nla(3, &iif.to_ne_bytes()));
+        b.check(
+            "input route",
+            true,
+            false,
+            &req(RTM_GETROUTE, REQ, 13, &body),
+        );
+    }
+
     // Unreachable: the same tables without their default routes.
     b.ns.ip(&["route", "del", "default"]).unwrap();
     b.ns.ip(&["-6", "route", "del", "default"]).unwrap();

@@ -237,3 +237,48 @@ pub(crate) fn fib_match(
     }
     Some(best)
 }
+
+/// What an IPv4 packet from `src` arriving on `iif` for `dst` meets
+/// (`ip_route_input_slow`): martian sources and destinations are EINVAL,
+/// local and broadcast destinations are delivered, and everything else would
+/// be forwarded, which sandnet (like a host with ip_forward 0) does not:
+/// EHOSTUNREACH.
+pub(crate) fn input_lookup_v4(
+    snap: &Snapshot,
+    dst: IpAddr,
+    src: Option<IpAddr>,
+    iif: u32,
+) -> Result<netstack::inet::RouteType, Failure> {
+    use netstack::inet::RouteType;
+    let iface = snap
+        .interfaces
+        .iter()
+        .find(|i| i.index == iif)
+        .ok_or(Failure::new(libc::ENODEV))?;
+    let from_lo = iface.is_loopback();
+    let (IpAddr::V4(d), Some(IpAddr::V4(s))) = (dst, src) else {
+        return Err(Failure::new(libc::EINVAL));
+    };
+    let martian_src = s.is_unspecified()
+        || s.is_multicast()
+        || s.is_broadcast()
+        || (!from_lo && s.is_loopback())
+        || (!from_lo && snap.addrs.iter().any(|a| a.addr == IpAddr::V4(s)));
+    if martian_src || (!from_lo && d.is_loopback()) || d.is_unspecified() {
+        return Err(Failure::new(libc::EINVAL));
+    }
+    let local = snap
+        .routes
+        .iter()
+        .filter(|r| {
+            r.is_ipv4()
+                && r.table == RT_TABLE_LOCAL
+                && matches!(r.kind, RouteType::Local | RouteType::Broadcast)
+                && r.contains(dst)
+        })
+        .max_by_key(|r| r.prefix_len);
+    match local {
+        Some(r) => Ok(r.kind),
+        None => Err(Failure::new(libc::EHOSTUNREACH)),
+    }
+}

@@ -676,9 +676,29 @@ impl Responder {
             Some(a) => a.u32()?,
             None => self.opts.uid,
         };
-        // An input-route simulation (RTA_IIF) is not modelled.
-        if attrs.get(RTA_IIF).is_some() {
-            return Err(Failure::new(libc::EOPNOTSUPP));
+        if let Some(iif) = attrs.get(RTA_IIF) {
+            // A packet arriving on a device: IPv4 only (not modelled for IPv6).
+            if !v4 {
+                return Err(Failure::new(libc::EOPNOTSUPP));
+            }
+            let iif = iif.u32()?;
+            let snap = self.stack.snapshot();
+            let kind = crate::lookup::input_lookup_v4(&snap, dst, src, iif)?;
+            let lo = self.stack.ifindex("lo").unwrap_or(1);
+            let from = src.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+            route::fill_input_answer(
+                w,
+                RTM_NEWROUTE,
+                m.header.seq,
+                self.opts.portid,
+                dst,
+                from,
+                kind,
+                lo,
+                iif,
+                p[3],
+            );
+            return Ok(());
         }
         let oif = match attrs.get(RTA_OIF) {
             Some(a) => a.u32()?,

@@ -245,6 +245,47 @@ pub fn fill_answer(w: &mut Writer, ty: u16, seq: u32, portid: u32, q: &Lookup, a
     w.end(start);
 }
 
+/// The answer to an IPv4 lookup of a packet arriving on `iif`
+/// (`ip route get DST from SRC iif DEV`, `rt_fill_info` of an input route):
+/// delivered locally through lo, for a local or broadcast destination.
+#[allow(clippy::too_many_arguments)]
+pub fn fill_input_answer(
+    w: &mut Writer,
+    ty: u16,
+    seq: u32,
+    portid: u32,
+    dst: IpAddr,
+    src: IpAddr,
+    kind: RouteType,
+    lo: u32,
+    iif: u32,
+    tos: u8,
+) {
+    let start = w.begin(ty, 0, seq, portid);
+    let rtcf = match kind {
+        RouteType::Broadcast => RTCF_BROADCAST | RTCF_LOCAL,
+        _ => RTCF_LOCAL,
+    };
+    w.bytes(&[
+        libc::AF_INET as u8,
+        32,
+        32,
+        tos,
+        RT_TABLE_MAIN as u8,
+        0,
+        0,
+        kind as u8,
+    ]);
+    w.bytes(&(RTM_F_CLONED | rtcf).to_ne_bytes());
+    w.u32(RTA_TABLE, RT_TABLE_MAIN);
+    w.attr(RTA_DST, &ip_bytes(&dst));
+    w.attr(RTA_SRC, &ip_bytes(&src));
+    w.u32(RTA_OIF, lo);
+    w.u32(RTA_IIF, iif);
+    cacheinfo(w, 2);
+    w.end(start);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
