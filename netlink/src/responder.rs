@@ -921,6 +921,17 @@ mod tests {
         let get = NLM_F_REQUEST | NLM_F_ACK;
         let mut route_get = vec![2, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
         route_get.extend_from_slice(&[8, 0, 1, 0, 10, 0, 0, 1]);
+        let mut bound = route_get.clone();
+        bound.extend_from_slice(&[8, 0, 4, 0, 1, 0, 0, 0]);
+        let mut arriving = route_get.clone();
+        arriving.extend_from_slice(&[8, 0, 2, 0, 10, 0, 0, 7, 8, 0, 3, 0, 1, 0, 0, 0]);
+        let mut fib_match = route_get.clone();
+        fib_match[8] = 0;
+        fib_match[9] = 0x20;
+        let mut bound6 = vec![10, 128, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 0, 1, 0];
+        bound6.extend_from_slice(&[0; 15]);
+        bound6.push(1);
+        bound6.extend_from_slice(&[8, 0, 4, 0, 1, 0, 0, 0]);
         let mut addr = vec![2, 24, 0, 0, 2, 0, 0, 0];
         addr.extend_from_slice(&[8, 0, 2, 0, 10, 0, 0, 9, 8, 0, 1, 0, 10, 0, 0, 9]);
         let mut link = vec![0u8; 16];
@@ -932,6 +943,10 @@ mod tests {
             req(RTM_GETADDR, dump, &[0; 8]),
             req(RTM_GETROUTE, dump, &[0; 12]),
             req(RTM_GETROUTE, get, &route_get),
+            req(RTM_GETROUTE, get, &bound),
+            req(RTM_GETROUTE, get, &arriving),
+            req(RTM_GETROUTE, get, &fib_match),
+            req(RTM_GETROUTE, get, &bound6),
             req(RTM_NEWADDR, get | NLM_F_CREATE_EXCL, &addr),
             req(RTM_DELADDR, get, &addr),
             req(RTM_NEWLINK, get, &link),
