@@ -137,42 +137,7 @@ impl KernelNl {
     /// Sends `req` and collects the kernel's replies: until the NLMSG_DONE or
     /// NLMSG_ERROR that ends a dump or an acked request, else the first datagram.
     pub fn request(&self, req: &[u8]) -> Vec<u8> {
-        let raw = self.fd.as_raw_fd();
-        // SAFETY: req is a live buffer of req.len() bytes.
-        let n = unsafe { libc::send(raw, req.as_ptr().cast(), req.len(), 0) };
-        assert_eq!(
-            n,
-            req.len() as isize,
-            "send: {}",
-            std::io::Error::last_os_error()
-        );
-        let wants_end = Header::parse(req)
-            .is_some_and(|h| h.flags & NLM_F_ACK != 0 || h.flags & NLM_F_DUMP == NLM_F_DUMP);
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            // SAFETY: buf is a live, writable buffer of buf.len() bytes.
-            let n = unsafe { libc::recv(raw, buf.as_mut_ptr().cast(), buf.len(), 0) };
-            assert!(n >= 0, "recv: {}", std::io::Error::last_os_error());
-            let chunk = &buf[..n as usize];
-            out.extend_from_slice(chunk);
-            let ended = messages(chunk)
-                .iter()
-                .any(|(h, _)| h.ty == NLMSG_DONE || h.ty == NLMSG_ERROR);
-            if !wants_end || ended {
-                // Everything else a non-dump request causes is queued by now.
-                loop {
-                    // SAFETY: buf is a live, writable buffer of buf.len() bytes.
-                    let n = unsafe {
-                        libc::recv(raw, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT)
-                    };
-                    if n <= 0 {
-                        return out;
-                    }
-                    out.extend_from_slice(&buf[..n as usize]);
-                }
-            }
-        }
+        self.request_datagrams(req).concat()
     }
 }
 
