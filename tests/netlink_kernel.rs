@@ -549,6 +549,25 @@ fn netlink_route_get_matches_the_kernel() {
         );
     }
 
+    for (dst, src, iif) in [
+        ("fd00:9::2", Some("fd00:9::1"), 2u32),
+        ("2001:db8::1", Some("fd00:9::1"), 2),
+        ("fd00:9::2", Some("fd00:9::2"), 2),
+        ("fd00:9::2", None, 2),
+        ("::1", Some("fd00:9::1"), 2),
+        ("fd00:9::2", Some("fd00:9::1"), 1),
+        ("fd00:9::2", Some("fd00:9::1"), 9),
+    ] {
+        let mut body = get6(dst, src);
+        body.extend(nla(3, &iif.to_ne_bytes()));
+        b.check(
+            "input route v6",
+            true,
+            false,
+            &req(RTM_GETROUTE, REQ, 14, &body),
+        );
+    }
+
     // Unreachable: the same tables without their default routes.
     b.ns.ip(&["route", "del", "default"]).unwrap();
     b.ns.ip(&["-6", "route", "del", "default"]).unwrap();

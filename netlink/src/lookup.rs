@@ -282,3 +282,45 @@ pub(crate) fn input_lookup_v4(
         None => Err(Failure::new(libc::EHOSTUNREACH)),
     }
 }
+
+/// What an IPv6 packet arriving on `iif` for `dst` meets, as the kernel's
+/// route query answers it (`ip6_route_input_lookup`): the table's route,
+/// except that ::1 is local only to packets from lo (from elsewhere it takes
+/// the main table's route).
+pub(crate) fn input_lookup_v6(
+    snap: &Snapshot,
+    dst: IpAddr,
+    iif: u32,
+    table_answer: Result<netstack::inet::RouteAnswer, Failure>,
+) -> Result<netstack::inet::RouteAnswer, Failure> {
+    use netstack::inet::RouteAnswer;
+    let iface = snap
+        .interfaces
+        .iter()
+        .find(|i| i.index == iif)
+        .ok_or(Failure::new(libc::ENODEV))?;
+    if !dst.is_loopback() || iface.is_loopback() {
+        return table_answer;
+    }
+    let r = snap
+        .routes
+        .iter()
+        .filter(|r| r.dst.is_ipv6() && r.table == RT_TABLE_MAIN && r.contains(dst))
+        .max_by(|a, b| {
+            a.prefix_len
+                .cmp(&b.prefix_len)
+                .then(b.metric.cmp(&a.metric))
+        })
+        .ok_or(Failure::new(libc::ENETUNREACH))?;
+    Ok(RouteAnswer {
+        dst,
+        src: None,
+        kind: r.kind,
+        oif: r.oif,
+        prefsrc: dst,
+        gateway: r.gateway,
+        table: r.table,
+        metric: r.metric,
+        protocol: r.protocol,
+    })
+}

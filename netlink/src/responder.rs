@@ -677,11 +677,27 @@ impl Responder {
             None => self.opts.uid,
         };
         if let Some(iif) = attrs.get(RTA_IIF) {
-            // A packet arriving on a device: IPv4 only (not modelled for IPv6).
-            if !v4 {
-                return Err(Failure::new(libc::EOPNOTSUPP));
-            }
+            // A packet arriving on a device.
             let iif = iif.u32()?;
+            if !v4 {
+                let snap = self.stack.snapshot();
+                let table = self
+                    .stack
+                    .route_get(dst, None)
+                    .map_err(|e| Failure::new(e.raw_os_error().unwrap_or(libc::EINVAL)));
+                let a = crate::lookup::input_lookup_v6(&snap, dst, iif, table)?;
+                let from = src.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+                route::fill_input_answer_v6(
+                    w,
+                    RTM_NEWROUTE,
+                    m.header.seq,
+                    self.opts.portid,
+                    from,
+                    iif,
+                    &a,
+                );
+                return Ok(());
+            }
             let snap = self.stack.snapshot();
             let kind = crate::lookup::input_lookup_v4(&snap, dst, src, iif)?;
             let lo = self.stack.ifindex("lo").unwrap_or(1);
@@ -947,6 +963,11 @@ mod tests {
             req(RTM_GETROUTE, get, &arriving),
             req(RTM_GETROUTE, get, &fib_match),
             req(RTM_GETROUTE, get, &bound6),
+            req(
+                RTM_GETROUTE,
+                get,
+                &[&bound6[..28], &[8, 0, 3, 0, 1, 0, 0, 0][..]].concat(),
+            ),
             req(RTM_NEWADDR, get | NLM_F_CREATE_EXCL, &addr),
             req(RTM_DELADDR, get, &addr),
             req(RTM_NEWLINK, get, &link),

@@ -286,6 +286,48 @@ pub fn fill_input_answer(
     w.end(start);
 }
 
+/// The answer to an IPv6 lookup of a packet arriving on `iif`
+/// (`rt6_fill_node` with an input interface): the route the table gives,
+/// with RTA_IIF in place of a preferred source.
+pub fn fill_input_answer_v6(
+    w: &mut Writer,
+    ty: u16,
+    seq: u32,
+    portid: u32,
+    src: IpAddr,
+    iif: u32,
+    a: &RouteAnswer,
+) {
+    let start = w.begin(ty, 0, seq, portid);
+    w.bytes(&[
+        libc::AF_INET6 as u8,
+        128,
+        128,
+        0,
+        (if a.table < 256 {
+            a.table
+        } else {
+            RT_TABLE_COMPAT
+        }) as u8,
+        a.protocol,
+        0,
+        a.kind as u8,
+    ]);
+    w.bytes(&0u32.to_ne_bytes());
+    w.u32(RTA_TABLE, a.table);
+    w.attr(RTA_DST, &ip_bytes(&a.dst));
+    w.attr(RTA_SRC, &ip_bytes(&src));
+    w.u32(RTA_IIF, iif);
+    w.u32(RTA_PRIORITY, a.metric);
+    if let Some(g) = &a.gateway {
+        w.attr(RTA_GATEWAY, &ip_bytes(g));
+    }
+    w.u32(RTA_OIF, a.oif);
+    cacheinfo(w, 2);
+    w.u8(RTA_PREF, 0);
+    w.end(start);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
