@@ -1022,3 +1022,41 @@ fn netlink_two_tuns_match_the_kernel() {
         }
     }
 }
+
+#[test]
+fn netlink_stats_match_the_kernel() {
+    let Some(b) = bed("netlink_stats_match_the_kernel") else {
+        return;
+    };
+    const RTM_GETSTATS: u16 = 94;
+    let msg = |idx: u32, mask: u32| {
+        let mut v = vec![0u8; 4];
+        v.extend_from_slice(&idx.to_ne_bytes());
+        v.extend_from_slice(&mask.to_ne_bytes());
+        v
+    };
+    for strict in [false, true] {
+        for mask in [1u32, 2, 4, 8, 16, 0x1f, 0] {
+            b.check(
+                "stats dump",
+                true,
+                strict,
+                &req(RTM_GETSTATS, REQ | DUMP, 1, &msg(0, mask)),
+            );
+        }
+        for (idx, mask) in [(2u32, 1u32), (1, 0x1f), (9, 1), (0, 1)] {
+            b.check(
+                "stats get",
+                true,
+                strict,
+                &req(RTM_GETSTATS, REQ | ACK, 2, &msg(idx, mask)),
+            );
+        }
+    }
+    b.check(
+        "strict stats dump by index",
+        true,
+        true,
+        &req(RTM_GETSTATS, REQ | DUMP, 3, &msg(2, 1)),
+    );
+}

@@ -184,7 +184,7 @@ pub fn fill(
 /// `struct rtnl_link_stats64` from the 16 /proc/net/dev counters (the inverse
 /// of dev_seq_printf_stats: the detail counters it sums are kept in the first
 /// of each sum).
-fn stats64(s: &DevStats) -> [u64; 25] {
+pub(crate) fn stats64(s: &DevStats) -> [u64; 25] {
     [
         s.rx_packets,
         s.tx_packets,

@@ -157,6 +157,7 @@ impl Responder {
                 RTM_GETNSID => self.dump_nsid(m),
                 RTM_GETRULE => self.dump_rule(w, m, family),
                 RTM_GETNETCONF => self.dump_netconf(w, m, &snap, family),
+                crate::stats::RTM_GETSTATS => self.dump_stats(w, m, &snap),
                 _ => return Outcome::Failed(Failure::new(libc::EOPNOTSUPP)),
             };
             let err = result.err();
@@ -174,6 +175,7 @@ impl Responder {
             (RTM_GETLINK, _) => self.get_link(w, m),
             (RTM_GETROUTE, AF_INET) | (RTM_GETROUTE, AF_INET6) => self.get_route(w, m, family),
             (RTM_GETADDR, AF_INET6) => self.get_addr6(w, m),
+            (crate::stats::RTM_GETSTATS, _) => self.get_stats(w, m),
             (RTM_GETNETCONF, AF_INET) | (RTM_GETNETCONF, AF_INET6) => {
                 self.get_netconf(w, m, family)
             }
@@ -861,6 +863,69 @@ impl Responder {
         Ok(())
     }
 
+    // ---- statistics ----
+
+    fn dump_stats(&self, w: &mut Writer, m: &Message<'_>, snap: &Snapshot) -> Dumped {
+        let p = m.payload;
+        if self.opts.strict_check {
+            // rtnl_valid_stats_req
+            if p.len() < 12 {
+                return Err(einval("Invalid header for stats dump"));
+            }
+            if p[1] != 0 || u16_at(p, 2) != Some(0) || u32_at(p, 4) != Some(0) {
+                return Err(einval("Invalid values in header for stats dump request"));
+            }
+            if p.len() > 12 {
+                return Err(einval("Invalid attributes after stats header"));
+            }
+        }
+        let mask = u32_at(p, 8).unwrap_or(0);
+        if mask == 0 {
+            return Err(einval("Filter mask must be set for stats dump"));
+        }
+        for iface in &snap.interfaces {
+            let stats = snap
+                .stats
+                .dev
+                .get(&iface.index)
+                .copied()
+                .unwrap_or_default();
+            crate::stats::fill(
+                w,
+                NLM_F_MULTI,
+                m.header.seq,
+                self.opts.portid,
+                iface.index,
+                mask,
+                &stats,
+            );
+        }
+        Ok(())
+    }
+
+    /// rtnl_stats_get: one device's statistics.
+    fn get_stats(&self, w: &mut Writer, m: &Message<'_>) -> Result<(), Failure> {
+        let p = m.payload;
+        if p.len() < 12 {
+            return Err(einval("Invalid header for stats dump"));
+        }
+        let ifindex = u32_at(p, 4).unwrap_or(0);
+        let mask = u32_at(p, 8).unwrap_or(0);
+        if ifindex == 0 {
+            return Err(Failure::new(libc::EINVAL));
+        }
+        let snap = self.stack.snapshot();
+        if !snap.interfaces.iter().any(|i| i.index == ifindex) {
+            return Err(Failure::new(libc::ENODEV));
+        }
+        if mask == 0 {
+            return Err(Failure::new(libc::EINVAL));
+        }
+        let stats = snap.stats.dev.get(&ifindex).copied().unwrap_or_default();
+        crate::stats::fill(w, 0, m.header.seq, self.opts.portid, ifindex, mask, &stats);
+        Ok(())
+    }
+
     // ---- neighbours and namespace ids ----
 
     fn dump_neigh(&self, m: &Message<'_>) -> Dumped {
@@ -978,6 +1043,16 @@ mod tests {
             req(RTM_GETNSID, dump, &[0; 4]),
             req(RTM_GETRULE, dump, &[0; 12]),
             req(RTM_GETNETCONF, dump, &[2, 0, 0, 0]),
+            req(
+                crate::stats::RTM_GETSTATS,
+                dump,
+                &[0, 0, 0, 0, 0, 0, 0, 0, 0x1f, 0, 0, 0],
+            ),
+            req(
+                crate::stats::RTM_GETSTATS,
+                get,
+                &[0, 0, 0, 0, 1, 0, 0, 0, 0x1f, 0, 0, 0],
+            ),
             req(RTM_GETNETCONF, get, &[10, 0, 0, 0, 8, 0, 1, 0, 1, 0, 0, 0]),
             req(
                 RTM_GETADDR,

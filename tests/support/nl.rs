@@ -227,6 +227,7 @@ fn attr_spans(b: &[u8], base: usize) -> Vec<(u16, usize, usize)> {
 ///   and a random value), and the counter values of IFLA_INET6_STATS and
 ///   IFLA_INET6_ICMP6STATS (their lengths, the first u64, stay);
 /// - RTM_NEWADDR: IFA_CACHEINFO cstamp and tstamp (timestamps);
+/// - RTM_NEWSTATS: IFLA_STATS_LINK_64 (counters);
 /// - RTM_NEWROUTE: RTA_CACHEINFO rta_clntref and rta_lastuse (a reference count
 ///   on the kernel's cached route, and a time);
 ///
@@ -262,6 +263,14 @@ pub fn mask(reply: &[u8]) -> Vec<u8> {
                 for (ty, at, _) in attr_spans(&m[24..], 24) {
                     if ty == 6 {
                         zero(&mut m, at + 8, 8);
+                    }
+                }
+            }
+            92 => {
+                // IFLA_STATS_LINK_64: counters.
+                for (ty, at, len) in attr_spans(&m[28..], 28) {
+                    if ty == 1 {
+                        zero(&mut m, at, len);
                     }
                 }
             }
