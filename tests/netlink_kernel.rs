@@ -854,6 +854,18 @@ fn netlink_iproute2_requests_match_the_kernel() {
             "ip rule show",
             "1c00000022000103b9060e6b00000000020000000000000000000000".to_string(),
         ),
+        (
+            "tc qdisc show",
+            "2400000026000103970a0e6b000000000000000000000000000000000000000000000000".to_string(),
+        ),
+        (
+            "ip stats show dev lo group link: its link lookup",
+            "3000000012000100960a0e6b000000000000000000000000000000000000000008001d0009000000070003006c6f0000".to_string(),
+        ),
+        (
+            "ip stats show dev lo group link",
+            "1c0000005e000100960a0e6b00000000000000000100000001000000".to_string(),
+        ),
     ];
     for (what, hex) in cases {
         let q = unhex(&hex);
@@ -1059,4 +1071,37 @@ fn netlink_stats_match_the_kernel() {
         true,
         &req(RTM_GETSTATS, REQ | DUMP, 3, &msg(2, 1)),
     );
+}
+
+#[test]
+fn netlink_qdiscs_match_the_kernel() {
+    let Some(b) = bed("netlink_qdiscs_match_the_kernel") else {
+        return;
+    };
+    let tcmsg = |ifindex: i32| {
+        let mut v = vec![0u8; 4];
+        v.extend_from_slice(&ifindex.to_ne_bytes());
+        v.extend_from_slice(&[0; 12]);
+        v
+    };
+    for strict in [false, true] {
+        b.check(
+            "qdisc dump",
+            true,
+            strict,
+            &req(38, REQ | DUMP, 1, &tcmsg(0)),
+        );
+        b.check(
+            "class dump",
+            true,
+            strict,
+            &req(42, REQ | DUMP, 2, &tcmsg(2)),
+        );
+        b.check(
+            "filter dump",
+            true,
+            strict,
+            &req(46, REQ | DUMP, 3, &tcmsg(2)),
+        );
+    }
 }

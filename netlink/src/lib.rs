@@ -4,7 +4,7 @@
 //!
 //! - [`nlmsg`]: message and attribute framing (parsing is bounds-checked throughout).
 //! - [`error`]: NLMSG_ERROR (acks, errors, extended-ack texts) and NLMSG_DONE.
-//! - [`link`], [`addr`], [`route`], [`rule`], [`netconf`], [`stats`]: pure encoders, table rows in, messages out,
+//! - [`link`], [`addr`], [`route`], [`rule`], [`netconf`], [`stats`], [`tc`]: pure encoders, table rows in, messages out,
 //!   with the kernel's attribute order.
 //! - [`responder`]: the glue to a `Stack`: dispatch, request checks, filters.
 //!
@@ -21,6 +21,7 @@ pub mod responder;
 pub mod route;
 pub mod rule;
 pub mod stats;
+pub mod tc;
 
 pub use link::LinkExtras;
 pub use responder::{Options, Responder};

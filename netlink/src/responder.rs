@@ -158,6 +158,9 @@ impl Responder {
                 RTM_GETRULE => self.dump_rule(w, m, family),
                 RTM_GETNETCONF => self.dump_netconf(w, m, &snap, family),
                 crate::stats::RTM_GETSTATS => self.dump_stats(w, m, &snap),
+                crate::tc::RTM_GETQDISC => self.dump_qdisc(w, m, &snap),
+                // No classes or filters on any qdisc.
+                crate::tc::RTM_GETTCLASS | crate::tc::RTM_GETTFILTER => Ok(()),
                 _ => return Outcome::Failed(Failure::new(libc::EOPNOTSUPP)),
             };
             let err = result.err();
@@ -926,6 +929,25 @@ impl Responder {
         Ok(())
     }
 
+    fn dump_qdisc(&self, w: &mut Writer, m: &Message<'_>, snap: &Snapshot) -> Dumped {
+        for iface in &snap.interfaces {
+            let kind = if iface.is_loopback() || iface.tx_queue_len == 0 {
+                "noqueue"
+            } else {
+                self.opts.link.default_qdisc.as_str()
+            };
+            crate::tc::fill(
+                w,
+                NLM_F_MULTI,
+                m.header.seq,
+                self.opts.portid,
+                iface.index,
+                kind,
+            );
+        }
+        Ok(())
+    }
+
     // ---- neighbours and namespace ids ----
 
     fn dump_neigh(&self, m: &Message<'_>) -> Dumped {
@@ -1053,6 +1075,7 @@ mod tests {
                 get,
                 &[0, 0, 0, 0, 1, 0, 0, 0, 0x1f, 0, 0, 0],
             ),
+            req(crate::tc::RTM_GETQDISC, dump, &[0; 20]),
             req(RTM_GETNETCONF, get, &[10, 0, 0, 0, 8, 0, 1, 0, 1, 0, 0, 0]),
             req(
                 RTM_GETADDR,

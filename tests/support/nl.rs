@@ -228,6 +228,7 @@ fn attr_spans(b: &[u8], base: usize) -> Vec<(u16, usize, usize)> {
 ///   IFLA_INET6_ICMP6STATS (their lengths, the first u64, stay);
 /// - RTM_NEWADDR: IFA_CACHEINFO cstamp and tstamp (timestamps);
 /// - RTM_NEWSTATS: IFLA_STATS_LINK_64 (counters);
+/// - RTM_NEWQDISC: the values in TCA_STATS2 and TCA_STATS (counters);
 /// - RTM_NEWROUTE: RTA_CACHEINFO rta_clntref and rta_lastuse (a reference count
 ///   on the kernel's cached route, and a time);
 ///
@@ -263,6 +264,18 @@ pub fn mask(reply: &[u8]) -> Vec<u8> {
                 for (ty, at, _) in attr_spans(&m[24..], 24) {
                     if ty == 6 {
                         zero(&mut m, at + 8, 8);
+                    }
+                }
+            }
+            36 => {
+                // TCA_STATS2 and TCA_STATS: counters.
+                for (ty, at, len) in attr_spans(&m[36..], 36) {
+                    if ty == 7 {
+                        for (_, a2, l2) in attr_spans(&m[at..at + len], at) {
+                            zero(&mut m, a2, l2);
+                        }
+                    } else if ty == 3 {
+                        zero(&mut m, at, len);
                     }
                 }
             }
