@@ -110,4 +110,24 @@ fn netlink_answers_a_pipe_stack_from_its_tables() {
         .interface_addrs()
         .iter()
         .any(|a| a.addr == ip("10.0.1.2")));
+
+    // Options the stack cannot hold are refused, not dropped: no prefix route,
+    // a finite lifetime.
+    let eopnotsupp = (-libc::EOPNOTSUPP).to_ne_bytes();
+    let mut noprefix = add.clone();
+    noprefix[15] = 3;
+    noprefix.extend_from_slice(&[8, 0, 8, 0, 0, 2, 0, 0]); // IFA_FLAGS: IFA_F_NOPREFIXROUTE
+    let reply = r.handle(&req(20, NLM_F_REQUEST | 0x4 | 0x400 | 0x200, &noprefix));
+    assert_eq!(&split(&reply)[0].payload[..4], &eopnotsupp);
+    let mut lifetime = add.clone();
+    lifetime[15] = 4;
+    lifetime.extend_from_slice(&[
+        20, 0, 6, 0, 60, 0, 0, 0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ]);
+    let reply = r.handle(&req(20, NLM_F_REQUEST | 0x4 | 0x400 | 0x200, &lifetime));
+    assert_eq!(&split(&reply)[0].payload[..4], &eopnotsupp);
+    assert!(!stack
+        .interface_addrs()
+        .iter()
+        .any(|a| a.addr == ip("10.0.1.3") || a.addr == ip("10.0.1.4")));
 }

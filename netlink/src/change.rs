@@ -124,6 +124,7 @@ fn new_addr(stack: &Stack, m: &Message<'_>, v4: bool) -> Result<(), Failure> {
         }
         addr_attr(a, false)?
     };
+    unmodelled_addr_options(m, &r)?;
     let exists = stack
         .interface_addrs()
         .iter()
@@ -143,6 +144,36 @@ fn new_addr(stack: &Stack, m: &Message<'_>, v4: bool) -> Result<(), Failure> {
     stack
         .add_address(r.ifindex, addr, r.prefix_len)
         .map_err(errno)
+}
+
+/// Address options that would make the kernel's state differ from what the
+/// stack can hold: refused (EOPNOTSUPP) rather than silently dropped. A
+/// broadcast address or a label are accepted (dumps show none and the
+/// device's name).
+fn unmodelled_addr_options(m: &Message<'_>, r: &AddrReq<'_>) -> Result<(), Failure> {
+    const IFA_CACHEINFO: u16 = 6;
+    const IFA_FLAGS: u16 = 8;
+    const IFA_RT_PRIORITY: u16 = 9;
+    // NODAD and PERMANENT are what every sandnet address has; OPTIMISTIC and
+    // HOMEADDRESS change nothing sandnet shows.
+    const HARMLESS: u32 = 0x02 | 0x80 | 0x04 | 0x10;
+    let mut flags = u32::from(m.payload[2]);
+    if let Some(a) = r.attrs.get(IFA_FLAGS) {
+        flags = a.u32()?;
+    }
+    if flags & !HARMLESS != 0 || r.attrs.get(IFA_RT_PRIORITY).is_some() {
+        // e.g. IFA_F_NOPREFIXROUTE, IFA_F_MANAGETEMPADDR, a prefix route metric.
+        return Err(Failure::new(libc::EOPNOTSUPP));
+    }
+    if let Some(ci) = r.attrs.get(IFA_CACHEINFO) {
+        // struct ifa_cacheinfo: preferred and valid lifetimes first; only "forever" is modelled.
+        let preferred = u32_at(ci.value, 0).ok_or(Failure::new(libc::EINVAL))?;
+        let valid = u32_at(ci.value, 4).ok_or(Failure::new(libc::EINVAL))?;
+        if preferred != u32::MAX || valid != u32::MAX {
+            return Err(Failure::new(libc::EOPNOTSUPP));
+        }
+    }
+    Ok(())
 }
 
 fn del_addr(stack: &Stack, m: &Message<'_>, v4: bool) -> Result<(), Failure> {
