@@ -130,4 +130,12 @@ fn netlink_answers_a_pipe_stack_from_its_tables() {
         .interface_addrs()
         .iter()
         .any(|a| a.addr == ip("10.0.1.3") || a.addr == ip("10.0.1.4")));
+    // A route with metrics (RTA_METRICS { RTAX_MTU 1400 }) is refused too.
+    let mut route = vec![2, 24, 0, 0, 254, 3, 0, 1, 0, 0, 0, 0];
+    route.extend_from_slice(&[8, 0, 1, 0, 192, 0, 2, 0, 8, 0, 5, 0, 10, 0, 0, 1]);
+    route.extend_from_slice(&[12, 0, 8, 0, 8, 0, 2, 0, 0x78, 5, 0, 0]);
+    let before = stack.route_table().len();
+    let reply = r.handle(&req(24, NLM_F_REQUEST | 0x4 | 0x400 | 0x200, &route));
+    assert_eq!(&split(&reply)[0].payload[..4], &eopnotsupp);
+    assert_eq!(stack.route_table().len(), before);
 }

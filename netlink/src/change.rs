@@ -304,8 +304,32 @@ fn route_req(m: &Message<'_>, v4: bool) -> Result<RouteReq, Failure> {
 
 fn new_route(stack: &Stack, m: &Message<'_>, v4: bool) -> Result<(), Failure> {
     let r = route_req(m, v4)?;
-    // Only unicast routes of the main table are modelled.
+    // Only unicast routes of the main table are modelled, and only what a
+    // RouteSpec holds: source routes, `onlink`, metrics, multipath, nexthop
+    // objects, encapsulation, expiry, preference and the rest are refused
+    // rather than dropped.
     if r.table != RT_TABLE_MAIN || !(r.kind == RTN_UNICAST || (!v4 && r.kind == RTN_UNSPEC)) {
+        return Err(Failure::new(libc::EOPNOTSUPP));
+    }
+    const RTNH_F_ONLINK: u32 = 4;
+    let p = m.payload;
+    let attrs = Attrs::parse(&p[12..]);
+    let known = [
+        RTA_DST,
+        RTA_OIF,
+        RTA_GATEWAY,
+        RTA_PRIORITY,
+        RTA_PREFSRC,
+        RTA_TABLE,
+    ];
+    let pref_medium = |a: &Attr<'_>| a.ty == crate::route::RTA_PREF && a.value.first() == Some(&0);
+    if p[2] != 0
+        || u32_at(p, 8).unwrap_or(0) & RTNH_F_ONLINK != 0
+        || attrs
+            .list
+            .iter()
+            .any(|a| !known.contains(&a.ty) && !pref_medium(a))
+    {
         return Err(Failure::new(libc::EOPNOTSUPP));
     }
     if v4 && mask_addr(r.spec.dst, r.spec.prefix_len) != r.spec.dst {
