@@ -210,10 +210,14 @@ fn addresses_bring_and_take_their_routes() {
     assert_eq!(flags("fd00:5::1"), Some(ifa_flags::PERMANENT));
     assert_eq!(flags("::1"), Some(ifa_flags::PERMANENT));
     stack.remove_address(1, ip("fd00:5::1"), 128).unwrap();
-    // Down flushes the NIC's routes; up brings the address routes back.
+    // Down flushes the NIC's routes but the IPv4 local ones (its addresses stay
+    // local, as on Linux); up brings the address routes back.
     let with = stack.route_table().len();
     stack.set_down(p).unwrap();
-    assert!(stack.route_table().iter().all(|r| r.oif != p));
+    assert!(stack
+        .route_table()
+        .iter()
+        .all(|r| r.oif != p || (r.is_ipv4() && r.kind == sandnet::netstack::RouteType::Local)));
     assert_eq!(
         errno(stack.route_get(ip("fd00::9"), None)),
         libc::ENETUNREACH

@@ -197,7 +197,9 @@ impl State {
     }
 
     /// Up: the NIC's address routes (and ff00::/8) come back. Down: every
-    /// route through it goes, as Linux flushes them; addresses stay.
+    /// route through it goes, as Linux flushes them, except the IPv4 local
+    /// routes of its addresses (fib_sync_down_dev skips host-scope nexthops:
+    /// the addresses stay local); addresses stay.
     pub fn set_up(&mut self, ifindex: u32, up: bool) -> io::Result<()> {
         let nic = self.nic_mut(ifindex)?;
         if nic.up == up {
@@ -219,7 +221,12 @@ impl State {
                 self.install_address_routes(a, is_loopback);
             }
         } else {
-            self.routes.retain(|r| r.oif != ifindex);
+            self.routes.retain(|r| {
+                r.oif != ifindex
+                    || (r.is_ipv4()
+                        && r.table == crate::inet::RT_TABLE_LOCAL
+                        && r.kind == RouteType::Local)
+            });
         }
         Ok(())
     }
@@ -335,10 +342,27 @@ impl State {
             self.addrs = keep;
             gone.extend(secondaries);
         }
+        // A route another address of the NIC still brings stays (an IPv6 prefix
+        // route shared by two addresses, as check_cleanup_prefix_route keeps it).
+        let still: Vec<Route> = self
+            .addrs
+            .iter()
+            .filter(|a| a.ifindex == ifindex)
+            .flat_map(|a| {
+                address_routes(a, None, true)
+                    .into_iter()
+                    .chain(address_routes(a, None, false))
+            })
+            .collect();
         for a in &gone {
             let owned = address_routes(a, None, true)
                 .into_iter()
-                .chain(address_routes(a, None, false));
+                .chain(address_routes(a, None, false))
+                .filter(|o| {
+                    !still.iter().any(|k| {
+                        k.dst == o.dst && k.prefix_len == o.prefix_len && k.table == o.table
+                    })
+                });
             let owned: Vec<Route> = owned.collect();
             self.routes.retain(|r| {
                 !(r.oif == ifindex

@@ -2,6 +2,7 @@
 pub mod data;
 pub mod kernel;
 pub mod kernel_stats;
+pub mod nl;
 pub mod packets;
 pub mod pair;
 pub mod procnet_bed;
