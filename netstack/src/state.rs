@@ -41,6 +41,10 @@ pub(crate) struct State {
     /// Poll-loop iterations: how often the poll thread woke.
     pub wakeups: u64,
     pub epoch: std::time::Instant,
+    /// A stack driven by hand (`Stack::new_manual`) runs on this clock, in
+    /// microseconds since `epoch`, instead of the wall clock.
+    #[cfg(feature = "fuzzing")]
+    pub manual_clock: Option<i64>,
     pub table: SocketTable,
     /// Highest sequence number sent per connection (local, remote), to tell
     /// retransmissions apart.
@@ -61,10 +65,14 @@ impl AddrView for State {
 
 impl State {
     pub fn new() -> io::Result<State> {
+        State::with_seed(random_seed())
+    }
+
+    /// A stack whose random choices (ISNs, ephemeral ports, IP ids) all follow `seed`.
+    pub fn with_seed(seed: u64) -> io::Result<State> {
         let mut ingress = VecDeque::new();
         let mut egress = Vec::new();
         let mut config = Config::new(HardwareAddress::Ip);
-        let seed = random_seed();
         config.random_seed = seed;
         let epoch = std::time::Instant::now();
         let iface = {
@@ -90,6 +98,8 @@ impl State {
             shutdown: false,
             wakeups: 0,
             epoch,
+            #[cfg(feature = "fuzzing")]
+            manual_clock: None,
             table: SocketTable::new(crate::os::geteuid()),
             tcp_sent: HashMap::new(),
             rng: seed | 1,
@@ -127,6 +137,10 @@ impl State {
     }
 
     pub fn now(&self) -> smoltcp::time::Instant {
+        #[cfg(feature = "fuzzing")]
+        if let Some(micros) = self.manual_clock {
+            return smoltcp::time::Instant::from_micros(micros);
+        }
         smoltcp::time::Instant::from_micros(self.epoch.elapsed().as_micros() as i64)
     }
 

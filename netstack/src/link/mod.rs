@@ -143,7 +143,8 @@ impl Link {
         Some(packet)
     }
 
-    pub(crate) fn try_recv(&self) -> Option<Packet> {
+    /// Receives one packet if one is waiting, without waiting.
+    pub fn try_recv(&self) -> Option<Packet> {
         let packet = self.rx.try_recv().ok()?;
         self.counters.count_rx(packet.len() as u64);
         Some(packet)
