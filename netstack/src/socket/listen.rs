@@ -233,6 +233,9 @@ pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
         // Nobody listens: smoltcp answers with RST, as Linux does.
         return true;
     };
+    if !make_room(state, id) {
+        return false;
+    }
     let limits = state.table.limits;
     let budget_ok = state.table.buffer_bytes + limits.tcp_bytes() <= limits.max_buffer_bytes;
     let State {
@@ -248,18 +251,14 @@ pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
     let Body::Listener(l) = &mut entry.body else {
         return true;
     };
-    // Every child is a connection in progress or waiting for accept: ones
-    // left listening are freed after each poll round.
-    if l.children.len() >= l.backlog {
-        snmp.tcp_ext.ListenOverflows += 1;
-        snmp.tcp_ext.ListenDrops += 1;
-        return false;
-    }
     if !budget_ok {
         snmp.tcp_ext.ListenDrops += 1;
         return false;
     }
     let mut sock = new_tcp_socket(&limits);
+    // A half-open connection whose peer never completes the handshake goes
+    // after Linux's SYN-ACK retries; `observe` lifts this once it is established.
+    sock.set_timeout(Some(SYN_RECV_TIMEOUT));
     let endpoint = IpListenEndpoint {
         addr: Some(v.dst.into()),
         port: dport,
@@ -275,6 +274,56 @@ pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
         v6,
     });
     table.buffer_bytes += limits.tcp_bytes();
+    true
+}
+
+/// How long a connection may stay half-open: Linux's tcp_synack_retries (5)
+/// SYN-ACKs, 1 + 2 + 4 + 8 + 16 + 32 s apart.
+pub(crate) const SYN_RECV_TIMEOUT: smoltcp::time::Duration = smoltcp::time::Duration::from_secs(63);
+
+/// Before a listener takes a new SYN: whether its backlog has room. Every
+/// child counts (half-open, or established and waiting for accept), as
+/// Linux's request and accept queues share the backlog. When it is full:
+/// - of established connections nobody accepts: the SYN is dropped, counted
+///   as ListenOverflows and ListenDrops (Linux's accept queue full);
+/// - otherwise the oldest half-open child is dropped to make room, counted as
+///   ListenDrops and TCPReqQFullDrop, which Linux counts when its request
+///   queue is full. Linux drops the new SYN instead and relies on SYN cookies
+///   to keep serving; smoltcp has no cookies, and dropping the new SYN would
+///   leave a listener flooded with spoofed SYNs refusing everyone for as long
+///   as the half-open connections last. Dropping the oldest keeps it serving:
+///   a genuine client's handshake completes within one round trip, before a
+///   backlog's worth of flood SYNs arrives behind it.
+fn make_room(state: &mut State, id: SocketId) -> bool {
+    let Ok(Body::Listener(l)) = state.table.get(id).map(|e| &e.body) else {
+        return true;
+    };
+    if l.children.len() < l.backlog {
+        return true;
+    }
+    let backlog = l.backlog;
+    let states: Vec<T> = l
+        .children
+        .iter()
+        .map(|c| state.sockets.get::<tcp::Socket>(c.handle).state())
+        .collect();
+    let ext = &mut state.snmp.tcp_ext;
+    ext.ListenDrops += 1;
+    if states.iter().filter(|s| synchronized(**s)).count() >= backlog {
+        ext.ListenOverflows += 1;
+        return false;
+    }
+    ext.TCPReqQFullDrop += 1;
+    // Children still listening were made for SYNs of this same round, not yet
+    // answered: those SYNs are the newest, so they are not the ones to go.
+    let Some(pos) = states.iter().position(|s| *s == T::SynReceived) else {
+        return false;
+    };
+    let Ok(Body::Listener(l)) = state.table.get_mut(id).map(|e| &mut e.body) else {
+        return false;
+    };
+    let child = l.children.remove(pos);
+    super::track::remove_tcp(state, child.handle);
     true
 }
 

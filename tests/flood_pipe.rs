@@ -1,0 +1,133 @@
+//! Floods that need no root: a third host on the in-memory wire between two
+//! stacks (support/pair.rs) sends what an attacker would, with spoofed
+//! sources that never answer. Regression tests for what the TUN floods
+//! (tests/flood_tun.rs) found.
+
+mod support;
+
+use sandnet::netstack::{ListenOptions, TcpListener, TcpStream, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+use support::kernel::eventually;
+use support::packets;
+use support::pair::{relayed_pair, A_V4, B_V4};
+
+fn a_v4() -> Ipv4Addr {
+    A_V4.parse().unwrap()
+}
+
+/// Whether a packet is addressed to B (the only real host besides A).
+fn to_b(p: &[u8]) -> bool {
+    p.len() >= 20 && p[0] >> 4 == 4 && p[16..20] == B_V4.parse::<Ipv4Addr>().unwrap().octets()
+}
+
+#[test]
+fn syn_flood_from_spoofed_sources_leaves_the_listener_serving() {
+    // A's answers to the spoofed sources go nowhere, as on a real network.
+    let (a, b, relay) = relayed_pair(|from_a, p| !from_a || to_b(p));
+    let backlog = 4;
+    let opts = ListenOptions {
+        backlog,
+        v6only: false,
+    };
+    let listener = TcpListener::bind_with(&a, SocketAddr::new(a_v4().into(), 80), opts).unwrap();
+    for i in 0..200u16 {
+        let src = Ipv4Addr::new(10, 1, 0, 100 + (i % 100) as u8);
+        let syn = packets::tcp_syn_v4(src, a_v4(), 2000 + i, 80);
+        relay.inject_to_a(&packets::ipv4(src, a_v4(), 6, &syn));
+    }
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            a.statistics().snmp.tcp_ext.ListenDrops >= 196
+        }),
+        "every SYN past the backlog is counted"
+    );
+    let children = a
+        .sockets()
+        .iter()
+        .filter(|r| r.local.port() == 80 && r.remote.port() != 0)
+        .count();
+    assert!(
+        children <= backlog,
+        "{children} children for a backlog of {backlog}"
+    );
+    let ext = a.statistics().snmp.tcp_ext;
+    assert_eq!(ext.ListenOverflows, 0, "nothing waits for accept");
+    assert_eq!(ext.TCPReqQFullDrop, ext.ListenDrops);
+
+    // The backlog is full of half-open connections that will never complete;
+    // a real client still gets in.
+    let mut c = TcpStream::connect_timeout(
+        &b,
+        &SocketAddr::new(a_v4().into(), 80),
+        Duration::from_secs(5),
+    )
+    .expect("a flooded listener still accepts a real client");
+    listener
+        .set_accept_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let (mut s, peer) = listener.accept().unwrap();
+    assert_eq!(peer.ip(), B_V4.parse::<IpAddr>().unwrap());
+    c.write_all(b"in").unwrap();
+    let mut buf = [0u8; 2];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"in");
+}
+
+#[test]
+fn a_full_accept_queue_drops_new_syns_as_overflows() {
+    let (a, b, _relay) = relayed_pair(|_, _| true);
+    let opts = ListenOptions {
+        backlog: 2,
+        v6only: false,
+    };
+    let listener = TcpListener::bind_with(&a, SocketAddr::new(a_v4().into(), 80), opts).unwrap();
+    let addr = SocketAddr::new(a_v4().into(), 80);
+    // Two established connections nobody accepts fill the backlog.
+    let _c1 = TcpStream::connect_timeout(&b, &addr, Duration::from_secs(5)).unwrap();
+    let _c2 = TcpStream::connect_timeout(&b, &addr, Duration::from_secs(5)).unwrap();
+    let third = TcpStream::connect_timeout(&b, &addr, Duration::from_millis(300));
+    assert!(third.is_err(), "a third handshake gets no answer");
+    let ext = a.statistics().snmp.tcp_ext;
+    assert!(ext.ListenOverflows > 0 && ext.ListenDrops >= ext.ListenOverflows);
+    assert_eq!(
+        ext.TCPReqQFullDrop, 0,
+        "established children are not evicted"
+    );
+    listener.set_nonblocking(true).unwrap();
+    assert!(listener.accept().is_ok() && listener.accept().is_ok());
+}
+
+#[test]
+fn empty_datagrams_cannot_queue_without_bound() {
+    let (a, _b, relay) = relayed_pair(|from_a, p| !from_a || to_b(p));
+    let sock = UdpSocket::bind(&a, SocketAddr::new(a_v4().into(), 53)).unwrap();
+    let limit = a.limits().dgram_recv_buffer;
+    let src = Ipv4Addr::new(10, 1, 0, 99);
+    let n = 20_000;
+    for i in 0..n {
+        let udp = packets::udp_v4(src, a_v4(), 1000 + (i % 1000) as u16, 53, &[]);
+        relay.inject_to_a(&packets::ipv4(src, a_v4(), 17, &udp));
+        if i % 1000 == 999 {
+            // Let the stack keep up with the wire's queue.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    assert!(eventually(Duration::from_secs(10), || {
+        let st = a.statistics();
+        st.snmp.udp.RcvbufErrors > 0 && a.sockets().iter().any(|r| r.local.port() == 53)
+    }));
+    sock.set_nonblocking(true).unwrap();
+    let mut queued = 0usize;
+    let mut buf = [0u8; 16];
+    while let Ok((0, _)) = sock.recv_from(&mut buf) {
+        queued += 1;
+    }
+    // Each datagram costs its bookkeeping, not only its payload.
+    assert!(queued > 0);
+    assert!(
+        queued * 64 <= limit,
+        "{queued} empty datagrams queued for a {limit}-byte buffer"
+    );
+}
