@@ -5,6 +5,7 @@
 
 mod support;
 
+use sandnet::netstack::inet::tcp_state;
 use sandnet::netstack::{ListenOptions, TcpListener, TcpStream, UdpSocket};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -87,6 +88,14 @@ fn a_full_accept_queue_drops_new_syns_as_overflows() {
     // Two established connections nobody accepts fill the backlog.
     let _c1 = TcpStream::connect_timeout(&b, &addr, Duration::from_secs(5)).unwrap();
     let _c2 = TcpStream::connect_timeout(&b, &addr, Duration::from_secs(5)).unwrap();
+    // Established on a's side too (the last ACK may still be on its way).
+    assert!(eventually(Duration::from_secs(5), || {
+        a.sockets()
+            .iter()
+            .filter(|r| r.local.port() == 80 && r.state == tcp_state::ESTABLISHED)
+            .count()
+            == 2
+    }));
     let third = TcpStream::connect_timeout(&b, &addr, Duration::from_millis(300));
     assert!(third.is_err(), "a third handshake gets no answer");
     let ext = a.statistics().snmp.tcp_ext;
@@ -129,5 +138,35 @@ fn empty_datagrams_cannot_queue_without_bound() {
     assert!(
         queued * 64 <= limit,
         "{queued} empty datagrams queued for a {limit}-byte buffer"
+    );
+}
+
+#[test]
+fn port_unreachables_are_rate_limited_per_host_and_counted() {
+    let (a, _b, relay) = relayed_pair(|from_a, p| !from_a || to_b(p));
+    let src = Ipv4Addr::new(10, 1, 0, 98);
+    let n = 500;
+    for i in 0..n {
+        let udp = packets::udp_v4(src, a_v4(), 1000 + i, 9, b"closed");
+        relay.inject_to_a(&packets::ipv4(src, a_v4(), 17, &udp));
+    }
+    assert!(eventually(Duration::from_secs(10), || {
+        a.statistics().snmp.udp.NoPorts == u64::from(n)
+    }));
+    let icmp = a.statistics().snmp.icmp;
+    // A burst of six, then one a second (the injection takes well under one).
+    assert!(
+        (6..=8).contains(&icmp.OutDestUnreachs),
+        "{} port unreachables sent",
+        icmp.OutDestUnreachs
+    );
+    assert_eq!(
+        icmp.OutDestUnreachs + icmp.OutRateLimitHost + icmp.OutRateLimitGlobal,
+        u64::from(n),
+        "every datagram to the closed port is answered or counted as limited"
+    );
+    assert_eq!(
+        icmp.OutMsgs, icmp.OutDestUnreachs,
+        "limited ones are not output"
     );
 }

@@ -329,6 +329,18 @@ fn udp_flood_at_open_and_closed_ports_is_counted_and_bounded() {
         udp.InDatagrams, udp.NoPorts, udp.RcvbufErrors, udp.InErrors, udp.OutDatagrams, queued.drops
     );
     assert!(udp.NoPorts > 0, "datagrams to the closed port are NoPorts");
+    // Each is answered with a port unreachable, or counted as rate limited.
+    let icmp = &bed.stack.statistics().snmp.icmp;
+    println!(
+        "Icmp OutDestUnreachs {} OutRateLimitGlobal {} OutRateLimitHost {}",
+        icmp.OutDestUnreachs, icmp.OutRateLimitGlobal, icmp.OutRateLimitHost
+    );
+    assert_eq!(
+        icmp.OutDestUnreachs + icmp.OutRateLimitGlobal + icmp.OutRateLimitHost,
+        udp.NoPorts
+    );
+    // At most a burst of 50, then 1000 a second, whatever the flood's rate.
+    assert!(icmp.OutDestUnreachs as f64 <= 50.0 + 1000.0 * (secs + 1.0));
     assert!(
         udp.RcvbufErrors > 0,
         "the full socket's drops are RcvbufErrors"

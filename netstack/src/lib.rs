@@ -15,6 +15,7 @@ pub mod link;
 mod nic;
 pub mod os;
 mod poll;
+mod ratelimit;
 mod route;
 pub mod socket;
 mod stack;

@@ -49,6 +49,8 @@ pub(crate) struct State {
     /// Highest sequence number sent per connection (local, remote), to tell
     /// retransmissions apart.
     pub tcp_sent: HashMap<(SocketAddr, SocketAddr), u32>,
+    /// Rate limits on the ICMP errors the stack sends.
+    pub icmp_limit: crate::ratelimit::IcmpLimiter,
     rng: u64,
     ip_id: u16,
 }
@@ -102,6 +104,7 @@ impl State {
             manual_clock: None,
             table: SocketTable::new(crate::os::geteuid()),
             tcp_sent: HashMap::new(),
+            icmp_limit: Default::default(),
             rng: seed | 1,
             ip_id: seed as u16,
         };
