@@ -237,6 +237,7 @@ pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
         return false;
     }
     let limits = state.table.limits;
+    let born = state.now().total_micros();
     let budget_ok = state.table.buffer_bytes + limits.tcp_bytes() <= limits.max_buffer_bytes;
     let State {
         table,
@@ -272,6 +273,7 @@ pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
         uid,
         reuse: true,
         v6,
+        born,
     });
     table.buffer_bytes += limits.tcp_bytes();
     true
@@ -281,19 +283,24 @@ pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
 /// SYN-ACKs, 1 + 2 + 4 + 8 + 16 + 32 s apart.
 pub(crate) const SYN_RECV_TIMEOUT: smoltcp::time::Duration = smoltcp::time::Duration::from_secs(63);
 
+/// A half-open connection younger than this is not dropped to make room for
+/// a new SYN: its peer's ACK may be on its way (smoltcp's minimum RTO).
+pub(crate) const YOUNG: smoltcp::time::Duration = smoltcp::time::Duration::from_millis(200);
+
 /// Before a listener takes a new SYN: whether its backlog has room. Every
 /// child counts (half-open, or established and waiting for accept), as
 /// Linux's request and accept queues share the backlog. When it is full:
 /// - of established connections nobody accepts: the SYN is dropped, counted
 ///   as ListenOverflows and ListenDrops (Linux's accept queue full);
-/// - otherwise the oldest half-open child is dropped to make room, counted as
+/// - otherwise the oldest half-open child at least `YOUNG` old is dropped to
+///   make room; with none that old, the new SYN is. Either is counted as
 ///   ListenDrops and TCPReqQFullDrop, which Linux counts when its request
-///   queue is full. Linux drops the new SYN instead and relies on SYN cookies
-///   to keep serving; smoltcp has no cookies, and dropping the new SYN would
+///   queue is full. Linux drops the new SYN and relies on SYN cookies to keep
+///   serving; smoltcp has no cookies, and always dropping the new SYN would
 ///   leave a listener flooded with spoofed SYNs refusing everyone for as long
-///   as the half-open connections last. Dropping the oldest keeps it serving:
-///   a genuine client's handshake completes within one round trip, before a
-///   backlog's worth of flood SYNs arrives behind it.
+///   as the half-open connections last (63 s). Handshakes younger than
+///   `YOUNG` are left to complete (a genuine client's ACK may be in flight),
+///   as Linux once kept its "young" requests when pruning.
 fn make_room(state: &mut State, id: SocketId) -> bool {
     let Ok(Body::Listener(l)) = state.table.get(id).map(|e| &e.body) else {
         return true;
@@ -302,21 +309,30 @@ fn make_room(state: &mut State, id: SocketId) -> bool {
         return true;
     }
     let backlog = l.backlog;
-    let states: Vec<T> = l
+    let now = state.now().total_micros();
+    let states: Vec<(T, i64)> = l
         .children
         .iter()
-        .map(|c| state.sockets.get::<tcp::Socket>(c.handle).state())
+        .map(|c| {
+            (
+                state.sockets.get::<tcp::Socket>(c.handle).state(),
+                now - c.born,
+            )
+        })
         .collect();
     let ext = &mut state.snmp.tcp_ext;
     ext.ListenDrops += 1;
-    if states.iter().filter(|s| synchronized(**s)).count() >= backlog {
+    if states.iter().filter(|(s, _)| synchronized(*s)).count() >= backlog {
         ext.ListenOverflows += 1;
         return false;
     }
     ext.TCPReqQFullDrop += 1;
     // Children still listening were made for SYNs of this same round, not yet
     // answered: those SYNs are the newest, so they are not the ones to go.
-    let Some(pos) = states.iter().position(|s| *s == T::SynReceived) else {
+    let Some(pos) = states
+        .iter()
+        .position(|&(s, age)| s == T::SynReceived && age >= YOUNG.total_micros() as i64)
+    else {
         return false;
     };
     let Ok(Body::Listener(l)) = state.table.get_mut(id).map(|e| &mut e.body) else {
