@@ -11,7 +11,9 @@
 //! family (peer port 40000 to port 80), driven through its handshake by
 //! `Peer` so that later segments can carry the sequence numbers it expects.
 
-use netstack::{Limits, Link, PingSocket, RouteSpec, Stack, TcpListener, TcpStream, UdpSocket};
+use netstack::{
+    Interest, Limits, Link, PingSocket, RouteSpec, Stack, TcpListener, TcpStream, UdpSocket,
+};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -464,6 +466,20 @@ impl Bed {
             while p.recv_from(&mut buf).is_ok() {}
         }
         let _ = self.connecting.take_error();
+        // Readiness of every socket, as a runtime's epoll would ask.
+        let mut ids = vec![
+            self.listener.id(),
+            self.listener4.id(),
+            self.udp4.id(),
+            self.udp6.id(),
+            self.udp_connected.id(),
+            self.ping4.id(),
+            self.ping6.id(),
+            self.connecting.id(),
+        ];
+        ids.extend(self.conns.iter().map(|(s, _)| s.id()));
+        let interests: Vec<_> = ids.into_iter().map(|id| (id, Interest::BOTH)).collect();
+        let _ = self.stack.wait(&interests, Some(std::time::Duration::ZERO));
         let snap = self.stack.snapshot();
         // The files whose rows depend on socket state (the counter files are
         // fixed text around numbers, and would dominate the run time).
