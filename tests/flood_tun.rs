@@ -363,6 +363,20 @@ fn udp_flood_at_open_and_closed_ports_is_counted_and_bounded() {
         "{drained} datagrams were queued for a {}-byte buffer",
         LIMITS.dgram_recv_buffer
     );
+    // Every datagram sent was queued (and now read), dropped at the full
+    // socket, answered as NoPorts, or dropped before: at the stack's link
+    // queue or the kernel's TUN queue (which the transfer shares, hence at most).
+    let st = bed.stack.statistics();
+    let (udp, dev) = (&st.snmp.udp, st.dev[&bed.ifindex]);
+    let kernel_tx_dropped = bed.kernel_dev_row()[11];
+    println!(
+        "{drained} datagrams read after the flood; rx_fifo {}; kernel's TUN tx_dropped {kernel_tx_dropped}",
+        dev.rx_fifo
+    );
+    assert!(
+        sent <= drained as u64 + udp.RcvbufErrors + udp.NoPorts + dev.rx_fifo + kernel_tx_dropped,
+        "every datagram is accounted for"
+    );
     let k = bed.kernel_udp(sa(KERNEL_V4, 0));
     k.send_to(b"after", sa(STACK_V4, 5353)).unwrap();
     open.set_nonblocking(false).unwrap();
