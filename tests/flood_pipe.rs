@@ -8,11 +8,11 @@ mod support;
 use sandnet::netstack::inet::tcp_state;
 use sandnet::netstack::{ListenOptions, TcpListener, TcpStream, UdpSocket};
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 use support::kernel::eventually;
 use support::packets;
-use support::pair::{relayed_pair, A_V4, B_V4};
+use support::pair::{relayed_pair, A_V4, A_V6, B_V4, B_V6};
 
 fn a_v4() -> Ipv4Addr {
     A_V4.parse().unwrap()
@@ -20,7 +20,23 @@ fn a_v4() -> Ipv4Addr {
 
 /// Whether a packet is addressed to B (the only real host besides A).
 fn to_b(p: &[u8]) -> bool {
-    p.len() >= 20 && p[0] >> 4 == 4 && p[16..20] == B_V4.parse::<Ipv4Addr>().unwrap().octets()
+    let b6 = B_V6.parse::<Ipv6Addr>().unwrap().octets();
+    (p.len() >= 20 && p[0] >> 4 == 4 && p[16..20] == B_V4.parse::<Ipv4Addr>().unwrap().octets())
+        || (p.len() >= 40 && p[0] >> 4 == 6 && p[24..40] == b6)
+}
+
+/// A bare IPv6 TCP SYN with a correct checksum.
+fn syn_v6(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16) -> Vec<u8> {
+    let mut t = vec![0u8; 20];
+    t[0..2].copy_from_slice(&sport.to_be_bytes());
+    t[2..4].copy_from_slice(&dport.to_be_bytes());
+    t[4..8].copy_from_slice(&7u32.to_be_bytes());
+    t[12] = 5 << 4;
+    t[13] = 0x02;
+    t[14..16].copy_from_slice(&65535u16.to_be_bytes());
+    let c = packets::checksum(&[&packets::pseudo_v6(src, dst, 6, 20), &t]);
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    packets::ipv6(src, dst, 6, &t)
 }
 
 #[test]
@@ -169,4 +185,44 @@ fn port_unreachables_are_rate_limited_per_host_and_counted() {
         icmp.OutMsgs, icmp.OutDestUnreachs,
         "limited ones are not output"
     );
+}
+
+#[test]
+fn an_ipv6_syn_flood_is_bounded_and_the_listener_keeps_serving() {
+    let (a, b, relay) = relayed_pair(|from_a, p| !from_a || to_b(p));
+    let backlog = 4;
+    let opts = ListenOptions {
+        backlog,
+        v6only: true,
+    };
+    let a6: Ipv6Addr = A_V6.parse().unwrap();
+    let listener = TcpListener::bind_with(&a, SocketAddr::new(a6.into(), 80), opts).unwrap();
+    for i in 0..200u16 {
+        let src = Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, 0x100 + i % 100);
+        relay.inject_to_a(&syn_v6(src, a6, 3000 + i, 80));
+    }
+    assert!(eventually(Duration::from_secs(5), || {
+        a.statistics().snmp.tcp_ext.ListenDrops >= 196
+    }));
+    let children = a
+        .sockets()
+        .iter()
+        .filter(|r| r.local.port() == 80 && r.remote.port() != 0)
+        .count();
+    assert!(
+        children <= backlog,
+        "{children} children for a backlog of {backlog}"
+    );
+    let mut c =
+        TcpStream::connect_timeout(&b, &SocketAddr::new(a6.into(), 80), Duration::from_secs(5))
+            .expect("a flooded IPv6 listener still accepts a real client");
+    listener
+        .set_accept_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let (mut s, peer) = listener.accept().unwrap();
+    assert_eq!(peer.ip(), B_V6.parse::<IpAddr>().unwrap());
+    c.write_all(b"v6").unwrap();
+    let mut buf = [0u8; 2];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"v6");
 }
