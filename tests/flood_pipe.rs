@@ -226,3 +226,37 @@ fn an_ipv6_syn_flood_is_bounded_and_the_listener_keeps_serving() {
     s.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"v6");
 }
+
+#[test]
+fn ipv6_port_unreachables_are_rate_limited_too() {
+    let (a, _b, relay) = relayed_pair(|from_a, p| !from_a || to_b(p));
+    let a6: Ipv6Addr = A_V6.parse().unwrap();
+    let src = Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, 0x99);
+    let n = 300u16;
+    for i in 0..n {
+        let mut u = Vec::new();
+        u.extend_from_slice(&(1000 + i).to_be_bytes());
+        u.extend_from_slice(&9u16.to_be_bytes());
+        u.extend_from_slice(&14u16.to_be_bytes());
+        u.extend_from_slice(&[0, 0]);
+        u.extend_from_slice(b"closed");
+        let c = packets::checksum(&[&packets::pseudo_v6(src, a6, 17, u.len()), &u]);
+        u[6..8].copy_from_slice(&c.to_be_bytes());
+        relay.inject_to_a(&packets::ipv6(src, a6, 17, &u));
+    }
+    assert!(eventually(Duration::from_secs(10), || {
+        a.statistics().snmp6.udp6.Udp6NoPorts == u64::from(n)
+    }));
+    let st = a.statistics();
+    let (icmp6, icmp) = (&st.snmp6.icmp6, &st.snmp.icmp);
+    // A burst of six per destination; the /64 route makes the interval 250 ms.
+    assert!(
+        (6..=12).contains(&icmp6.Icmp6OutDestUnreachs),
+        "{} sent",
+        icmp6.Icmp6OutDestUnreachs
+    );
+    assert_eq!(
+        icmp6.Icmp6OutDestUnreachs + icmp6.Icmp6OutRateLimitHost + icmp.OutRateLimitGlobal,
+        u64::from(n)
+    );
+}
