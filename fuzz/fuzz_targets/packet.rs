@@ -6,20 +6,5 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sandnet_fuzz::{fixup, Bed, Fix};
 
-fuzz_target!(|data: &[u8]| {
-    let Some((&control, packet)) = data.split_first() else {
-        return;
-    };
-    let mut bed = Bed::new();
-    let mut packet = packet.to_vec();
-    fixup(&mut packet, Fix::from_bits(control));
-    bed.inject(&packet);
-    bed.step();
-    if control & 8 != 0 {
-        bed.stack.advance_clock(3_000_000);
-        bed.step();
-    }
-    bed.drain_and_check();
-});
+fuzz_target!(|data: &[u8]| sandnet_fuzz::packet(data));

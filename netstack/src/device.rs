@@ -9,6 +9,9 @@ use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Med
 use smoltcp::time::Instant;
 use std::collections::VecDeque;
 
+/// Packets smoltcp may emit in one `poll` (replies to received packets aside).
+pub(crate) const MAX_EGRESS_PER_POLL: usize = 1024;
+
 pub(crate) struct Router<'a> {
     pub ingress: &'a mut VecDeque<Packet>,
     pub egress: &'a mut Vec<Packet>,
@@ -31,7 +34,12 @@ impl phy::Device for Router<'_> {
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
-        Some(TxToken(self.egress))
+        // A real NIC's transmit ring is finite, and smoltcp relies on that:
+        // its poll dispatches every socket again for as long as any emitted
+        // something, so a socket that keeps emitting would never let it
+        // return. Past this many packets per poll, the device is exhausted
+        // until the next round.
+        (self.egress.len() < MAX_EGRESS_PER_POLL).then_some(TxToken(self.egress))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
