@@ -38,6 +38,9 @@ pub(crate) struct State {
     /// Bumped whenever the set of links changes, so the poll thread re-reads it.
     pub generation: u64,
     pub shutdown: bool,
+    /// In the last poll round a socket repeated a packet (device.rs): the
+    /// poll thread's timer waits before the next round.
+    pub stalled: bool,
     /// Poll-loop iterations: how often the poll thread woke.
     pub wakeups: u64,
     pub epoch: std::time::Instant,
@@ -78,11 +81,7 @@ impl State {
         config.random_seed = seed;
         let epoch = std::time::Instant::now();
         let iface = {
-            let mut dev = Router {
-                ingress: &mut ingress,
-                egress: &mut egress,
-                mtu: 65535,
-            };
+            let mut dev = Router::new(&mut ingress, &mut egress, 65535);
             SmolIface::new(config, &mut dev, smoltcp::time::Instant::from_micros(0))
         };
         let mut state = State {
@@ -98,6 +97,7 @@ impl State {
             egress,
             generation: 0,
             shutdown: false,
+            stalled: false,
             wakeups: 0,
             epoch,
             #[cfg(feature = "fuzzing")]
