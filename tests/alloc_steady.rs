@@ -89,8 +89,12 @@ fn tcp_bulk_does_not_allocate_per_segment() {
         segments > 20_000,
         "only {segments} segments for {bytes} bytes"
     );
+    // What remains is high-water growth (a burst longer than any before
+    // grows the buffer pool or a queue once), which depends on scheduling:
+    // 4 to 73 per run here. Anything done per packet is at least one per
+    // few segments.
     assert!(
-        allocs * 500 < segments,
+        allocs * 100 < segments,
         "{allocs} allocations for {segments} segments: the packet path allocates"
     );
 }

@@ -318,3 +318,99 @@ fn a_nonblocking_connect_turns_writable_or_reports_its_error() {
     let err = refused.take_error().unwrap().unwrap();
     assert_eq!(err.raw_os_error(), Some(libc::ECONNREFUSED));
 }
+
+/// Calls in the wrong state, on stale handles, and with arguments out of
+/// range: each gets the error Linux gives (docs/RELIABILITY.md's matrix).
+#[test]
+fn wrong_state_stale_ids_and_bad_arguments_get_errors() {
+    let (a, b) = pair();
+    // Streams: not yet connected, shut, and gone.
+    let pending = TcpStream::connect_nonblocking(&a, sa("10.1.0.77", 80)).unwrap();
+    assert_eq!(errno(pending.shutdown(Shutdown::Write)), libc::ENOTCONN);
+    assert_eq!(
+        (&pending).write(b"x").unwrap_err().kind(),
+        ErrorKind::WouldBlock,
+        "a write before the handshake waits (nonblocking: WouldBlock)"
+    );
+    let l = TcpListener::bind(&b, sa(B_V4, 8600)).unwrap();
+    let mut c = TcpStream::connect(&a, sa(B_V4, 8600)).unwrap();
+    let (s, _) = l.accept().unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(errno(c.write(b"after shutdown")), libc::EPIPE);
+    c.shutdown(Shutdown::Read).unwrap();
+    let mut buf = [0u8; 4];
+    assert_eq!(c.read(&mut buf).unwrap(), 0, "reads after SHUT_RD end");
+    drop(s);
+    assert_eq!(
+        errno(TcpStream::connect_timeout(
+            &a,
+            &sa(B_V4, 8600),
+            Duration::ZERO
+        )),
+        libc::EINVAL
+    );
+    assert_eq!(
+        errno(l.set_accept_timeout(Some(Duration::ZERO))),
+        libc::EINVAL
+    );
+
+    // A stale id: the socket is gone, its id refers to nothing.
+    let u = UdpSocket::bind(&a, sa("0.0.0.0", 0)).unwrap();
+    let stale = u.id();
+    drop(u);
+    assert_eq!(errno(a.set_socket_owner(stale, 1000)), libc::EBADF);
+    assert_eq!(
+        errno(a.wait(&[(stale, Interest::READABLE)], Some(Duration::ZERO))),
+        libc::EBADF
+    );
+    // A new socket in the same slot does not answer to the old id.
+    let _u2 = UdpSocket::bind(&a, sa("0.0.0.0", 0)).unwrap();
+    assert_eq!(errno(a.set_socket_owner(stale, 1000)), libc::EBADF);
+
+    // Ping sockets: the other family's address, and ping to a port.
+    let p = PingSocket::new(&a, false).unwrap();
+    assert_eq!(
+        errno(p.send_to(&[8, 0, 0, 0, 0, 0, 0, 1], "::1".parse().unwrap())),
+        libc::EAFNOSUPPORT
+    );
+
+    // Limits: zero-sized buffers or backlog.
+    for bad in [
+        Limits {
+            tcp_recv_buffer: 0,
+            ..Limits::default()
+        },
+        Limits {
+            tcp_send_buffer: 0,
+            ..Limits::default()
+        },
+    ] {
+        assert_eq!(errno(a.set_limits(bad)), libc::EINVAL);
+    }
+
+    // Interfaces: lo cannot go, names must be valid and unique, MTUs in range.
+    assert_eq!(errno(a.remove_nic(1)), libc::EOPNOTSUPP);
+    assert_eq!(errno(a.remove_nic(99)), libc::ENODEV);
+    let (l1, _l2) = sandnet::netstack::Link::pipe();
+    assert_eq!(errno(a.add_nic("p0", l1)), libc::EEXIST);
+    let (l3, _l4) = sandnet::netstack::Link::pipe();
+    assert_eq!(
+        errno(a.add_nic("a name longer than IFNAMSIZ", l3)),
+        libc::EINVAL
+    );
+    let p0 = a.ifindex("p0").unwrap();
+    assert_eq!(errno(a.set_mtu(p0, 67)), libc::EINVAL);
+    assert_eq!(errno(a.set_mtu(p0, 65536)), libc::EINVAL);
+    assert_eq!(
+        errno(a.add_address(p0, "10.5.0.1".parse().unwrap(), 33)),
+        libc::EINVAL
+    );
+    assert_eq!(
+        errno(a.add_address(p0, "224.0.0.5".parse().unwrap(), 24)),
+        libc::EINVAL
+    );
+    assert_eq!(
+        errno(a.remove_address(p0, "10.5.0.1".parse().unwrap(), 24)),
+        libc::EADDRNOTAVAIL
+    );
+}

@@ -7,12 +7,45 @@
 use crate::link::Packet;
 use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
+
+/// Packets smoltcp may emit in one `poll` (replies to received packets aside).
+pub(crate) const MAX_EGRESS_PER_POLL: usize = 1024;
+
+/// Bytes of a packet compared to tell a repeat: IPv6's header and TCP's
+/// with its longest options.
+const HEADERS: usize = 40 + 60;
 
 pub(crate) struct Router<'a> {
     pub ingress: &'a mut VecDeque<Packet>,
     pub egress: &'a mut Vec<Packet>,
     pub mtu: usize,
+    /// Hashes of what sockets emitted in this poll (replies to received
+    /// packets aside), to notice a socket repeating itself. Borrowed from
+    /// the stack and emptied here, so that it is not allocated per poll.
+    pub sent: &'a mut HashSet<u64>,
+    /// A socket emitted a packet identical to one it emitted earlier in
+    /// this poll: smoltcp is stuck wanting to send (see `transmit`).
+    pub repeated: bool,
+}
+
+impl Router<'_> {
+    pub fn new<'a>(
+        ingress: &'a mut VecDeque<Packet>,
+        egress: &'a mut Vec<Packet>,
+        sent: &'a mut HashSet<u64>,
+        mtu: usize,
+    ) -> Router<'a> {
+        sent.clear();
+        Router {
+            ingress,
+            egress,
+            mtu,
+            sent,
+            repeated: false,
+        }
+    }
 }
 
 impl phy::Device for Router<'_> {
@@ -27,11 +60,31 @@ impl phy::Device for Router<'_> {
 
     fn receive(&mut self, _now: Instant) -> Option<(RxToken, TxToken<'_>)> {
         let packet = self.ingress.pop_front()?;
-        Some((RxToken(packet), TxToken(self.egress)))
+        Some((
+            RxToken(packet),
+            TxToken {
+                egress: self.egress,
+                sent: None,
+            },
+        ))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
-        Some(TxToken(self.egress))
+        // A real NIC's transmit ring is finite, and smoltcp relies on that:
+        // its poll dispatches every socket again for as long as any emitted
+        // something, so a socket that keeps emitting would never let it
+        // return. Past this many packets per poll, the device is exhausted
+        // until the next round. It is exhausted at once when a socket
+        // repeats a packet it sent in this poll: smoltcp then wants to send
+        // on every dispatch without making progress (a FIN it will not put
+        // in a zero window), and would fill the ring with copies.
+        if self.repeated || self.egress.len() >= MAX_EGRESS_PER_POLL {
+            return None;
+        }
+        Some(TxToken {
+            egress: self.egress,
+            sent: Some((&mut *self.sent, &mut self.repeated)),
+        })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
@@ -65,13 +118,80 @@ impl phy::RxToken for RxToken {
     }
 }
 
-pub(crate) struct TxToken<'a>(&'a mut Vec<Packet>);
+pub(crate) struct TxToken<'a> {
+    egress: &'a mut Vec<Packet>,
+    /// For packets a socket sends on its own: what was sent in this poll,
+    /// and where to note a repeat.
+    sent: Option<(&'a mut HashSet<u64>, &'a mut bool)>,
+}
 
 impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let mut packet = crate::link::pool::zeroed(len);
         let r = f(&mut packet);
-        self.0.push(packet);
+        if let Some((sent, repeated)) = self.sent {
+            // The headers (IPv6 and TCP with options) and the length tell
+            // a repeat; the payload need not be hashed.
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            packet.len().hash(&mut h);
+            packet[..packet.len().min(HEADERS)].hash(&mut h);
+            if !sent.insert(h.finish()) {
+                // The copy goes nowhere; the one already queued is enough.
+                *repeated = true;
+                crate::link::pool::recycle(packet);
+                return r;
+            }
+        }
+        self.egress.push(packet);
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smoltcp::phy::{Device, TxToken as _};
+
+    fn emit(dev: &mut Router, byte: u8) -> bool {
+        match dev.transmit(Instant::from_micros(0)) {
+            Some(t) => {
+                t.consume(4, |b| b.fill(byte));
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn a_repeated_packet_exhausts_the_device_for_the_rest_of_the_poll() {
+        let (mut ingress, mut egress) = (VecDeque::new(), Vec::new());
+        let mut sent = HashSet::new();
+        let mut dev = Router::new(&mut ingress, &mut egress, &mut sent, 1500);
+        assert!(emit(&mut dev, 1) && emit(&mut dev, 2));
+        assert!(emit(&mut dev, 1), "the token is given; its copy is dropped");
+        assert!(dev.repeated);
+        assert!(!emit(&mut dev, 3), "exhausted until the next poll");
+        assert_eq!(egress, vec![vec![1; 4], vec![2; 4]]);
+    }
+
+    #[test]
+    fn replies_may_repeat_and_the_ring_is_finite() {
+        let (mut ingress, mut egress) = (VecDeque::new(), Vec::new());
+        ingress.extend([vec![0u8], vec![0u8]]);
+        let mut sent = HashSet::new();
+        let mut dev = Router::new(&mut ingress, &mut egress, &mut sent, 1500);
+        // Two identical duplicate ACKs in reply to two segments are fine.
+        for _ in 0..2 {
+            let (_, tx) = dev.receive(Instant::from_micros(0)).unwrap();
+            tx.consume(4, |b| b.fill(9));
+        }
+        assert!(!dev.repeated);
+        let mut n = 0;
+        while emit(&mut dev, 0) && n < 10 * MAX_EGRESS_PER_POLL {
+            // Distinct packets: only the ring's size stops them.
+            dev.sent.clear();
+            n += 1;
+        }
+        assert_eq!(n, MAX_EGRESS_PER_POLL - 2);
     }
 }

@@ -33,9 +33,13 @@ fn route_and_send(state: &mut State, mut packet: Packet) -> Option<Packet> {
     } else {
         route.oif
     };
+    let (prefix_len, kind) = (route.prefix_len, route.kind);
+    if !icmp_error_allowed(state, &v, &packet, oif, prefix_len) {
+        return Some(packet);
+    }
     let len = packet.len() as u64;
     let broadcast =
-        route.kind == RouteType::Broadcast || matches!(v.dst, IpAddr::V4(d) if d.is_broadcast());
+        kind == RouteType::Broadcast || matches!(v.dst, IpAddr::V4(d) if d.is_broadcast());
     let payload = &packet[v.payload_start..v.payload_end];
     if v4 {
         let (ip, ext) = (&mut state.snmp.ip, &mut state.snmp.ip_ext);
@@ -104,6 +108,43 @@ fn route_and_send(state: &mut State, mut packet: Packet) -> Option<Packet> {
     // A full queue or failed write is counted by the link itself.
     let _ = nic.link.send_owned(packet);
     None
+}
+
+/// icmp_send's rate limits (see ratelimit.rs): whether an ICMP error may go
+/// out; a limited one is counted and dropped here, before any output counter.
+fn icmp_error_allowed(
+    state: &mut State,
+    v: &wire::IpView,
+    packet: &[u8],
+    oif: u32,
+    prefix_len: u8,
+) -> bool {
+    let v4 = v.dst.is_ipv4();
+    let proto = if v4 { PROTO_ICMP } else { PROTO_ICMPV6 };
+    let (Some(&kind), Some(&code)) = (packet.get(v.payload_start), packet.get(v.payload_start + 1))
+    else {
+        return true;
+    };
+    // Nothing sent to the stack itself is limited (the loopback device).
+    if v.proto != proto || oif == LOOPBACK_INDEX || !crate::ratelimit::limited(v4, kind, code) {
+        return true;
+    }
+    let now = state.now().total_micros();
+    match state.icmp_limit.check(now, v.dst, prefix_len) {
+        crate::ratelimit::Verdict::Allow => true,
+        crate::ratelimit::Verdict::Global => {
+            state.snmp.icmp.OutRateLimitGlobal += 1;
+            false
+        }
+        crate::ratelimit::Verdict::Host if v4 => {
+            state.snmp.icmp.OutRateLimitHost += 1;
+            false
+        }
+        crate::ratelimit::Verdict::Host => {
+            state.snmp6.icmp6.Icmp6OutRateLimitHost += 1;
+            false
+        }
+    }
 }
 
 fn count_tcp_out(state: &mut State, v: &wire::IpView, segment: &[u8]) {

@@ -16,6 +16,7 @@ pub mod link;
 mod nic;
 pub mod os;
 mod poll;
+mod ratelimit;
 mod route;
 pub mod socket;
 mod stack;

@@ -13,6 +13,10 @@ use std::time::Duration;
 /// Packets taken from one link per round, so that one busy link cannot starve the rest.
 const RX_BATCH: usize = 64;
 
+/// How long the timer waits after a round in which a socket repeated a
+/// packet (device.rs): at most one copy per socket goes out per pause.
+const STALL_PAUSE: Duration = Duration::from_millis(10);
+
 pub(crate) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     // The tables stay consistent between statements, so a panic elsewhere
     // does not leave them half-written; keep serving.
@@ -51,10 +55,18 @@ pub(crate) fn run(state: Arc<Mutex<State>>, changed: Arc<Changed>, wake: Receive
                     break;
                 }
                 let now = s.now();
+                let stalled = std::mem::take(&mut s.stalled);
                 let State { iface, sockets, .. } = &mut *s;
-                iface
+                let delay = iface
                     .poll_delay(now, sockets)
-                    .map(|d| Duration::from_micros(d.total_micros()))
+                    .map(|d| Duration::from_micros(d.total_micros()));
+                // A socket that repeated itself wants to send again at once, and
+                // would again: its timer waits a little (packets and calls do not).
+                if stalled {
+                    delay.map(|d| d.max(STALL_PAUSE))
+                } else {
+                    delay
+                }
             };
             let ready = match delay {
                 _ if more => sel.try_ready().ok(),
@@ -130,14 +142,13 @@ pub(crate) fn step(s: &mut State) -> bool {
                 sockets,
                 ingress,
                 egress,
+                stalled,
+                sent_hashes,
                 ..
             } = &mut *s;
-            let mut dev = Router {
-                ingress,
-                egress,
-                mtu,
-            };
+            let mut dev = Router::new(ingress, egress, sent_hashes, mtu);
             iface.poll(now, &mut dev, sockets);
+            *stalled |= dev.repeated;
         }
         if s.egress.is_empty() {
             break;

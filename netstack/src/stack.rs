@@ -76,6 +76,62 @@ impl Stack {
         })
     }
 
+    /// A stack with no poll thread, for fuzzing: nothing moves until the
+    /// caller calls `step`, its clock stands still until `advance_clock`, and
+    /// its random choices follow `seed`, so that a run can be replayed. A
+    /// panic inside `step` reaches the caller (the poll thread would catch it
+    /// and stop the stack instead). Blocking socket calls that would have to
+    /// wait never return: use nonblocking sockets.
+    #[cfg(feature = "fuzzing")]
+    #[doc(hidden)]
+    pub fn new_manual(seed: u64) -> io::Result<Stack> {
+        let mut state = State::with_seed(seed)?;
+        state.manual_clock = Some(0);
+        let (wake, _) = bounded(1);
+        Ok(Stack {
+            shared: Arc::new(Shared {
+                state: Arc::new(Mutex::new(state)),
+                changed: Arc::new(Changed::default()),
+                wake,
+                thread: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// One round of the poll thread, run on the caller's thread: drain the
+    /// links, let smoltcp process and emit, route what it emitted.
+    #[cfg(feature = "fuzzing")]
+    #[doc(hidden)]
+    pub fn step(&self) {
+        let mut s = lock(&self.shared.state);
+        if !s.shutdown {
+            crate::poll::step(&mut s);
+        }
+        drop(s);
+        self.shared.changed.notify();
+    }
+
+    /// Moves a `new_manual` stack's clock forward, so that timers fire at the next `step`.
+    #[cfg(feature = "fuzzing")]
+    #[doc(hidden)]
+    pub fn advance_clock(&self, micros: u64) {
+        let mut s = lock(&self.shared.state);
+        if let Some(now) = &mut s.manual_clock {
+            *now = now.saturating_add(micros.min(i64::MAX as u64) as i64);
+        }
+    }
+
+    /// When smoltcp next wants a `step` for its timers, in microseconds from
+    /// now (None: no timer pending).
+    #[cfg(feature = "fuzzing")]
+    #[doc(hidden)]
+    pub fn poll_delay(&self) -> Option<u64> {
+        let mut s = lock(&self.shared.state);
+        let now = s.now();
+        let State { iface, sockets, .. } = &mut *s;
+        iface.poll_delay(now, sockets).map(|d| d.total_micros())
+    }
+
     /// Runs a change under the lock, then lets the poll thread and any
     /// blocked socket call see it.
     pub(crate) fn with<T>(&self, f: impl FnOnce(&mut State) -> io::Result<T>) -> io::Result<T> {

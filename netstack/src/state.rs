@@ -40,16 +40,28 @@ pub(crate) struct State {
     pub routing: Vec<Packet>,
     /// NIC indexes, refilled each round (a reused allocation).
     pub rx_order: Vec<u32>,
+    /// The device's record of what sockets sent in one poll (device.rs),
+    /// kept here so that its table is allocated once.
+    pub sent_hashes: std::collections::HashSet<u64>,
     /// Bumped whenever the set of links changes, so the poll thread re-reads it.
     pub generation: u64,
     pub shutdown: bool,
+    /// In the last poll round a socket repeated a packet (device.rs): the
+    /// poll thread's timer waits before the next round.
+    pub stalled: bool,
     /// Poll-loop iterations: how often the poll thread woke.
     pub wakeups: u64,
     pub epoch: std::time::Instant,
+    /// A stack driven by hand (`Stack::new_manual`) runs on this clock, in
+    /// microseconds since `epoch`, instead of the wall clock.
+    #[cfg(feature = "fuzzing")]
+    pub manual_clock: Option<i64>,
     pub table: SocketTable,
     /// Highest sequence number sent per connection (local, remote), to tell
     /// retransmissions apart.
     pub tcp_sent: HashMap<(SocketAddr, SocketAddr), u32>,
+    /// Rate limits on the ICMP errors the stack sends.
+    pub icmp_limit: crate::ratelimit::IcmpLimiter,
     rng: u64,
     ip_id: u16,
 }
@@ -66,18 +78,19 @@ impl AddrView for State {
 
 impl State {
     pub fn new() -> io::Result<State> {
+        State::with_seed(random_seed())
+    }
+
+    /// A stack whose random choices (ISNs, ephemeral ports, IP ids) all follow `seed`.
+    pub fn with_seed(seed: u64) -> io::Result<State> {
         let mut ingress = VecDeque::new();
         let mut egress = Vec::new();
         let mut config = Config::new(HardwareAddress::Ip);
-        let seed = random_seed();
         config.random_seed = seed;
         let epoch = std::time::Instant::now();
         let iface = {
-            let mut dev = Router {
-                ingress: &mut ingress,
-                egress: &mut egress,
-                mtu: 65535,
-            };
+            let mut sent = std::collections::HashSet::new();
+            let mut dev = Router::new(&mut ingress, &mut egress, &mut sent, 65535);
             SmolIface::new(config, &mut dev, smoltcp::time::Instant::from_micros(0))
         };
         let mut state = State {
@@ -93,12 +106,17 @@ impl State {
             egress,
             routing: Vec::new(),
             rx_order: Vec::new(),
+            sent_hashes: std::collections::HashSet::new(),
             generation: 0,
             shutdown: false,
+            stalled: false,
             wakeups: 0,
             epoch,
+            #[cfg(feature = "fuzzing")]
+            manual_clock: None,
             table: SocketTable::new(crate::os::geteuid()),
             tcp_sent: HashMap::new(),
+            icmp_limit: Default::default(),
             rng: seed | 1,
             ip_id: seed as u16,
         };
@@ -134,6 +152,10 @@ impl State {
     }
 
     pub fn now(&self) -> smoltcp::time::Instant {
+        #[cfg(feature = "fuzzing")]
+        if let Some(micros) = self.manual_clock {
+            return smoltcp::time::Instant::from_micros(micros);
+        }
         smoltcp::time::Instant::from_micros(self.epoch.elapsed().as_micros() as i64)
     }
 

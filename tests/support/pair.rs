@@ -39,8 +39,17 @@ pub fn pair() -> (Stack, Stack) {
 /// Two stacks with the test in the middle: every packet passes `keep`,
 /// which sees (from_a, packet) and may drop it by returning false.
 pub struct Relay {
+    /// The wire's end facing `a`: what is sent on it arrives at `a`.
+    to_a: Arc<Link>,
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Relay {
+    /// Puts a packet on the wire towards `a`, as if a third host sent it.
+    pub fn inject_to_a(&self, packet: &[u8]) {
+        let _ = self.to_a.send(packet);
+    }
 }
 
 impl Drop for Relay {
@@ -64,6 +73,7 @@ pub fn relayed_pair(
     let keep = Arc::new(std::sync::Mutex::new(keep));
     let (a_wire, b_wire) = (Arc::new(a_wire), Arc::new(b_wire));
     let mut threads = Vec::new();
+    let to_a = a_wire.clone();
     for from_a in [true, false] {
         let (src, dst) = if from_a {
             (a_wire.clone(), b_wire.clone())
@@ -81,5 +91,13 @@ pub fn relayed_pair(
             }
         }));
     }
-    (a, b, Relay { stop, threads })
+    (
+        a,
+        b,
+        Relay {
+            to_a,
+            stop,
+            threads,
+        },
+    )
 }

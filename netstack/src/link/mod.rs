@@ -167,7 +167,8 @@ impl Link {
         Some(packet)
     }
 
-    pub(crate) fn try_recv(&self) -> Option<Packet> {
+    /// Receives one packet if one is waiting, without waiting.
+    pub fn try_recv(&self) -> Option<Packet> {
         let packet = match &self.rx {
             LinkRx::Queue(rx) => rx.try_recv().ok()?,
             LinkRx::Tun(rx) => rx.try_recv(&self.counters)?,

@@ -17,6 +17,10 @@ pub(crate) struct Datagram {
     pub ttl: u8,
 }
 
+/// What one queued datagram costs besides its payload: its entry in the
+/// queue and the allocator's share of its buffer.
+pub(crate) const DATAGRAM_OVERHEAD: usize = std::mem::size_of::<Datagram>() + 32;
+
 enum Outcome {
     Queued,
     /// The socket was shut for reading.
@@ -36,6 +40,7 @@ pub(crate) struct Dgram {
     pub peer: Option<SocketAddr>,
     pub v6only: bool,
     pub rx: VecDeque<Datagram>,
+    /// Payload bytes queued (what the socket rows show).
     pub rx_bytes: usize,
     /// sk_err: reported once by the next call.
     pub err: Option<i32>,
@@ -82,12 +87,22 @@ impl Dgram {
         Some(score)
     }
 
-    /// Queues a datagram, or drops and counts it when the queue is full.
+    /// What the queue holds against its limit: payload and, as Linux's skb
+    /// truesize does, what each datagram costs besides, so that a flood of
+    /// empty datagrams fills the queue too.
+    pub fn rx_charge(&self) -> usize {
+        self.rx_bytes + self.rx.len() * DATAGRAM_OVERHEAD
+    }
+
+    /// Queues a datagram, or drops and counts it when the queue is full. As
+    /// __udp_enqueue_schedule_skb, a datagram is taken while the queue is
+    /// within its limit, so the queue may pass it by one datagram (and an
+    /// empty queue takes any datagram).
     fn enqueue(&mut self, limit: usize, datagram: Datagram) -> Outcome {
         if self.shut_rd {
             return Outcome::Ignored;
         }
-        if self.rx_bytes + datagram.data.len() > limit {
+        if self.rx_charge() > limit {
             self.drops += 1;
             return Outcome::Full;
         }

@@ -14,7 +14,9 @@ pub struct Limits {
     pub tcp_recv_buffer: usize,
     pub tcp_send_buffer: usize,
     /// Bytes of datagrams a UDP or ping socket queues before dropping
-    /// (Linux's net.core.rmem_default).
+    /// (Linux's net.core.rmem_default). Each datagram counts its payload and
+    /// its bookkeeping (as Linux counts skb truesize), so empty datagrams
+    /// fill the queue too.
     pub dgram_recv_buffer: usize,
     /// Connections a listener keeps waiting for `accept` at most (SOMAXCONN).
     pub max_backlog: usize,

@@ -233,7 +233,11 @@ pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
         // Nobody listens: smoltcp answers with RST, as Linux does.
         return true;
     };
+    if !make_room(state, id) {
+        return false;
+    }
     let limits = state.table.limits;
+    let born = state.now().total_micros();
     let budget_ok = state.table.buffer_bytes + limits.tcp_bytes() <= limits.max_buffer_bytes;
     let State {
         table,
@@ -248,18 +252,14 @@ pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
     let Body::Listener(l) = &mut entry.body else {
         return true;
     };
-    // Every child is a connection in progress or waiting for accept: ones
-    // left listening are freed after each poll round.
-    if l.children.len() >= l.backlog {
-        snmp.tcp_ext.ListenOverflows += 1;
-        snmp.tcp_ext.ListenDrops += 1;
-        return false;
-    }
     if !budget_ok {
         snmp.tcp_ext.ListenDrops += 1;
         return false;
     }
     let mut sock = new_tcp_socket(&limits);
+    // A half-open connection whose peer never completes the handshake goes
+    // after Linux's SYN-ACK retries; `observe` lifts this once it is established.
+    sock.set_timeout(Some(SYN_RECV_TIMEOUT));
     let endpoint = IpListenEndpoint {
         addr: Some(v.dst.into()),
         port: dport,
@@ -273,8 +273,73 @@ pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
         uid,
         reuse: true,
         v6,
+        born,
     });
     table.buffer_bytes += limits.tcp_bytes();
+    true
+}
+
+/// How long a connection may stay half-open: Linux's tcp_synack_retries (5)
+/// SYN-ACKs, 1 + 2 + 4 + 8 + 16 + 32 s apart.
+pub(crate) const SYN_RECV_TIMEOUT: smoltcp::time::Duration = smoltcp::time::Duration::from_secs(63);
+
+/// A half-open connection younger than this is not dropped to make room for
+/// a new SYN: its peer's ACK may be on its way (smoltcp's minimum RTO).
+pub(crate) const YOUNG: smoltcp::time::Duration = smoltcp::time::Duration::from_millis(200);
+
+/// Before a listener takes a new SYN: whether its backlog has room. Every
+/// child counts (half-open, or established and waiting for accept), as
+/// Linux's request and accept queues share the backlog. When it is full:
+/// - of established connections nobody accepts: the SYN is dropped, counted
+///   as ListenOverflows and ListenDrops (Linux's accept queue full);
+/// - otherwise the oldest half-open child at least `YOUNG` old is dropped to
+///   make room; with none that old, the new SYN is. Either is counted as
+///   ListenDrops and TCPReqQFullDrop, which Linux counts when its request
+///   queue is full. Linux drops the new SYN and relies on SYN cookies to keep
+///   serving; smoltcp has no cookies, and always dropping the new SYN would
+///   leave a listener flooded with spoofed SYNs refusing everyone for as long
+///   as the half-open connections last (63 s). Handshakes younger than
+///   `YOUNG` are left to complete (a genuine client's ACK may be in flight),
+///   as Linux once kept its "young" requests when pruning.
+fn make_room(state: &mut State, id: SocketId) -> bool {
+    let Ok(Body::Listener(l)) = state.table.get(id).map(|e| &e.body) else {
+        return true;
+    };
+    if l.children.len() < l.backlog {
+        return true;
+    }
+    let backlog = l.backlog;
+    let now = state.now().total_micros();
+    let states: Vec<(T, i64)> = l
+        .children
+        .iter()
+        .map(|c| {
+            (
+                state.sockets.get::<tcp::Socket>(c.handle).state(),
+                now - c.born,
+            )
+        })
+        .collect();
+    let ext = &mut state.snmp.tcp_ext;
+    ext.ListenDrops += 1;
+    if states.iter().filter(|(s, _)| synchronized(*s)).count() >= backlog {
+        ext.ListenOverflows += 1;
+        return false;
+    }
+    ext.TCPReqQFullDrop += 1;
+    // Children still listening were made for SYNs of this same round, not yet
+    // answered: those SYNs are the newest, so they are not the ones to go.
+    let Some(pos) = states
+        .iter()
+        .position(|&(s, age)| s == T::SynReceived && age >= YOUNG.total_micros() as i64)
+    else {
+        return false;
+    };
+    let Ok(Body::Listener(l)) = state.table.get_mut(id).map(|e| &mut e.body) else {
+        return false;
+    };
+    let child = l.children.remove(pos);
+    super::track::remove_tcp(state, child.handle);
     true
 }
 

@@ -74,6 +74,8 @@ pub(crate) struct Child {
     pub reuse: bool,
     /// Of an AF_INET6 socket (an IPv4 connection then shows in tcp6, mapped).
     pub v6: bool,
+    /// When its SYN arrived (stack clock, microseconds).
+    pub born: i64,
 }
 
 pub(crate) struct Listener {

@@ -423,6 +423,7 @@ fn close(s: &mut State, id: SocketId) -> io::Result<()> {
         uid: entry.uid,
         reuse: c.reuse,
         v6: entry.v6,
+        born: s.now().total_micros(),
     });
     Ok(())
 }

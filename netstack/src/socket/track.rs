@@ -73,6 +73,12 @@ pub(crate) fn observe(state: &mut State) {
                     for child in &mut l.children {
                         let now = sockets.get::<tcp::Socket>(child.handle).state();
                         if now != child.last {
+                            if synchronized(now) && !synchronized(child.last) {
+                                // Past the handshake: no more half-open timeout.
+                                sockets
+                                    .get_mut::<tcp::Socket>(child.handle)
+                                    .set_timeout(None);
+                            }
                             changes.push((child.last, now, true));
                             child.last = now;
                         }

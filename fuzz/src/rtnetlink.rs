@@ -1,0 +1,118 @@
+//! The `netlink` target: NETLINK_ROUTE requests, as a program would send them
+//! through sendmsg, answered by the responder over a small stack whose tables
+//! the requests may change (addresses, routes, link state and MTU).
+//!
+//! Input: a control byte (bit 0: NETLINK_EXT_ACK, bit 1: NETLINK_CAP_ACK,
+//! bit 2: NETLINK_GET_STRICT_CHK, bit 3: repair each message's nlmsg_len to
+//! its record's length), then records of `[len, len bytes]`, each one
+//! request (one sendmsg). After the requests, the tables are read back
+//! through a dump of each kind and procnet's renderers, so that whatever a
+//! change left behind is rendered too.
+
+use netlink::nlmsg::{self, Header};
+use netlink::{Options, Responder};
+use netstack::{Link, RouteSpec, Stack};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+const NLMSG_HDRLEN: usize = 16;
+
+/// Dumps of every table the responder serves, each a complete request.
+fn read_back_requests() -> Vec<Vec<u8>> {
+    const NLM_F_REQUEST: u16 = 1;
+    const NLM_F_DUMP: u16 = 0x300;
+    // RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETNEIGH with an empty
+    // family header of the size each expects.
+    [(18u16, 16usize), (22, 8), (26, 12), (30, 12)]
+        .iter()
+        .map(|&(ty, body)| {
+            let len = (NLMSG_HDRLEN + body) as u32;
+            let mut m = Vec::with_capacity(len as usize);
+            m.extend_from_slice(&len.to_ne_bytes());
+            m.extend_from_slice(&ty.to_ne_bytes());
+            m.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+            m.extend_from_slice(&1u32.to_ne_bytes());
+            m.extend_from_slice(&0u32.to_ne_bytes());
+            m.resize(len as usize, 0);
+            m
+        })
+        .collect()
+}
+
+/// A reply is whole netlink messages back to back: each header's length
+/// covers at least the header and ends inside the reply.
+fn check_framing(reply: &[u8]) {
+    let mut at = 0;
+    while at < reply.len() {
+        let h = Header::parse(&reply[at..]).expect("a reply message starts with a whole header");
+        let len = h.len as usize;
+        assert!(len >= NLMSG_HDRLEN, "reply message shorter than its header");
+        assert!(at + len <= reply.len(), "reply message runs past the reply");
+        at += nlmsg::align(len);
+    }
+}
+
+fn bed() -> Stack {
+    let stack = Stack::new_manual(0x5eed).expect("a stack");
+    let (ours, _wire) = Link::pipe();
+    let eth0 = stack.add_nic("eth0", ours).unwrap();
+    stack
+        .add_address(eth0, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 24)
+        .unwrap();
+    stack
+        .add_address(
+            eth0,
+            IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2)),
+            64,
+        )
+        .unwrap();
+    stack
+        .add_route(RouteSpec::default_v4().via(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))))
+        .unwrap();
+    stack
+}
+
+pub fn netlink(data: &[u8]) {
+    let _ = netlink_replies(data);
+}
+
+/// The target's work; returns each request's reply (`handle`'s bytes).
+pub fn netlink_replies(data: &[u8]) -> Vec<Vec<u8>> {
+    let mut replies = Vec::new();
+    let Some((&control, mut rest)) = data.split_first() else {
+        return replies;
+    };
+    let stack = bed();
+    let responder = Responder::with_options(
+        stack.clone(),
+        Options {
+            ext_ack: control & 1 != 0,
+            cap_ack: control & 2 != 0,
+            strict_check: control & 4 != 0,
+            portid: 4242,
+            ..Options::default()
+        },
+    );
+    while let Some((&len, tail)) = rest.split_first() {
+        let take = usize::from(len).min(tail.len());
+        let mut request = tail[..take].to_vec();
+        rest = &tail[take..];
+        if control & 8 != 0 && request.len() >= 4 {
+            request[..4].copy_from_slice(&(take as u32).to_ne_bytes());
+        }
+        let reply = responder.handle(&request);
+        check_framing(&reply);
+        // Asked again, as datagrams: the same answers, split for recvmsg.
+        for d in responder.handle_datagrams(&request, 32 * 1024) {
+            check_framing(&d);
+        }
+        replies.push(reply);
+    }
+    for request in read_back_requests() {
+        check_framing(&responder.handle(&request));
+    }
+    let snap = stack.snapshot();
+    for (name, _) in procnet::FILES {
+        let _ = procnet::render(name, &snap);
+    }
+    replies
+}

@@ -1,0 +1,145 @@
+//! Quotas: a guest that opens sockets in a loop, or connections until its
+//! buffer budget is spent, gets EMFILE or ENOBUFS, never more memory; other
+//! stacks in the same process are unaffected; what it frees it can take
+//! again. The listen backlog is clamped to the stack's cap.
+
+mod support;
+
+use sandnet::netstack::{
+    Limits, ListenOptions, PingSocket, Stack, TcpListener, TcpStream, UdpSocket,
+};
+use std::io::{Read, Write};
+use std::time::Duration;
+use support::kernel::eventually;
+use support::pair::{pair, sa, A_V4, B_V4};
+
+fn errno(e: &std::io::Error) -> i32 {
+    e.raw_os_error().expect("an errno")
+}
+
+/// Held only to keep the sockets open.
+#[allow(dead_code)]
+enum Held {
+    Udp(UdpSocket),
+    Listener(TcpListener),
+    Ping(PingSocket),
+}
+
+/// Opens sockets of every kind in turn until the stack refuses; returns
+/// them and the error.
+fn open_until_refused(s: &Stack) -> (Vec<Held>, std::io::Error) {
+    let mut held = Vec::new();
+    for i in 0.. {
+        let r = match i % 3 {
+            0 => UdpSocket::bind(s, sa("0.0.0.0", 0)).map(Held::Udp),
+            1 => TcpListener::bind(s, sa("0.0.0.0", 0)).map(Held::Listener),
+            _ => PingSocket::new(s, i % 2 == 0).map(Held::Ping),
+        };
+        match r {
+            Ok(h) => held.push(h),
+            Err(e) => return (held, e),
+        }
+        assert!(i < 100_000, "the stack never refused");
+    }
+    unreachable!()
+}
+
+#[test]
+fn a_socket_loop_gets_emfile_and_leaves_other_stacks_alone() {
+    let guest = Stack::new().unwrap();
+    let max = guest.limits().max_sockets;
+    let (held, e) = open_until_refused(&guest);
+    assert_eq!(errno(&e), libc::EMFILE);
+    assert_eq!(held.len(), max, "exactly the limit");
+    assert_eq!(
+        errno(&TcpStream::connect(&guest, sa("127.0.0.1", 1)).unwrap_err()),
+        libc::EMFILE
+    );
+    // Every bound socket is listed; an unbound ping socket is not, as Linux
+    // does not hash it.
+    let bound = held.iter().filter(|h| !matches!(h, Held::Ping(_))).count();
+    assert_eq!(guest.sockets().len(), bound);
+
+    // Two other stacks in the process still open sockets and talk.
+    let (a, b) = pair();
+    let l = TcpListener::bind(&a, sa(A_V4, 9000)).unwrap();
+    let mut c = TcpStream::connect(&b, sa(A_V4, 9000)).unwrap();
+    let (mut s, _) = l.accept().unwrap();
+    c.write_all(b"unaffected").unwrap();
+    let mut buf = [0u8; 10];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"unaffected");
+
+    // What the guest frees it can take again.
+    drop(held);
+    assert!(eventually(Duration::from_secs(5), || guest
+        .sockets()
+        .is_empty()));
+    let (again, e) = open_until_refused(&guest);
+    assert_eq!((again.len(), errno(&e)), (max, libc::EMFILE));
+}
+
+#[test]
+fn connections_past_the_buffer_budget_get_enobufs() {
+    let (a, b) = pair();
+    let per_conn = {
+        let l = Limits::default();
+        l.tcp_recv_buffer + l.tcp_send_buffer
+    };
+    b.set_limits(Limits {
+        max_buffer_bytes: 8 * per_conn,
+        ..Limits::default()
+    })
+    .unwrap();
+    let l = TcpListener::bind(&a, sa(A_V4, 9100)).unwrap();
+    l.set_nonblocking(true).unwrap();
+    let mut conns = Vec::new();
+    let err = loop {
+        match TcpStream::connect_nonblocking(&b, sa(A_V4, 9100)) {
+            Ok(c) => conns.push(c),
+            Err(e) => break e,
+        }
+        assert!(conns.len() <= 8, "the budget holds 8 connections");
+    };
+    assert_eq!(errno(&err), libc::ENOBUFS);
+    assert_eq!(conns.len(), 8);
+    // UDP needs no reservation: the stack is not out of sockets.
+    UdpSocket::bind(&b, sa(B_V4, 0)).unwrap();
+    // A stream that goes gives its reservation back.
+    drop(conns.pop());
+    assert!(eventually(Duration::from_secs(5), || {
+        match TcpStream::connect_nonblocking(&b, sa(A_V4, 9100)) {
+            Ok(c) => {
+                conns.push(c);
+                true
+            }
+            Err(e) => {
+                assert_eq!(errno(&e), libc::ENOBUFS);
+                false
+            }
+        }
+    }));
+    // The other side of the wire was never limited.
+    assert_eq!(a.limits(), Limits::default());
+}
+
+#[test]
+fn the_listen_backlog_is_clamped_to_the_stack_cap() {
+    let s = Stack::new().unwrap();
+    s.set_limits(Limits {
+        max_backlog: 32,
+        ..Limits::default()
+    })
+    .unwrap();
+    let opts = ListenOptions {
+        backlog: 1 << 20,
+        v6only: false,
+    };
+    let _l = TcpListener::bind_with(&s, sa("127.0.0.1", 9200), opts).unwrap();
+    let row = s
+        .sockets()
+        .into_iter()
+        .find(|r| r.local.port() == 9200)
+        .unwrap();
+    assert_eq!(row.tx_queue, 32, "a listener's row shows its backlog");
+}
