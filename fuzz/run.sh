@@ -3,7 +3,7 @@
 #   fuzz/run.sh TARGET SECONDS     e.g. fuzz/run.sh packet 60
 #   fuzz/run.sh TARGET RUNS        e.g. fuzz/run.sh session 10000000runs  (suffix "runs")
 #   fuzz/run.sh TARGET build       only build
-# Extra libFuzzer flags go in FUZZ_FLAGS. Targets: packet, session.
+# Extra libFuzzer flags go in FUZZ_FLAGS. Targets: packet, session, netlink.
 # Findings land in fuzz/artifacts/TARGET/, new inputs in fuzz/corpus/TARGET/
 # (commit only the small seeds: see fuzz/README.md).
 set -euo pipefail

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 secs=${SMOKE_SECONDS:-20}
-for t in packet session; do
+for t in packet session netlink; do
     echo "fuzz smoke: $t for ${secs}s"
     # A scratch corpus, so that CI leaves nothing behind.
     work=$(mktemp -d)
