@@ -12,14 +12,15 @@
 //! docs/RUNNER.md describes what is trapped and the limits.
 
 pub mod config;
-pub mod interim;
+pub mod ifioctl;
 pub mod os;
+pub mod rtnetlink;
 pub mod service;
 mod supervisor;
 
 use config::Config;
 use os::spawn::{STAGE_MOUNT, STAGE_READY, STAGE_SECCOMP};
-use service::{NetlinkService, ServiceFactory};
+use service::ServiceFactory;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -145,11 +146,9 @@ fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
     code
 }
 
-/// The service every socket gets today: the interim responder.
-pub fn interim_factory(stack: netstack::Stack) -> ServiceFactory {
-    Box::new(move |port| {
-        Box::new(interim::InterimRtnetlink::new(stack.clone(), port)) as Box<dyn NetlinkService>
-    })
+/// The service every socket gets: the `netlink` crate's responder.
+pub fn netlink_factory(stack: netstack::Stack) -> ServiceFactory {
+    rtnetlink::factory(stack)
 }
 
 /// Runs the command line `args` (without the program name); returns the
@@ -179,7 +178,7 @@ pub fn main_with_args(args: &[String]) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(EXIT_RUNNER, format!("configuration: {e}")),
     };
-    match run(&stack, interim_factory(stack.clone()), &opts) {
+    match run(&stack, netlink_factory(stack.clone()), &opts) {
         Ok(code) => code,
         Err((code, msg)) => fail(code, msg),
     }
@@ -240,7 +239,7 @@ pub fn run(
     };
     let signals = os::forward_signals().map_err(|e| runner(e, "signal handlers"))?;
     let pidfd = os::pidfd_open(child.id()).map_err(|e| runner(e, "pidfd_open"))?;
-    let mut sup = supervisor::Supervisor::new(listener, factory);
+    let mut sup = supervisor::Supervisor::new(listener, factory, stack.clone());
     let mut listening = true;
     let mut last = Instant::now();
     loop {
@@ -262,6 +261,10 @@ pub fn run(
         if listening && rev[2] & libc::POLLIN != 0 {
             if let Ok(n) = os::notify::recv(sup.listener()) {
                 sup.handle(n);
+            }
+            // A change made over netlink shows in /proc/net at once, as in Linux.
+            if sup.take_tables_changed() {
+                let _ = procnet::write_dir(dir.net(), &stack.snapshot());
             }
         } else if listening && rev[2] & (libc::POLLHUP | libc::POLLERR) != 0 {
             listening = false;

@@ -11,6 +11,15 @@ pub trait NetlinkService {
     /// each with its own `nlmsghdr` (`nlmsg_pid` set to the socket's port id
     /// for answers, as the kernel does). Empty when nothing is answered.
     fn request(&mut self, bytes: &[u8]) -> Vec<u8>;
+
+    /// The program set (`on`) or cleared a SOL_NETLINK option `name`
+    /// (NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, ...) on the socket. Also
+    /// called, for every option set before, when the service is made.
+    fn set_option(&mut self, _name: i32, _on: bool) {}
+
+    /// The real uid of the process that bound the socket (what a route
+    /// lookup reports as RTA_UID).
+    fn set_uid(&mut self, _uid: u32) {}
 }
 
 /// Makes the service of a newly bound socket; given the socket's port id

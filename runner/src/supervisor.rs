@@ -11,6 +11,7 @@
 //! /proc/TID/fd/N), so dup'ed and inherited copies in the range find the same
 //! socket; calls on any other fd continue in the kernel untouched.
 
+use crate::ifioctl;
 use crate::os::notify::{self, Notif};
 use crate::os::seccomp::{FD_BASE, FD_END};
 use crate::os::{self, mem};
@@ -23,6 +24,10 @@ use std::os::unix::fs::MetadataExt;
 /// Linux's rmem_default/wmem_default, as getsockopt reports them (doubled).
 const DEFAULT_BUF: i32 = 212992;
 const SOL_NETLINK: i32 = 270;
+/// SOL_NETLINK options that are on/off flags: NETLINK_PKTINFO,
+/// BROADCAST_ERROR, NO_ENOBUFS, LISTEN_ALL_NSID, CAP_ACK, EXT_ACK,
+/// GET_STRICT_CHK.
+const NL_FLAG_OPTIONS: [i32; 7] = [3, 4, 5, 8, 10, 11, 12];
 /// sizeof(struct sockaddr_nl).
 const SOCKADDR_NL_LEN: usize = 12;
 /// The largest datagram a program may send (a netlink socket's default
@@ -53,6 +58,9 @@ struct Session {
     groups: u32,
     rcvbuf: i32,
     sndbuf: i32,
+    /// The SOL_NETLINK flag options set (bit n: option n), handed to the
+    /// service and reported by getsockopt.
+    nl_flags: u32,
     service: Option<Box<dyn NetlinkService>>,
     queue: VecDeque<Vec<u8>>,
     parked: Vec<Notif>,
@@ -63,11 +71,16 @@ type Key = (u64, u64);
 pub struct Supervisor {
     listener: OwnedFd,
     factory: ServiceFactory,
+    /// What interface ioctls are answered from.
+    stack: netstack::Stack,
     sessions: HashMap<Key, Session>,
     ports: HashSet<u32>,
     /// Where automatic port ids go once a process's tgid is taken (Linux
     /// counts down from -4096 likewise).
     next_port: u32,
+    /// A request that may have changed the stack was answered since
+    /// `take_tables_changed` last looked.
+    tables_changed: bool,
 }
 
 fn key_of(path: &str) -> Option<Key> {
@@ -84,6 +97,18 @@ fn tgid(pid: u32) -> u32 {
                 .and_then(|v| v.trim().parse().ok())
         })
         .unwrap_or(pid)
+}
+
+/// The real uid of `pid` (the kernel's current_uid() for its requests).
+fn uid(pid: u32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn errno(e: io::Error) -> i32 {
@@ -187,13 +212,15 @@ fn put_sockaddr(pid: u32, addr: u64, len_ptr: u64, sa: &[u8]) -> Result<(), i32>
 }
 
 impl Supervisor {
-    pub fn new(listener: OwnedFd, factory: ServiceFactory) -> Self {
+    pub fn new(listener: OwnedFd, factory: ServiceFactory, stack: netstack::Stack) -> Self {
         Supervisor {
             listener,
             factory,
+            stack,
             sessions: HashMap::new(),
             ports: HashSet::new(),
             next_port: 0xFFFF_F000,
+            tables_changed: false,
         }
     }
 
@@ -230,6 +257,10 @@ impl Supervisor {
     fn dispatch(&mut self, n: &Notif) -> Outcome {
         if n.nr == libc::SYS_socket {
             return self.socket(n);
+        }
+        if n.nr == libc::SYS_ioctl && (ifioctl::FIRST..=ifioctl::LAST).contains(&(n.args[1] as u32))
+        {
+            return self.if_ioctl(n);
         }
         let fd = n.args[0] as u32;
         let Some(key) = key_of(&format!("/proc/{}/fd/{fd}", n.pid)) else {
@@ -381,6 +412,55 @@ impl Supervisor {
 
     /// Forgets the sockets whose every copy the program has closed (their
     /// placeholder's pair hung up), freeing their port ids.
+    /// An interface ioctl (SIOCGIF*) on any of the program's sockets. On
+    /// anything else the kernel's answer (ENOTTY) stands.
+    fn if_ioctl(&mut self, n: &Notif) -> Outcome {
+        let fd = n.args[0] as u32;
+        let is_socket = std::fs::read_link(format!("/proc/{}/fd/{fd}", n.pid))
+            .is_ok_and(|l| l.as_os_str().as_encoded_bytes().starts_with(b"socket:"));
+        if !is_socket {
+            return Outcome::Continue;
+        }
+        let (req, arg) = (n.args[1] as u32, n.args[2]);
+        let ifaces = self.stack.interfaces();
+        let addrs = self.stack.interface_addrs();
+        let r = if req == ifioctl::SIOCGIFCONF {
+            // struct ifconf: int ifc_len, (pad), char *ifc_buf.
+            mem::read(n.pid, arg, 16).map_err(errno).and_then(|c| {
+                let room = i32::from_ne_bytes(c[0..4].try_into().unwrap());
+                let buf = u64::from_ne_bytes(c[8..16].try_into().unwrap());
+                let len = if buf == 0 {
+                    ifioctl::ifconf_len(&ifaces, &addrs)
+                } else {
+                    let list = ifioctl::ifconf(room.max(0) as usize, &ifaces, &addrs);
+                    self.valid(n)?;
+                    write_bytes(n.pid, buf, &list)?;
+                    list.len()
+                };
+                self.valid(n)?;
+                write_bytes(n.pid, arg, &(len as i32).to_ne_bytes())
+            })
+        } else {
+            mem::read(n.pid, arg, ifioctl::IFREQ_LEN)
+                .map_err(errno)
+                .and_then(|b| {
+                    let mut ifr: [u8; ifioctl::IFREQ_LEN] = b.try_into().unwrap();
+                    ifioctl::answer(req, &mut ifr, &ifaces, &addrs)?;
+                    self.valid(n)?;
+                    write_bytes(n.pid, arg, &ifr)
+                })
+        };
+        match r {
+            Ok(()) => Outcome::Ret(0),
+            Err(e) => Outcome::Err(e),
+        }
+    }
+
+    /// Whether a request may have changed the stack's tables since the last call.
+    pub fn take_tables_changed(&mut self) -> bool {
+        std::mem::take(&mut self.tables_changed)
+    }
+
     pub fn collect_closed(&mut self) {
         let closed: Vec<Key> = self
             .sessions
@@ -428,6 +508,7 @@ impl Supervisor {
                 groups: 0,
                 rcvbuf: DEFAULT_BUF,
                 sndbuf: DEFAULT_BUF,
+                nl_flags: 0,
                 service: None,
                 queue: VecDeque::new(),
                 parked: Vec::new(),
@@ -456,8 +537,14 @@ impl Supervisor {
             }
         };
         self.ports.insert(port);
-        let service = (self.factory)(port);
+        let mut service = (self.factory)(port);
+        service.set_uid(uid(pid));
         let s = self.sessions.get_mut(&key).unwrap();
+        for name in NL_FLAG_OPTIONS {
+            if s.nl_flags & (1 << name) != 0 {
+                service.set_option(name, true);
+            }
+        }
         s.port_id = port;
         s.service = Some(service);
         Ok(())
@@ -526,7 +613,24 @@ impl Supervisor {
                 s.sndbuf = v;
             }
         }
-        // Other options (netlink's EXT_ACK, GET_STRICT_CHK, memberships, ...)
+        if level == SOL_NETLINK && NL_FLAG_OPTIONS.contains(&name) {
+            // netlink_setsockopt reads an int for these (and refuses less).
+            if len < 4 {
+                return Err(libc::EINVAL);
+            }
+            let on = read_u32(n.pid, val)? != 0;
+            self.valid(n)?;
+            let s = self.sessions.get_mut(&key).unwrap();
+            if on {
+                s.nl_flags |= 1 << name;
+            } else {
+                s.nl_flags &= !(1 << name);
+            }
+            if let Some(service) = &mut s.service {
+                service.set_option(name, on);
+            }
+        }
+        // Other options (memberships, buffer sizes of other levels, ...)
         // are accepted and have no effect.
         Ok(0)
     }
@@ -541,6 +645,9 @@ impl Supervisor {
             (libc::SOL_SOCKET, libc::SO_RCVBUF) => s.rcvbuf,
             (libc::SOL_SOCKET, libc::SO_SNDBUF) => s.sndbuf,
             (libc::SOL_SOCKET, libc::SO_ERROR | libc::SO_PASSCRED | libc::SO_ACCEPTCONN) => 0,
+            (SOL_NETLINK, o) if NL_FLAG_OPTIONS.contains(&o) => {
+                i32::from(s.nl_flags & (1 << o) != 0)
+            }
             (SOL_NETLINK, 3..=12) => 0,
             _ => return Err(libc::ENOPROTOOPT),
         };
@@ -569,6 +676,10 @@ impl Supervisor {
         if self.sessions[&key].port_id == 0 {
             self.bind_port(key, n.pid, 0)?;
         }
+        // RTM_NEW*, RTM_DEL*, RTM_SET*: everything but the GETs (type % 4 == 2).
+        self.tables_changed |= crate::service::messages(&bytes)
+            .iter()
+            .any(|&(ty, _, _)| ty >= 16 && ty % 4 != 2);
         let s = self.sessions.get_mut(&key).unwrap();
         let reply = s.service.as_mut().expect("bound").request(&bytes);
         for d in datagrams(&reply) {

@@ -9,7 +9,7 @@ mod root;
 
 use netstack::RouteSpec;
 use sandnet_run::config::Config;
-use sandnet_run::{interim_factory, parse_args, run};
+use sandnet_run::{netlink_factory, parse_args, run};
 use std::time::Duration;
 
 #[test]
@@ -48,7 +48,7 @@ fn a_changing_stack_is_seen_by_the_running_program() {
                 .unwrap();
         })
     };
-    let status = run(&stack, interim_factory(stack.clone()), &opts).unwrap();
+    let status = run(&stack, netlink_factory(stack.clone()), &opts).unwrap();
     changer.join().unwrap();
     let text = std::fs::read_to_string(&out).unwrap();
     let _ = std::fs::remove_file(&out);

@@ -12,7 +12,9 @@
 //!    to it when their fd is in the injection range [`FD_BASE`, `FD_END`) —
 //!    the supervisor injects every netlink placeholder, and every copy of
 //!    one, there, so no other fd's calls are trapped;
-//! 5. everything else is allowed.
+//! 5. `ioctl` with a device-configuration request (SIOCGIFNAME..SIOCSIFMAP)
+//!    goes to it whatever the fd: interface queries are answered from the stack;
+//! 6. everything else is allowed.
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -84,6 +86,7 @@ enum Label {
     Kill,
     Socket,
     FdCheck,
+    Ioctl,
 }
 
 enum Insn {
@@ -105,6 +108,7 @@ pub fn filter() -> Vec<libc::sock_filter> {
         Jge(X32_SYSCALL_BIT, Kill, Next),
         Jeq(libc::SYS_io_uring_setup as u32, Eperm, Next),
         Jeq(libc::SYS_socket as u32, Socket, Next),
+        Jeq(libc::SYS_ioctl as u32, Ioctl, Next),
     ];
     for &nr in FD_SYSCALLS {
         p.push(Jeq(nr as u32, FdCheck, Next));
@@ -116,6 +120,11 @@ pub fn filter() -> Vec<libc::sock_filter> {
         Jeq(libc::AF_NETLINK as u32, Next, Allow),
         Ld(off_arg(2)),
         Jeq(libc::NETLINK_ROUTE as u32, Notify, Eprotonosupport),
+        // Interface ioctls, on any fd: the supervisor answers them from the stack.
+        Mark(Ioctl),
+        Ld(off_arg(1)),
+        Jge(crate::ifioctl::FIRST, Next, FdCheck),
+        Jge(crate::ifioctl::LAST + 1, FdCheck, Notify),
         Mark(FdCheck),
         Ld(off_arg(0)),
         Jge(FD_BASE, Next, Allow),
