@@ -345,7 +345,9 @@ impl Bed {
                 max_backlog: 4,
             })
             .unwrap();
-        let (ours, wire) = Link::pipe();
+        // A short queue: its slots are allocated per input, and a full
+        // queue is a path worth reaching.
+        let (ours, wire) = Link::pipe_with_queue(256);
         let eth0 = stack.add_nic("eth0", ours).unwrap();
         stack.add_address(eth0, IpAddr::V4(STACK_V4), 24).unwrap();
         stack.add_address(eth0, IpAddr::V6(STACK_V6), 64).unwrap();

@@ -53,7 +53,7 @@ fn check_framing(reply: &[u8]) {
 
 fn bed() -> Stack {
     let stack = Stack::new_manual(0x5eed).expect("a stack");
-    let (ours, _wire) = Link::pipe();
+    let (ours, _wire) = Link::pipe_with_queue(16);
     let eth0 = stack.add_nic("eth0", ours).unwrap();
     stack
         .add_address(eth0, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 24)

@@ -101,6 +101,13 @@ impl Link {
         pipe::pair()
     }
 
+    /// `pipe`, with each direction holding at most `packets` packets (at
+    /// least 1) instead of [`LINK_QUEUE_LEN`]: a shorter queue drops sooner,
+    /// and costs less to create (each slot is allocated up front).
+    pub fn pipe_with_queue(packets: usize) -> (Link, Link) {
+        pipe::pair_with_queue(packets.max(1))
+    }
+
     /// A Linux TUN device (IFF_TUN | IFF_NO_PI) named `name`, created in the
     /// calling thread's network namespace. Needs CAP_NET_ADMIN. The device goes
     /// away when the link is dropped.
