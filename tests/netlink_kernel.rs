@@ -258,6 +258,125 @@ fn netlink_link_dump_and_get_match_the_kernel() {
     );
 }
 
+/// An ifinfomsg with family AF_INET6 (the rest as `ifinfomsg`).
+fn ifinfomsg6(index: i32) -> Vec<u8> {
+    let mut b = ifinfomsg(index);
+    b[0] = AF_INET6;
+    b
+}
+
+/// RTM_GETLINK dumps with family AF_INET6 are addrconf's inet6_dump_ifinfo
+/// (short inet6_fill_ifinfo messages, IPv6 attributes in IFLA_PROTINFO), with
+/// its own strict checks; a get with that family is still rtnl_getlink's.
+#[test]
+fn netlink_inet6_link_dump_matches_the_kernel() {
+    let Some(b) = bed("netlink_inet6_link_dump_matches_the_kernel") else {
+        return;
+    };
+    let mut with_attr = ifinfomsg6(0);
+    with_attr.extend(nla(29, &1u32.to_ne_bytes()));
+    let mut bad_type = ifinfomsg6(0);
+    bad_type[2] = 1;
+    let mut bad_flags = ifinfomsg6(0);
+    bad_flags[8] = 1;
+    let mut bad_change = ifinfomsg6(0);
+    bad_change[12] = 1;
+    let mut bad_pad = ifinfomsg6(0);
+    bad_pad[1] = 1;
+    for strict in [false, true] {
+        for ext_ack in [false, true] {
+            b.check(
+                "link6 dump",
+                ext_ack,
+                strict,
+                &req(RTM_GETLINK, REQ | DUMP, 1, &ifinfomsg6(0)),
+            );
+        }
+        for (what, body) in [
+            ("link6 dump by index", ifinfomsg6(2)),
+            ("link6 dump by unknown index", ifinfomsg6(99)),
+            ("link6 dump with ext mask", with_attr.clone()),
+            ("link6 dump bad type", bad_type.clone()),
+            ("link6 dump bad flags", bad_flags.clone()),
+            ("link6 dump bad change", bad_change.clone()),
+            ("link6 dump bad pad", bad_pad.clone()),
+            ("link6 dump rtgenmsg", vec![AF_INET6]),
+            ("link6 dump rtgenmsg padded", vec![AF_INET6, 0, 0, 0]),
+        ] {
+            b.check(what, true, strict, &req(RTM_GETLINK, REQ | DUMP, 2, &body));
+        }
+        // Acked: a dump still ends with NLMSG_DONE only.
+        b.check(
+            "link6 dump acked",
+            true,
+            strict,
+            &req(RTM_GETLINK, REQ | DUMP | ACK, 3, &ifinfomsg6(0)),
+        );
+        // No PF_INET6 doit: a get is rtnl_getlink's full message.
+        for idx in [1, 2, 99] {
+            b.check(
+                "link get with family AF_INET6",
+                true,
+                strict,
+                &req(RTM_GETLINK, REQ | ACK, 4, &ifinfomsg6(idx)),
+            );
+        }
+        let mut by_name = ifinfomsg6(0);
+        by_name.extend(nla(3, b"snl0\0"));
+        b.check(
+            "link get by name with family AF_INET6",
+            true,
+            strict,
+            &req(RTM_GETLINK, REQ, 5, &by_name),
+        );
+    }
+    // Down: IFLA_OPERSTATE DOWN, no IF_READY.
+    b.ns.ip(&["link", "set", DEV, "down"]).unwrap();
+    b.stack.set_down(2).unwrap();
+    for strict in [false, true] {
+        b.check(
+            "link6 dump, device down",
+            false,
+            strict,
+            &req(RTM_GETLINK, REQ | DUMP, 6, &ifinfomsg6(0)),
+        );
+    }
+}
+
+/// Below IPV6_MIN_MTU the kernel drops a device's inet6_dev: it leaves the
+/// AF_INET6 link dump and loses IFLA_AF_SPEC's AF_INET6 part; back at 1280 or
+/// more it gets a fresh one. (The kernel also drops the device's IPv6
+/// addresses and routes, which the stack keeps: only links are compared.)
+#[test]
+fn netlink_inet6_link_dump_follows_the_mtu() {
+    let Some(b) = bed("netlink_inet6_link_dump_follows_the_mtu") else {
+        return;
+    };
+    for (mtu, what) in [
+        (1279u32, "mtu 1279"),
+        (1280, "mtu 1280"),
+        (1500, "mtu 1500"),
+    ] {
+        b.ns.ip(&["link", "set", DEV, "mtu", &mtu.to_string()])
+            .unwrap();
+        b.stack.set_mtu(2, mtu).unwrap();
+        for strict in [false, true] {
+            b.check(
+                what,
+                false,
+                strict,
+                &req(RTM_GETLINK, REQ | DUMP, 1, &ifinfomsg6(0)),
+            );
+            b.check(
+                what,
+                false,
+                strict,
+                &req(RTM_GETLINK, REQ | DUMP, 2, &ifinfomsg(0)),
+            );
+        }
+    }
+}
+
 #[test]
 fn netlink_addr_dump_matches_the_kernel() {
     let Some(b) = bed("netlink_addr_dump_matches_the_kernel") else {
@@ -714,6 +833,18 @@ fn netlink_datagram_boundaries_match_the_kernel() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("link dump", req(RTM_GETLINK, REQ | DUMP, 1, &ifinfomsg(0))),
         (
+            "link6 dump",
+            req(RTM_GETLINK, REQ | DUMP, 1, &ifinfomsg6(0)),
+        ),
+        (
+            "link6 dump and a get",
+            [
+                req(RTM_GETLINK, REQ | DUMP, 1, &ifinfomsg6(0)),
+                req(RTM_GETLINK, REQ | ACK, 2, &ifinfomsg6(2)),
+            ]
+            .concat(),
+        ),
+        (
             "addr dump",
             req(RTM_GETADDR, REQ | DUMP, 1, &ifaddrmsg(0, 0)),
         ),
@@ -822,13 +953,22 @@ fn netlink_iproute2_requests_match_the_kernel() {
     };
     // The bytes iproute2 6.1 sent (strace -e write=all), trailing buffer included:
     // `ip addr show` sends a link dump, then an address dump followed by 128 zero bytes
-    // (a header of length 0, which ends the kernel's walk).
+    // (a header of length 0, which ends the kernel's walk). `ip -6 addr show` sends
+    // its link dump with family AF_INET6 (addrconf's inet6_dump_ifinfo answers it).
     let zeros = |n: usize| "00".repeat(n);
     let cases = [
         (
             "ip addr show: links",
             "2800000012000103b9060e6b000000000000000000000000000000000000000008001d0001000000"
                 .to_string(),
+        ),
+        (
+            "ip -6 addr show: links",
+            "200000001200010393380e6b000000000a000000000000000000000000000000".to_string(),
+        ),
+        (
+            "ip -6 addr show: addresses",
+            format!("180000001600010394380e6b000000000a00000000000000{}", zeros(128)),
         ),
         (
             "ip addr show: addresses",
@@ -963,6 +1103,12 @@ fn netlink_two_tuns_match_the_kernel() {
             false,
             strict,
             &req(RTM_GETLINK, REQ | DUMP, 1, &ifinfomsg(0)),
+        );
+        b.check(
+            "two: links6",
+            false,
+            strict,
+            &req(RTM_GETLINK, REQ | DUMP, 1, &ifinfomsg6(0)),
         );
         b.check(
             "two: addresses",

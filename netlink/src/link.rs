@@ -10,8 +10,10 @@ pub const IFLA_ADDRESS: u16 = 1;
 pub const IFLA_BROADCAST: u16 = 2;
 pub const IFLA_IFNAME: u16 = 3;
 pub const IFLA_MTU: u16 = 4;
+pub const IFLA_LINK: u16 = 5;
 pub const IFLA_QDISC: u16 = 6;
 pub const IFLA_STATS: u16 = 7;
+pub const IFLA_PROTINFO: u16 = 12;
 pub const IFLA_TXQLEN: u16 = 13;
 pub const IFLA_MAP: u16 = 14;
 pub const IFLA_OPERSTATE: u16 = 16;
@@ -54,6 +56,9 @@ pub const RTEXT_FILTER_SKIP_STATS: u32 = 1 << 3;
 const IF_OPER_UNKNOWN: u8 = 0;
 const IF_OPER_DOWN: u8 = 2;
 
+/// `IPV6_MIN_MTU`: below it addrconf takes IPv6 off a device (other than lo).
+const IPV6_MIN_MTU: u32 = 1280;
+
 /// `GSO_MAX_SEGS`, `GSO_LEGACY_MAX_SIZE`, and lo's `tso_max_size` (GSO_MAX_SIZE
 /// rounded as loopback_setup sets it).
 const GSO_MAX_SEGS: u32 = 65535;
@@ -90,7 +95,6 @@ pub fn fill(
     extras: &LinkExtras,
 ) {
     let lo = iface.is_loopback();
-    let up = iface.is_up();
     let start = w.begin(ty, flags, seq, portid);
     // struct ifinfomsg: family, pad, type, index, flags, change.
     w.bytes(&[0, 0]);
@@ -101,11 +105,7 @@ pub fn fill(
 
     w.string(IFLA_IFNAME, &iface.name);
     w.u32(IFLA_TXQLEN, iface.tx_queue_len);
-    // Neither lo nor tun reports an operational state of its own: UNKNOWN while up.
-    w.u8(
-        IFLA_OPERSTATE,
-        if up { IF_OPER_UNKNOWN } else { IF_OPER_DOWN },
-    );
+    w.u8(IFLA_OPERSTATE, operstate(iface));
     w.u8(IFLA_LINKMODE, 0);
     w.u8(IFLA_NETNS_IMMUTABLE, u8::from(lo));
     w.u32(IFLA_MTU, iface.mtu);
@@ -179,6 +179,58 @@ pub fn fill(
     let n = w.nest(IFLA_DPLL_PIN | NLA_F_NESTED);
     w.nest_end(n);
     w.end(start);
+}
+
+/// One RTM_NEWLINK (or other `ty`) message for `iface` as addrconf's
+/// `inet6_fill_ifinfo` (net/ipv6/addrconf.c) emits it: what an RTM_GETLINK
+/// dump with family AF_INET6 gets (`ip -6 addr` sends one), because addrconf
+/// registers its own dump handler, `inet6_dump_ifinfo`, for PF_INET6
+/// RTM_GETLINK. A short message: no TXQLEN, QDISC, GROUP or statistics; the
+/// IPv6 attributes of `inet6_fill_ifla6_attrs` nested in IFLA_PROTINFO
+/// instead of IFLA_AF_SPEC. Only for a device with IPv6 (see `has_inet6`).
+pub fn fill_inet6(w: &mut Writer, ty: u16, flags: u16, seq: u32, portid: u32, iface: &Interface) {
+    let start = w.begin(ty, flags, seq, portid);
+    // struct ifinfomsg: family AF_INET6, pad, type, index, flags, change 0.
+    w.bytes(&[libc::AF_INET6 as u8, 0]);
+    w.bytes(&iface.link_type.to_ne_bytes());
+    w.bytes(&iface.index.to_ne_bytes());
+    w.bytes(&iface.flags.to_ne_bytes());
+    w.bytes(&0u32.to_ne_bytes());
+
+    w.string(IFLA_IFNAME, &iface.name);
+    // Only a device with an address length: lo's six zero bytes; a TUN has none.
+    if let Some(hw) = &iface.hw_addr {
+        w.attr(IFLA_ADDRESS, hw);
+    }
+    w.u32(IFLA_MTU, iface.mtu);
+    // IFLA_LINK only when iflink differs from ifindex: never for lo or a TUN.
+    w.u8(IFLA_OPERSTATE, operstate(iface));
+    // nla_nest_start_noflag: no NLA_F_NESTED.
+    let n = w.nest(IFLA_PROTINFO);
+    // inet6_fill_ifla6_attrs(skb, idev, 0): no ext mask, counters included.
+    inet6_attrs(w, iface, 0);
+    w.nest_end(n);
+    w.end(start);
+}
+
+/// Whether the kernel would hold an inet6_dev for `iface`: addrconf creates
+/// none for a device whose MTU is below IPV6_MIN_MTU and drops it when the
+/// MTU goes below (addrconf_notify, NETDEV_CHANGEMTU), except lo's. Without
+/// one a device has no AF_INET6 part in IFLA_AF_SPEC and no message in an
+/// AF_INET6 link dump.
+pub fn has_inet6(iface: &Interface) -> bool {
+    iface.is_loopback() || iface.mtu >= IPV6_MIN_MTU
+}
+
+/// IFLA_OPERSTATE as both link messages show it (`netif_running ? operstate
+/// : IF_OPER_DOWN`): neither lo nor a TUN reports an operational state of
+/// its own, so UNKNOWN while up.
+fn operstate(iface: &Interface) -> u8 {
+    if iface.is_up() {
+        IF_OPER_UNKNOWN
+    } else {
+        IF_OPER_DOWN
+    }
 }
 
 /// `struct rtnl_link_stats64` from the 16 /proc/net/dev counters (the inverse
@@ -269,7 +321,8 @@ fn i32s(v: &[i32]) -> Vec<u8> {
 }
 
 /// IFLA_AF_SPEC: AF_INET (inet_fill_link_af) then AF_INET6
-/// (inet6_fill_link_af), in the order the families registered.
+/// (inet6_fill_link_af, left out without an inet6_dev), in the order the
+/// families registered.
 fn af_spec(w: &mut Writer, iface: &Interface, ext_mask: u32) {
     let lo = iface.is_loopback();
     let spec = w.nest(IFLA_AF_SPEC);
@@ -280,11 +333,24 @@ fn af_spec(w: &mut Writer, iface: &Interface, ext_mask: u32) {
     );
     w.nest_end(inet);
 
-    let inet6 = w.nest(libc::AF_INET6 as u16);
+    if has_inet6(iface) {
+        let inet6 = w.nest(libc::AF_INET6 as u16);
+        inet6_attrs(w, iface, ext_mask);
+        w.nest_end(inet6);
+    }
+    w.nest_end(spec);
+}
+
+/// The attributes of `inet6_fill_ifla6_attrs`, which the kernel writes both
+/// into IFLA_AF_SPEC/AF_INET6 (inet6_fill_link_af, with the request's ext
+/// mask) and into IFLA_PROTINFO of an AF_INET6 link dump (mask 0).
+fn inet6_attrs(w: &mut Writer, iface: &Interface, ext_mask: u32) {
+    let lo = iface.is_loopback();
     w.u32(1, if iface.is_up() { IF_READY } else { 0 }); // IFLA_INET6_FLAGS
-                                                        // struct ifla_cacheinfo: max_reasm_len, tstamp, reachable_time, retrans_time.
-                                                        // tstamp (creation time) and reachable_time (random) are Linux's own; sandnet
-                                                        // shows the base reachable time.
+
+    // struct ifla_cacheinfo: max_reasm_len, tstamp, reachable_time, retrans_time.
+    // tstamp (creation time) and reachable_time (random) are Linux's own; sandnet
+    // shows the base reachable time.
     let mut ci = Vec::with_capacity(16);
     for v in [65535u32, 0, 30000, 1000] {
         ci.extend_from_slice(&v.to_ne_bytes());
@@ -298,10 +364,10 @@ fn af_spec(w: &mut Writer, iface: &Interface, ext_mask: u32) {
         w.attr(6, &counters(ICMP6_MIB_MAX)); // IFLA_INET6_ICMP6STATS
     }
     w.attr(7, &[0; 16]); // IFLA_INET6_TOKEN
-                         // IFLA_INET6_ADDR_GEN_MODE: lo's is EUI64 (0), as in every namespace.
+
+    // IFLA_INET6_ADDR_GEN_MODE: lo's is EUI64 (0), as in every namespace.
     w.u8(8, if lo { 0 } else { IN6_ADDR_GEN_MODE_NONE });
-    w.nest_end(inet6);
-    w.nest_end(spec);
+    // IFLA_INET6_RA_MTU only once a router advertisement gave one: never here.
 }
 
 /// A per-device counter array: its length, then zeros (sandnet keeps IPv6

@@ -259,17 +259,47 @@ impl Writer {
     }
 }
 
+/// Where a dump's NLMSG_DONE goes (`netlink_dump`, net/netlink/af_netlink.c):
+/// it is added to the datagram that holds the last parts when the dump
+/// handler reports its end in the same call that wrote them and there is
+/// room; most rtnetlink dumps say they are done only in a further call (old
+/// handlers return the skb length; newer ones are flagged
+/// RTNL_FLAG_DUMP_SPLIT_NLM_DONE for programs that expect that), so their
+/// NLMSG_DONE comes alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Done {
+    /// In a datagram of its own.
+    Alone,
+    /// With the last parts, when they leave room for it (inet6_dump_ifinfo).
+    Joins,
+}
+
 /// Splits a reply (as `Responder::handle` returns it) into the datagrams the
 /// kernel would deliver: every reply, ACK and error alone; the parts of a dump
 /// (NLM_F_MULTI) packed whole into datagrams of at most `max` bytes (at least
 /// one message each); a dump's NLMSG_DONE alone.
 pub fn datagrams(reply: &[u8], max: usize) -> Vec<Vec<u8>> {
+    datagrams_with(reply, max, Done::Alone)
+}
+
+/// `datagrams`, with each dump's NLMSG_DONE placed as `done` says.
+pub fn datagrams_with(reply: &[u8], max: usize, done: Done) -> Vec<Vec<u8>> {
     let mut out: Vec<Vec<u8>> = Vec::new();
     let mut pack: Vec<u8> = Vec::new();
     for m in split(reply) {
         let whole = m.raw;
         let padded = align(whole.len());
         let is_part = m.header.flags & NLM_F_MULTI != 0 && m.header.ty != NLMSG_DONE;
+        let joins = done == Done::Joins
+            && m.header.ty == NLMSG_DONE
+            && !pack.is_empty()
+            && pack.len() + padded <= max;
+        if joins {
+            pack.extend_from_slice(whole);
+            pack.resize(align(pack.len()), 0);
+            out.push(std::mem::take(&mut pack));
+            continue;
+        }
         if is_part && (pack.is_empty() || pack.len() + padded <= max) {
             pack.extend_from_slice(whole);
             pack.resize(align(pack.len()), 0);
@@ -363,6 +393,17 @@ mod tests {
         assert_eq!(sizes, [240, 120, 20, 36]);
         let total: usize = datagrams(&w.buf, 1 << 20).iter().map(Vec::len).sum();
         assert_eq!(total, w.buf.len());
+        // A NLMSG_DONE that joins: with the last parts when they leave room.
+        let sizes: Vec<usize> = datagrams_with(&w.buf, 300, Done::Joins)
+            .iter()
+            .map(Vec::len)
+            .collect();
+        assert_eq!(sizes, [240, 140, 36]);
+        let sizes: Vec<usize> = datagrams_with(&w.buf, 130, Done::Joins)
+            .iter()
+            .map(Vec::len)
+            .collect();
+        assert_eq!(sizes, [120, 120, 120, 20, 36]);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use crate::error::{ack, done, AckMode, Failure};
 use crate::link::{LinkExtras, IFLA_EXT_MASK, IFLA_IFNAME};
 use crate::nlmsg::{
-    u16_at, u32_at, Attrs, Message, Writer, NLMSG_MIN_TYPE, NLM_F_ACK, NLM_F_DUMP,
+    u16_at, u32_at, Attrs, Done, Message, Writer, NLMSG_MIN_TYPE, NLM_F_ACK, NLM_F_DUMP,
     NLM_F_DUMP_FILTERED, NLM_F_MULTI, NLM_F_REQUEST,
 };
 use crate::route::{
@@ -66,7 +66,7 @@ enum Outcome {
     /// Answered (or nothing to answer): an ACK follows if asked for.
     Ok,
     /// A dump: its NLMSG_DONE ends it, no ACK.
-    Dumped,
+    Dumped(Done),
     Failed(Failure),
 }
 
@@ -113,27 +113,36 @@ impl Responder {
         w.buf
     }
 
-    /// `handle`, as datagrams (see `nlmsg::datagrams`): what successive
+    /// `handle`, as datagrams (see `nlmsg::datagrams_with`): what successive
     /// recvmsg calls on the socket would return, with dump parts packed up to
     /// `max` bytes (the kernel's size depends on the reader's buffer; 32 KiB
-    /// is what iproute2 reads with).
+    /// is what iproute2 reads with) and each dump's NLMSG_DONE alone or with
+    /// its last parts, as its kernel handler has it.
     pub fn handle_datagrams(&self, request: &[u8], max: usize) -> Vec<Vec<u8>> {
-        crate::nlmsg::datagrams(&self.handle(request), max)
+        let mut out = Vec::new();
+        for m in crate::nlmsg::split(request) {
+            let mut w = Writer::new();
+            let done = self.one(&mut w, &m);
+            out.extend(crate::nlmsg::datagrams_with(&w.buf, max, done));
+        }
+        out
     }
 
-    fn one(&self, w: &mut Writer, m: &Message<'_>) {
+    /// Answers one message; says where its NLMSG_DONE goes, if it was a dump.
+    fn one(&self, w: &mut Writer, m: &Message<'_>) -> Done {
         let h = m.header;
         let mut err = None;
         if h.flags & NLM_F_REQUEST != 0 && h.ty >= NLMSG_MIN_TYPE {
             match self.dispatch(w, m) {
                 Outcome::Ok => {}
-                Outcome::Dumped => return,
+                Outcome::Dumped(done) => return done,
                 Outcome::Failed(f) => err = Some(f),
             }
         }
         if h.flags & NLM_F_ACK != 0 || err.is_some() {
             ack(w, m, err.as_ref(), self.mode(), self.opts.portid);
         }
+        Done::Alone
     }
 
     fn dispatch(&self, w: &mut Writer, m: &Message<'_>) -> Outcome {
@@ -149,7 +158,17 @@ impl Responder {
         if is_dump {
             let snap = self.stack.snapshot();
             let mut flags = 0;
+            // Only inet6_dump_ifinfo (of the dumps checked against the kernel
+            // datagram by datagram) reports its end with its last parts.
+            let done_at = if ty == RTM_GETLINK && family == AF_INET6 {
+                Done::Joins
+            } else {
+                Done::Alone
+            };
             let result = match ty {
+                // addrconf's own handler for PF_INET6 (rtnetlink_rcv_msg takes
+                // the family's dumpit when it has one): `ip -6 addr` asks this.
+                RTM_GETLINK if family == AF_INET6 => self.dump_link6(w, m, &snap),
                 RTM_GETLINK => self.dump_link(w, m, &snap),
                 RTM_GETADDR => self.dump_addr(w, m, &snap, family, &mut flags),
                 RTM_GETROUTE => self.dump_route(w, m, &snap, family, &mut flags),
@@ -172,7 +191,7 @@ impl Responder {
                 self.mode(),
                 self.opts.portid,
             );
-            return Outcome::Dumped;
+            return Outcome::Dumped(done_at);
         }
         let r = match (ty, family) {
             (RTM_GETLINK, _) => self.get_link(w, m),
@@ -284,6 +303,40 @@ impl Responder {
         Ok(())
     }
 
+    /// inet6_dump_ifinfo (net/ipv6/addrconf.c): an RTM_GETLINK dump with
+    /// family AF_INET6. One `inet6_fill_ifinfo` message per device with IPv6,
+    /// nothing filters: without strict checking the header and attributes are
+    /// not read at all (an ifindex dumps every device), with it anything but
+    /// an all-zero ifinfomsg is refused. Not flagged NLM_F_DUMP_FILTERED.
+    fn dump_link6(&self, w: &mut Writer, m: &Message<'_>, snap: &Snapshot) -> Dumped {
+        if self.opts.strict_check {
+            // inet6_valid_dump_ifinfo (NL_SET_ERR_MSG_MOD: the texts carry "ipv6: ").
+            let p = m.payload;
+            if p.len() < 16 {
+                return Err(einval("ipv6: Invalid header for link dump request"));
+            }
+            if p.len() > 16 {
+                return Err(einval("ipv6: Invalid data after header"));
+            }
+            if p[1..16].iter().any(|&b| b != 0) {
+                return Err(einval("ipv6: Invalid values in header for dump request"));
+            }
+        }
+        for iface in snap.interfaces.iter().filter(|i| link::has_inet6(i)) {
+            link::fill_inet6(
+                w,
+                RTM_NEWLINK,
+                NLM_F_MULTI,
+                m.header.seq,
+                self.opts.portid,
+                iface,
+            );
+        }
+        Ok(())
+    }
+
+    /// rtnl_getlink, whatever the family: addrconf registers no doit for
+    /// PF_INET6 RTM_GETLINK, so rtnetlink_rcv_msg falls back to PF_UNSPEC's.
     fn get_link(&self, w: &mut Writer, m: &Message<'_>) -> Result<(), Failure> {
         let p = m.payload;
         // rtnl_valid_getlink_req
@@ -1040,8 +1093,11 @@ mod tests {
         let mut link = vec![0u8; 16];
         link[4] = 2;
         link.extend_from_slice(&[8, 0, 4, 0, 0xdc, 5, 0, 0, 8, 0, 29, 0, 8, 0, 0, 0]);
+        let mut link6 = vec![0u8; 16];
+        link6[0] = AF_INET6;
         vec![
             req(RTM_GETLINK, dump, &[0; 16]),
+            req(RTM_GETLINK, dump, &link6),
             req(RTM_GETLINK, get, &link),
             req(RTM_GETADDR, dump, &[0; 8]),
             req(RTM_GETROUTE, dump, &[0; 12]),
@@ -1100,6 +1156,153 @@ mod tests {
                 assert!(m.payload.len() >= 4);
             }
         }
+    }
+
+    /// The attributes of a message after its `hdr`-byte family header.
+    fn attrs_of<'a>(m: &crate::nlmsg::Message<'a>, hdr: usize) -> Vec<crate::nlmsg::Attr<'a>> {
+        Attrs::parse(&m.payload[hdr..]).list
+    }
+
+    /// An AF_INET6 link dump is inet6_dump_ifinfo's, not rtnl_dump_ifinfo's:
+    /// per device with IPv6, the short inet6_fill_ifinfo message, whose
+    /// IFLA_PROTINFO holds the same IPv6 attributes as the AF_INET6 part of
+    /// IFLA_AF_SPEC in the full message (counters included).
+    #[test]
+    fn inet6_link_dump_is_addrconfs() {
+        let stack = Stack::new().unwrap();
+        let (nic, _far) = netstack::Link::pipe();
+        let i = stack.add_nic("pipe0", nic).unwrap();
+        stack.set_up(i).unwrap();
+        // Below IPV6_MIN_MTU a device other than lo has no inet6_dev.
+        let (small, _far2) = netstack::Link::pipe();
+        let j = stack.add_nic("pipe1", small).unwrap();
+        stack.set_mtu(j, 1200).unwrap();
+        let r = Responder::with_options(
+            stack,
+            Options {
+                portid: 77,
+                ..Options::default()
+            },
+        );
+        let dump = NLM_F_REQUEST | NLM_F_DUMP;
+        let mut body = vec![0u8; 16];
+        body[0] = AF_INET6;
+        let reply = r.handle(&req(RTM_GETLINK, dump, &body));
+        let full = r.handle(&req(RTM_GETLINK, dump, &[0; 16]));
+        let msgs = split(&reply);
+        let full_msgs = split(&full);
+        assert_eq!(
+            msgs.len(),
+            3,
+            "lo, pipe0 and NLMSG_DONE (pipe1 has no IPv6)"
+        );
+        assert_eq!(msgs[2].header.ty, NLMSG_DONE);
+        for (k, m) in msgs[..2].iter().enumerate() {
+            assert_eq!(m.header.ty, RTM_NEWLINK);
+            assert_eq!(m.header.flags, NLM_F_MULTI);
+            assert_eq!((m.header.seq, m.header.pid), (1, 77));
+            let p = m.payload;
+            let f = full_msgs[k].payload;
+            // ifinfomsg: family AF_INET6, type/index/flags as the full message, change 0.
+            assert_eq!(p[0], AF_INET6);
+            assert_eq!(p[1..12], f[1..12]);
+            assert_eq!(u32_at(p, 12), Some(0));
+            let a = attrs_of(m, 16);
+            let types: Vec<u16> = a.iter().map(|x| x.ty).collect();
+            let lo = k == 0;
+            let want: &[u16] = if lo {
+                // lo's address length is 6 (zeros); a TUN (or pipe) has none.
+                &[3, 1, 4, 16, 12]
+            } else {
+                &[3, 4, 16, 12]
+            };
+            assert_eq!(types, want, "IFNAME, [ADDRESS,] MTU, OPERSTATE, PROTINFO");
+            let fa = Attrs::parse(&f[16..]);
+            for ty in [3, 1, 4, 16] {
+                if let Some(x) = a.iter().find(|x| x.ty == ty) {
+                    assert_eq!(Some(x.value), fa.get(ty).map(|y| y.value), "attr {ty}");
+                }
+            }
+            let spec = Attrs::parse(fa.get(link::IFLA_AF_SPEC).unwrap().value);
+            let inet6 = spec.get(AF_INET6 as u16).unwrap().value;
+            let protinfo = a.iter().find(|x| x.ty == link::IFLA_PROTINFO).unwrap();
+            assert_eq!(protinfo.value, inet6, "the same inet6_fill_ifla6_attrs");
+            let inner: Vec<u16> = Attrs::parse(protinfo.value)
+                .list
+                .iter()
+                .map(|x| x.ty)
+                .collect();
+            // FLAGS, CACHEINFO, CONF, STATS, ICMP6STATS, TOKEN, ADDR_GEN_MODE.
+            assert_eq!(inner, [1, 5, 2, 3, 6, 7, 8]);
+        }
+        // The full dump still shows pipe1, without an AF_INET6 part.
+        let f = Attrs::parse(&full_msgs[2].payload[16..]);
+        let spec = Attrs::parse(f.get(link::IFLA_AF_SPEC).unwrap().value);
+        assert!(spec.get(AF_INET as u16).is_some());
+        assert!(spec.get(AF_INET6 as u16).is_none());
+    }
+
+    /// inet6_valid_dump_ifinfo under strict checking; nothing is checked or
+    /// filtered without it.
+    #[test]
+    fn inet6_link_dump_checks() {
+        let stack = Stack::new().unwrap();
+        let dump = NLM_F_REQUEST | NLM_F_DUMP;
+        let mut by_index = vec![0u8; 16];
+        by_index[0] = AF_INET6;
+        by_index[4] = 1;
+        let mut with_attr = vec![0u8; 16];
+        with_attr[0] = AF_INET6;
+        with_attr.extend_from_slice(&[8, 0, 29, 0, 1, 0, 0, 0]);
+        let lax = Responder::new(stack.clone());
+        for body in [&by_index[..], &with_attr, &[AF_INET6]] {
+            let reply = lax.handle(&req(RTM_GETLINK, dump, body));
+            let msgs = split(&reply);
+            assert_eq!(msgs.len(), 2, "lo, then NLMSG_DONE");
+            assert_eq!(msgs[0].header.ty, RTM_NEWLINK);
+            assert_eq!(msgs[0].payload[0], AF_INET6);
+            assert_eq!(msgs[1].payload[..4], [0; 4]);
+        }
+        let strict = Responder::with_options(
+            stack,
+            Options {
+                strict_check: true,
+                ext_ack: true,
+                ..Options::default()
+            },
+        );
+        for (body, text) in [
+            (
+                &[AF_INET6][..],
+                "ipv6: Invalid header for link dump request",
+            ),
+            (&with_attr, "ipv6: Invalid data after header"),
+            (&by_index, "ipv6: Invalid values in header for dump request"),
+        ] {
+            let reply = strict.handle(&req(RTM_GETLINK, dump, body));
+            let msgs = split(&reply);
+            assert_eq!(msgs.len(), 1);
+            assert_eq!(msgs[0].header.ty, NLMSG_DONE);
+            assert_eq!(
+                msgs[0].payload[..4],
+                (-libc::EINVAL).to_ne_bytes(),
+                "{text}"
+            );
+            let tlvs = Attrs::parse(&msgs[0].payload[4..]);
+            let msg = tlvs.get(crate::error::NLMSGERR_ATTR_MSG).unwrap();
+            assert_eq!(msg.str(), text.as_bytes());
+        }
+        // A get with family AF_INET6 is rtnl_getlink's full message.
+        let mut get = vec![0u8; 16];
+        get[0] = AF_INET6;
+        get[4] = 1;
+        let reply = strict.handle(&req(RTM_GETLINK, NLM_F_REQUEST, &get));
+        let msgs = split(&reply);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(msgs[0].payload[0], 0);
+        assert!(Attrs::parse(&msgs[0].payload[16..])
+            .get(link::IFLA_AF_SPEC)
+            .is_some());
     }
 
     #[test]

@@ -223,7 +223,8 @@ fn attr_spans(b: &[u8], base: usize) -> Vec<(u16, usize, usize)> {
 
 /// Zeroes what may differ from the kernel, and nothing else:
 /// - RTM_NEWLINK: IFLA_STATS64 and IFLA_STATS (counters); in IFLA_AF_SPEC's
-///   AF_INET6: IFLA_INET6_CACHEINFO tstamp and reachable_time (creation time
+///   AF_INET6, and in IFLA_PROTINFO of an AF_INET6 message (an AF_INET6 link
+///   dump): IFLA_INET6_CACHEINFO tstamp and reachable_time (creation time
 ///   and a random value), and the counter values of IFLA_INET6_STATS and
 ///   IFLA_INET6_ICMP6STATS (their lengths, the first u64, stay);
 /// - RTM_NEWADDR: IFA_CACHEINFO cstamp and tstamp (timestamps);
@@ -239,23 +240,20 @@ pub fn mask(reply: &[u8]) -> Vec<u8> {
     for (h, mut m) in messages(reply) {
         match h.ty {
             16 => {
+                let inet6_family = m.get(16) == Some(&10);
                 for (ty, at, len) in attr_spans(&m[32..], 32) {
                     match ty {
                         7 | 23 => zero(&mut m, at, len),
                         26 => {
                             for (fam, fat, flen) in attr_spans(&m[at..at + len], at) {
-                                if fam != 10 {
-                                    continue;
-                                }
-                                for (t, a2, l2) in attr_spans(&m[fat..fat + flen], fat) {
-                                    match t {
-                                        5 => zero(&mut m, a2 + 4, 8),
-                                        3 | 6 => zero(&mut m, a2 + 8, l2.saturating_sub(8)),
-                                        _ => {}
-                                    }
+                                if fam == 10 {
+                                    mask_inet6(&mut m, fat, flen);
                                 }
                             }
                         }
+                        // IFLA_PROTINFO of an AF_INET6 link dump (inet6_fill_ifinfo):
+                        // the same IFLA_INET6_* attributes.
+                        12 if inet6_family => mask_inet6(&mut m, at, len),
                         _ => {}
                     }
                 }
@@ -302,6 +300,19 @@ pub fn mask(reply: &[u8]) -> Vec<u8> {
         out.resize(align(out.len()), 0);
     }
     out
+}
+
+/// The IFLA_INET6_* attributes at `at..at + len` of `m`: IFLA_INET6_CACHEINFO
+/// tstamp and reachable_time, and the counter values (not the lengths) of
+/// IFLA_INET6_STATS and IFLA_INET6_ICMP6STATS.
+fn mask_inet6(m: &mut [u8], at: usize, len: usize) {
+    for (t, a2, l2) in attr_spans(&m[at..at + len], at) {
+        match t {
+            5 => zero(m, a2 + 4, 8),
+            3 | 6 => zero(m, a2 + 8, l2.saturating_sub(8)),
+            _ => {}
+        }
+    }
 }
 
 /// A readable listing of a reply, for failure messages.
