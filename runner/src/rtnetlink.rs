@@ -11,8 +11,9 @@ pub const NETLINK_GET_STRICT_CHK: i32 = 12;
 struct Rtnetlink(Responder);
 
 impl NetlinkService for Rtnetlink {
-    fn request(&mut self, bytes: &[u8]) -> Vec<u8> {
-        self.0.handle(bytes)
+    fn request(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
+        self.0
+            .handle_datagrams(bytes, crate::service::DUMP_DATAGRAM)
     }
 
     fn set_option(&mut self, name: i32, on: bool) {

@@ -15,7 +15,7 @@ use crate::ifioctl;
 use crate::os::notify::{self, Notif};
 use crate::os::seccomp::{FD_BASE, FD_END};
 use crate::os::{self, mem};
-use crate::service::{datagrams, NetlinkService, ServiceFactory};
+use crate::service::{NetlinkService, ServiceFactory};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -682,7 +682,7 @@ impl Supervisor {
             .any(|&(ty, _, _)| ty >= 16 && ty % 4 != 2);
         let s = self.sessions.get_mut(&key).unwrap();
         let reply = s.service.as_mut().expect("bound").request(&bytes);
-        for d in datagrams(&reply) {
+        for d in reply {
             s.queue.push_back(d);
             let _ = os::send_byte(s.peer.as_raw_fd(), 1);
         }
