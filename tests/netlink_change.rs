@@ -11,25 +11,10 @@ use sandnet::netlink::{Options, Responder};
 use sandnet::netstack::os::netns::NetNs;
 use sandnet::netstack::{Link, Stack};
 use std::time::{Duration, Instant};
+use support::nl::consts::*;
 use support::nl::{assert_same, ifaddrmsg, ifinfomsg, mask, nla, req, rtmsg, KernelNl};
 
 const DEV: &str = "snl1";
-const RTM_NEWLINK: u16 = 16;
-const RTM_GETLINK: u16 = 18;
-const RTM_SETLINK: u16 = 19;
-const RTM_NEWADDR: u16 = 20;
-const RTM_DELADDR: u16 = 21;
-const RTM_GETADDR: u16 = 22;
-const RTM_NEWROUTE: u16 = 24;
-const RTM_DELROUTE: u16 = 25;
-const RTM_GETROUTE: u16 = 26;
-const REQ: u16 = 0x1;
-const ACK: u16 = 0x4;
-const EXCL: u16 = 0x200;
-const CREATE: u16 = 0x400;
-const DUMP: u16 = 0x300;
-const AF_INET: u8 = 2;
-const AF_INET6: u8 = 10;
 
 struct Bed {
     stack: Stack,

@@ -10,19 +10,10 @@ mod support;
 use sandnet::netlink::{Options, Responder};
 use sandnet::netstack::os::netns::NetNs;
 use sandnet::netstack::{Link, RouteSpec, Stack};
+use support::nl::consts::*;
 use support::nl::{assert_same, ifaddrmsg, ifinfomsg, nla, req, rtmsg, KernelNl};
 
 const DEV: &str = "snl0";
-const RTM_GETLINK: u16 = 18;
-const RTM_GETADDR: u16 = 22;
-const RTM_GETROUTE: u16 = 26;
-const RTM_GETNEIGH: u16 = 30;
-const RTM_GETNSID: u16 = 90;
-const REQ: u16 = 0x1;
-const ACK: u16 = 0x4;
-const DUMP: u16 = 0x300;
-const AF_INET: u8 = 2;
-const AF_INET6: u8 = 10;
 
 struct Bed {
     stack: Stack,

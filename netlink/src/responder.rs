@@ -75,6 +75,17 @@ enum Outcome {
 /// they are there even when the dump then fails.
 type Dumped = Result<(), Failure>;
 
+/// The families a dump asked for with `family` covers: one of them, or, for
+/// any other value, both in family order (rtnl_dump_all walks every family
+/// that registered the dump).
+fn inet_families(family: u8) -> &'static [u8] {
+    match family {
+        AF_INET => &[AF_INET],
+        AF_INET6 => &[AF_INET6],
+        _ => &[AF_INET, AF_INET6],
+    }
+}
+
 fn einval(msg: &'static str) -> Failure {
     Failure::with_msg(libc::EINVAL, msg)
 }
@@ -407,12 +418,7 @@ impl Responder {
         family: u8,
         answer: &mut u16,
     ) -> Dumped {
-        let families: &[u8] = match family {
-            AF_INET => &[AF_INET],
-            AF_INET6 => &[AF_INET6],
-            // rtnl_dump_all: every family with an address dump, in family order.
-            _ => &[AF_INET, AF_INET6],
-        };
+        let families = inet_families(family);
         for &fam in families {
             let v4 = fam == AF_INET;
             let mut ifindex = 0;
@@ -530,11 +536,7 @@ impl Responder {
         family: u8,
         answer: &mut u16,
     ) -> Dumped {
-        let families: &[u8] = match family {
-            AF_INET => &[AF_INET],
-            AF_INET6 => &[AF_INET6],
-            _ => &[AF_INET, AF_INET6],
-        };
+        let families = inet_families(family);
         let p = m.payload;
         let mut f = RouteFilter::default();
         let mut part_flags = NLM_F_MULTI;
@@ -864,11 +866,7 @@ impl Responder {
     }
 
     fn dump_netconf(&self, w: &mut Writer, m: &Message<'_>, snap: &Snapshot, family: u8) -> Dumped {
-        let families: &[u8] = match family {
-            AF_INET => &[AF_INET],
-            AF_INET6 => &[AF_INET6],
-            _ => &[AF_INET, AF_INET6],
-        };
+        let families = inet_families(family);
         for &fam in families {
             if self.opts.strict_check {
                 // inet_netconf_dump_devconf / inet6_netconf_dump_devconf
