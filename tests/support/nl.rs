@@ -8,26 +8,21 @@ use sandnet::netlink::nlmsg::{
 use sandnet::netstack::os::netns::NetNs;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-/// Message types, request flags and families the tests build requests from.
+/// Message types, request flags and families the tests build requests from
+/// (the values are the kernel ABI's; the kernel comparisons check them).
+// Not every test binary that includes support/ uses them.
+#[allow(unused_imports)]
 pub mod consts {
-    pub const RTM_NEWLINK: u16 = 16;
-    pub const RTM_GETLINK: u16 = 18;
-    pub const RTM_SETLINK: u16 = 19;
-    pub const RTM_NEWADDR: u16 = 20;
-    pub const RTM_DELADDR: u16 = 21;
-    pub const RTM_GETADDR: u16 = 22;
-    pub const RTM_NEWROUTE: u16 = 24;
-    pub const RTM_DELROUTE: u16 = 25;
-    pub const RTM_GETROUTE: u16 = 26;
-    pub const RTM_GETNEIGH: u16 = 30;
-    pub const RTM_GETNSID: u16 = 90;
-    pub const REQ: u16 = 0x1;
-    pub const ACK: u16 = 0x4;
-    pub const EXCL: u16 = 0x200;
-    pub const CREATE: u16 = 0x400;
-    pub const DUMP: u16 = 0x300;
-    pub const AF_INET: u8 = 2;
-    pub const AF_INET6: u8 = 10;
+    pub use sandnet::netlink::nlmsg::{
+        NLM_F_ACK as ACK, NLM_F_CREATE as CREATE, NLM_F_DUMP as DUMP, NLM_F_EXCL as EXCL,
+        NLM_F_REQUEST as REQ,
+    };
+    pub use sandnet::netlink::responder::{
+        RTM_DELADDR, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETNSID,
+        RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTM_SETLINK,
+    };
+    pub const AF_INET: u8 = libc::AF_INET as u8;
+    pub const AF_INET6: u8 = libc::AF_INET6 as u8;
 }
 
 const SOL_NETLINK: libc::c_int = 270;
