@@ -26,15 +26,14 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_sockets: 1024,
-            // 512 connections' worth of TCP buffers.
-            max_buffer_bytes: 256 << 20,
+            max_buffer_bytes: 128 << 20,
             // Linux starts at 128 KiB and autotunes up to 6 MiB; smoltcp
-            // cannot grow a buffer. 256 KiB holds four 64 KiB segments:
-            // with 128 KiB, bulk transfer at MTU 65535 stalls on 1 s
-            // retransmission timeouts in most runs, and at MTU 1500 it
-            // runs at half the speed (docs/PERFORMANCE.md).
-            tcp_recv_buffer: 256 << 10,
-            tcp_send_buffer: 256 << 10,
+            // cannot grow a buffer. 256 KiB doubled in-memory bulk
+            // throughput but made bidirectional transfers stall now and then
+            // on a 1 s retransmission timeout with nothing lost
+            // (docs/PERFORMANCE.md), so 128 KiB stays the default.
+            tcp_recv_buffer: 128 << 10,
+            tcp_send_buffer: 128 << 10,
             dgram_recv_buffer: 212_992,
             max_backlog: 4096,
         }
