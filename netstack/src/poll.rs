@@ -227,18 +227,6 @@ fn run_polled(
     }
 }
 
-/// A round run by a socket call's thread. A panic stops the stack as it
-/// would on the poll thread, and does not reach the caller.
-pub(crate) fn step_here(s: &mut State) {
-    if s.shutdown {
-        return;
-    }
-    // Packets it leaves on a link are the poll thread's: the caller wakes it.
-    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(s))).is_err() {
-        s.shutdown = true;
-    }
-}
-
 /// One round: drain the links, let smoltcp process and emit, route what it
 /// emitted. Returns whether a link still holds packets (it gave a full batch).
 pub(crate) fn step(s: &mut State) -> bool {

@@ -147,8 +147,6 @@ impl Stack {
             return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
         }
         let r = f(&mut s);
-        // As in `blocking`: what the change made ready leaves now.
-        crate::poll::step_here(&mut s);
         drop(s);
         self.shared.changed.notify();
         self.wake();
@@ -179,11 +177,10 @@ impl Stack {
                 return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
             }
             if let Poll::Ready(r) = f(&mut s) {
-                // Send what the call made ready now, on this thread, instead
-                // of handing it to the poll thread (a context switch per
-                // call on a busy machine). The poll thread is still woken to
-                // re-arm its timer.
-                crate::poll::step_here(&mut s);
+                // The poll thread sends what the call made ready. Running
+                // the round here instead saved a hand-off per call, but made
+                // transfers with few segments per window stall on 1 s
+                // retransmission timeouts (docs/PERFORMANCE.md).
                 drop(s);
                 self.shared.changed.notify();
                 self.wake();
