@@ -198,3 +198,71 @@ fn malformed_packets_from_the_kernel_are_dropped_and_counted() {
     let (n, _) = sock.recv_from(&mut buf).expect("a reply after the garbage");
     assert_eq!(&buf[8..n], b"still there?");
 }
+
+/// The poll thread waits in poll(2) while a stack's links are TUN devices
+/// and lo, and in a channel select once a pipe joins them: every switch
+/// keeps traffic flowing on every link (kernel pings over the TUN, a peer
+/// stack's pings over the pipe), and the TCP timers keep running.
+#[test]
+fn traffic_flows_across_poll_mode_switches() {
+    use sandnet::netstack::{Link, PingSocket, Stack, TcpListener};
+    let Some(bed) = tun_bed("traffic_flows_across_poll_mode_switches") else {
+        return;
+    };
+    let ping_from_kernel = |round: u16| {
+        let sock = bed.kernel_ping_socket(false);
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        sock.send_to(
+            &icmpv4_echo_request(0, round, b"k"),
+            SocketAddr::new(ip(STACK_V4), 0),
+        )
+        .unwrap();
+        let mut buf = [0u8; 64];
+        let (n, _) = sock
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("round {round}: no echo reply over the TUN: {e}"));
+        assert_eq!((buf[0], &buf[8..n]), (0, &b"k"[..]));
+    };
+    ping_from_kernel(1);
+
+    let (ours, theirs) = Link::pipe();
+    let pipe = bed.stack.add_nic("p0", ours).unwrap();
+    bed.stack
+        .add_address(pipe, "10.77.0.1".parse().unwrap(), 24)
+        .unwrap();
+    let peer = Stack::new().unwrap();
+    let p = peer.add_nic("p0", theirs).unwrap();
+    peer.add_address(p, "10.77.0.2".parse().unwrap(), 24)
+        .unwrap();
+    let ping = PingSocket::new(&peer, false).unwrap();
+    ping.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    ping.send_to(&icmpv4_echo_request(0, 7, b"p"), ip("10.77.0.1"))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let (n, _) = ping
+        .recv_from(&mut buf)
+        .expect("an echo reply over the pipe");
+    assert_eq!(&buf[8..n], b"p");
+    ping_from_kernel(2);
+
+    bed.stack.remove_nic(pipe).unwrap();
+    ping_from_kernel(3);
+
+    // A connection from the kernel, served while the thread waits in poll(2):
+    // the handshake, data both ways and the close all need it to wake.
+    let listener = TcpListener::bind(&bed.stack, SocketAddr::new(ip(STACK_V4), 7070)).unwrap();
+    let mut k = bed
+        .kernel_connect(SocketAddr::new(ip(STACK_V4), 7070))
+        .unwrap();
+    let (mut c, _) = listener.accept().unwrap();
+    use std::io::{Read, Write};
+    k.write_all(b"over the TUN").unwrap();
+    let mut got = [0u8; 12];
+    c.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"over the TUN");
+    c.write_all(b"back").unwrap();
+    drop(c);
+    let mut back = Vec::new();
+    k.read_to_end(&mut back).unwrap();
+    assert_eq!(back, b"back");
+}

@@ -4,9 +4,12 @@
 
 use crate::changed::Changed;
 use crate::device::Router;
-use crate::link::Waitable;
+use crate::link::{LinkKind, Waitable};
+use crate::os::EventFd;
 use crate::state::State;
 use crossbeam_channel::{Receiver, Select};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -23,8 +26,58 @@ pub(crate) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-pub(crate) fn run(state: Arc<Mutex<State>>, changed: Arc<Changed>, wake: Receiver<()>) {
+/// The poll thread's wake-up when it waits in poll(2) on TUN devices
+/// rather than in a crossbeam Select (socket calls signal it only then).
+pub(crate) struct WakeFd {
+    pub fd: EventFd,
+    polled: AtomicBool,
+}
+
+impl WakeFd {
+    pub fn new() -> std::io::Result<WakeFd> {
+        Ok(WakeFd {
+            fd: EventFd::new()?,
+            polled: AtomicBool::new(false),
+        })
+    }
+
+    pub fn wake(&self) {
+        if self.polled.load(Ordering::Acquire) {
+            self.fd.signal();
+        }
+    }
+}
+
+/// Whether the poll thread can wait in poll(2) on `links`: every one is a
+/// TUN device or lo (whose packets only the stack itself queues, in a round,
+/// and which the round after takes), and at least one is a TUN device.
+fn pollable(s: &State) -> bool {
+    s.nics
+        .values()
+        .all(|n| matches!(n.link.kind(), LinkKind::Tun | LinkKind::Loopback))
+        && s.nics.values().any(|n| n.link.kind() == LinkKind::Tun)
+}
+
+pub(crate) fn run(
+    state: Arc<Mutex<State>>,
+    changed: Arc<Changed>,
+    wake: Receiver<()>,
+    wake_fd: Arc<WakeFd>,
+) {
     loop {
+        let polled = {
+            let s = lock(&state);
+            if s.shutdown {
+                return;
+            }
+            pollable(&s)
+        };
+        if polled {
+            if run_polled(&state, &changed, &wake, &wake_fd) {
+                return;
+            }
+            continue;
+        }
         // The set of links changes rarely: one Select per set, reused every
         // round (building it allocates).
         let (links, generation) = {
@@ -32,6 +85,10 @@ pub(crate) fn run(state: Arc<Mutex<State>>, changed: Arc<Changed>, wake: Receive
             if s.shutdown {
                 return;
             }
+            for n in s.nics.values() {
+                n.link.set_polled(false);
+            }
+            wake_fd.polled.store(false, Ordering::Release);
             let links: Vec<Waitable> = s.nics.values().map(|n| n.link.waitable()).collect();
             (links, s.generation)
         };
@@ -95,6 +152,78 @@ pub(crate) fn run(state: Arc<Mutex<State>>, changed: Arc<Changed>, wake: Receive
             drop(s);
             changed.notify();
         }
+    }
+}
+
+/// The poll thread of a stack whose links are TUN devices and lo: it waits in
+/// poll(2) on the devices' fds and its wake-up eventfd, so that a packet
+/// wakes it directly (no waker thread and hand-off per burst, as smoltcp's
+/// own poll loop). Returns true when the stack is gone, false when its set
+/// of links changed.
+fn run_polled(
+    state: &Mutex<State>,
+    changed: &Changed,
+    wake: &Receiver<()>,
+    wake_fd: &WakeFd,
+) -> bool {
+    let (mut fds, generation) = {
+        let s = lock(state);
+        let fds: Vec<RawFd> = s
+            .nics
+            .values()
+            .filter_map(|n| n.link.set_polled(true))
+            .collect();
+        (fds, s.generation)
+    };
+    fds.push(wake_fd.fd.as_raw_fd());
+    wake_fd.polled.store(true, Ordering::Release);
+    // A wake-up sent on the channel before the switch is not lost: one round now.
+    let mut more = true;
+    loop {
+        let delay = {
+            let mut s = lock(state);
+            if s.shutdown {
+                return true;
+            }
+            if s.generation != generation {
+                return false;
+            }
+            let now = s.now();
+            let stalled = std::mem::take(&mut s.stalled);
+            let State { iface, sockets, .. } = &mut *s;
+            let delay = iface
+                .poll_delay(now, sockets)
+                .map(|d| Duration::from_micros(d.total_micros()));
+            if stalled {
+                delay.map(|d| d.max(STALL_PAUSE))
+            } else {
+                delay
+            }
+        };
+        if !more && crate::os::poll_readable(&fds, delay).is_err() {
+            // Not expected for live fds; keep serving on the timer alone.
+            std::thread::sleep(delay.unwrap_or(STALL_PAUSE).min(STALL_PAUSE));
+        }
+        wake_fd.fd.drain();
+        if wake.try_recv() == Err(crossbeam_channel::TryRecvError::Disconnected) {
+            // Every Stack handle is gone.
+            return true;
+        }
+        let mut s = lock(state);
+        s.wakeups += 1;
+        let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&mut s)));
+        more = match stepped {
+            // lo's packets, queued by this round's own output, are the next round's.
+            Ok(m) => m || s.nics.values().any(|n| n.link.has_queued()),
+            Err(_) => {
+                s.shutdown = true;
+                drop(s);
+                changed.notify();
+                return true;
+            }
+        };
+        drop(s);
+        changed.notify();
     }
 }
 

@@ -6,7 +6,7 @@ use crate::inet::{
     Interface, InterfaceAddr, Route, RouteAnswer, RouteSpec, Snapshot, SocketInfo, Statistics,
 };
 use crate::link::Link;
-use crate::poll::lock;
+use crate::poll::{lock, WakeFd};
 use crate::route::AddrView;
 use crate::socket::table::Options;
 use crate::socket::{Interest, Limits, Readiness, SocketId};
@@ -33,18 +33,22 @@ struct Shared {
     /// something: blocking socket calls wait on it.
     changed: Arc<Changed>,
     wake: Sender<()>,
+    /// The poll thread's other wake-up, for when it waits in poll(2).
+    wake_fd: Arc<WakeFd>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        stop(&self.state, &self.wake, &self.thread);
+        stop(self);
     }
 }
 
-fn stop(state: &Mutex<State>, wake: &Sender<()>, thread: &Mutex<Option<JoinHandle<()>>>) {
+fn stop(shared: &Shared) {
+    let (state, thread) = (&shared.state, &shared.thread);
     lock(state).shutdown = true;
-    let _ = wake.try_send(());
+    let _ = shared.wake.try_send(());
+    shared.wake_fd.fd.signal();
     let handle = thread.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(h) = handle {
         let _ = h.join();
@@ -60,17 +64,19 @@ impl Stack {
         let state = Arc::new(Mutex::new(State::new()?));
         let changed = Arc::new(Changed::default());
         let (wake, wake_rx) = bounded(1);
+        let wake_fd = Arc::new(WakeFd::new()?);
         let thread = {
-            let (state, changed) = (state.clone(), changed.clone());
+            let (state, changed, fd) = (state.clone(), changed.clone(), wake_fd.clone());
             std::thread::Builder::new()
                 .name("sandnet-poll".into())
-                .spawn(move || crate::poll::run(state, changed, wake_rx))?
+                .spawn(move || crate::poll::run(state, changed, wake_rx, fd))?
         };
         Ok(Stack {
             shared: Arc::new(Shared {
                 state,
                 changed,
                 wake,
+                wake_fd,
                 thread: Mutex::new(Some(thread)),
             }),
         })
@@ -93,6 +99,7 @@ impl Stack {
                 state: Arc::new(Mutex::new(state)),
                 changed: Arc::new(Changed::default()),
                 wake,
+                wake_fd: Arc::new(WakeFd::new()?),
                 thread: Mutex::new(None),
             }),
         })
@@ -276,6 +283,7 @@ impl Stack {
         match self.shared.wake.try_send(()) {
             Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
         }
+        self.shared.wake_fd.wake();
     }
 
     /// Attaches a link as a new interface, up, and returns its ifindex
@@ -375,7 +383,7 @@ impl Stack {
     /// Stops the poll thread and releases every link. Later calls that change
     /// the stack fail with ENETDOWN.
     pub fn shutdown(&self) {
-        stop(&self.shared.state, &self.shared.wake, &self.shared.thread);
+        stop(&self.shared);
     }
 }
 

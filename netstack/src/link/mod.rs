@@ -184,6 +184,26 @@ impl Link {
         Some(packet)
     }
 
+    /// The fd a TUN link is read from, for a poll thread that waits on it
+    /// itself, switching the link to that mode (`on`) or back.
+    pub(crate) fn set_polled(&self, on: bool) -> Option<std::os::fd::RawFd> {
+        match &self.rx {
+            LinkRx::Tun(rx) => {
+                rx.set_polled(on);
+                Some(rx.fd())
+            }
+            LinkRx::Queue(_) => None,
+        }
+    }
+
+    /// Whether a queue link holds packets (a TUN link: false; read it).
+    pub(crate) fn has_queued(&self) -> bool {
+        match &self.rx {
+            LinkRx::Queue(rx) => !rx.is_empty(),
+            LinkRx::Tun(_) => false,
+        }
+    }
+
     pub(crate) fn waitable(&self) -> Waitable {
         match &self.rx {
             LinkRx::Queue(rx) => Waitable::Queue(rx.clone()),

@@ -6,7 +6,8 @@ use super::{Link, LinkCounters, LinkKind, LinkRx, LinkTx, Packet};
 use crate::os::{EventFd, Readiness};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -56,11 +57,29 @@ pub(crate) struct TunRx {
     /// One packet of the largest size; reads land here and are copied into a
     /// pooled buffer of the packet's size.
     scratch: Mutex<Vec<u8>>,
+    /// The poll thread waits on the device fd itself (poll(2)): the waker
+    /// thread is left parked, not rearmed.
+    polled: AtomicBool,
 }
 
 impl TunRx {
     pub(super) fn ready(&self) -> &Receiver<()> {
         &self.ready
+    }
+
+    pub(super) fn fd(&self) -> RawFd {
+        self.device.iface.as_raw_fd()
+    }
+
+    /// Whether the poll thread waits on the fd itself. Leaving that mode
+    /// rearms the waker, which then signals `ready` for the next packet.
+    pub(super) fn set_polled(&self, on: bool) {
+        if self.polled.swap(on, Ordering::Relaxed) == on {
+            return;
+        }
+        if !on {
+            let _ = self.rearm.try_send(());
+        }
     }
 
     /// The next packet, if the device holds one. When it is empty, the waker
@@ -77,7 +96,9 @@ impl TunRx {
                     if e.kind() != io::ErrorKind::WouldBlock {
                         counters.add(|s| &mut s.rx_errs, 1);
                     }
-                    let _ = self.rearm.try_send(());
+                    if !self.polled.load(Ordering::Relaxed) {
+                        let _ = self.rearm.try_send(());
+                    }
                     return None;
                 }
             }
@@ -144,6 +165,7 @@ pub(super) fn open(name: &str) -> io::Result<Link> {
             ready: ready_rx,
             rearm: rearm_tx,
             scratch: Mutex::new(vec![0u8; MAX_PACKET]),
+            polled: AtomicBool::new(false),
         }),
         tx: LinkTx::Tun(device),
         counters,

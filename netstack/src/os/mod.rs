@@ -29,6 +29,14 @@ impl EventFd {
         })
     }
 
+    /// Resets the counter, so that `poll` blocks on it again.
+    pub fn drain(&self) {
+        let mut v: u64 = 0;
+        // SAFETY: reads at most 8 bytes into a live u64 from a descriptor we
+        // own; it is non-blocking, and EAGAIN (counter already 0) is fine.
+        unsafe { libc::read(self.fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
+    }
+
     pub fn signal(&self) {
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a live u64 to a descriptor we own. A failed
@@ -82,6 +90,43 @@ pub fn wait_readable(fd: RawFd, stop: RawFd) -> io::Result<Readiness> {
             return Ok(Readiness::Readable);
         }
     }
+}
+
+/// Blocks until one of `fds` is readable (or in error), or `timeout` passes
+/// (None: no timeout). A signal interrupting the wait counts as a return.
+pub fn poll_readable(fds: &[RawFd], timeout: Option<std::time::Duration>) -> io::Result<()> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: t.subsec_nanos() as libc::c_long,
+    });
+    let tsp = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `pfds` is a live array whose length is passed; `tsp` is null or
+    // points at a timespec that outlives the call; no signal mask is passed.
+    let r = unsafe {
+        libc::ppoll(
+            pfds.as_mut_ptr(),
+            pfds.len() as libc::nfds_t,
+            tsp,
+            std::ptr::null(),
+        )
+    };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// Puts a descriptor in non-blocking mode.
