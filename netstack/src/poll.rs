@@ -20,6 +20,24 @@ const RX_BATCH: usize = 64;
 /// packet (device.rs): at most one copy per socket goes out per pause.
 const STALL_PAUSE: Duration = Duration::from_millis(10);
 
+/// How long the poll thread may sleep before smoltcp's next timer (None: no
+/// timer pending).
+fn timer(s: &mut State) -> Option<Duration> {
+    let now = s.now();
+    let stalled = std::mem::take(&mut s.stalled);
+    let State { iface, sockets, .. } = s;
+    let delay = iface
+        .poll_delay(now, sockets)
+        .map(|d| Duration::from_micros(d.total_micros()));
+    // A socket that repeated itself wants to send again at once, and would
+    // again: its timer waits a little (packets and calls do not).
+    if stalled {
+        delay.map(|d| d.max(STALL_PAUSE))
+    } else {
+        delay
+    }
+}
+
 pub(crate) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     // The tables stay consistent between statements, so a panic elsewhere
     // does not leave them half-written; keep serving.
@@ -111,19 +129,7 @@ pub(crate) fn run(
                 if s.generation != generation {
                     break;
                 }
-                let now = s.now();
-                let stalled = std::mem::take(&mut s.stalled);
-                let State { iface, sockets, .. } = &mut *s;
-                let delay = iface
-                    .poll_delay(now, sockets)
-                    .map(|d| Duration::from_micros(d.total_micros()));
-                // A socket that repeated itself wants to send again at once, and
-                // would again: its timer waits a little (packets and calls do not).
-                if stalled {
-                    delay.map(|d| d.max(STALL_PAUSE))
-                } else {
-                    delay
-                }
+                timer(&mut s)
             };
             let ready = match delay {
                 _ if more => sel.try_ready().ok(),
@@ -188,17 +194,7 @@ fn run_polled(
             if s.generation != generation {
                 return false;
             }
-            let now = s.now();
-            let stalled = std::mem::take(&mut s.stalled);
-            let State { iface, sockets, .. } = &mut *s;
-            let delay = iface
-                .poll_delay(now, sockets)
-                .map(|d| Duration::from_micros(d.total_micros()));
-            if stalled {
-                delay.map(|d| d.max(STALL_PAUSE))
-            } else {
-                delay
-            }
+            timer(&mut s)
         };
         if !more && crate::os::poll_readable(&fds, delay).is_err() {
             // Not expected for live fds; keep serving on the timer alone.
