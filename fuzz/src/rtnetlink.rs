@@ -9,33 +9,30 @@
 //! through a dump of each kind and procnet's renderers, so that whatever a
 //! change left behind is rendered too.
 
-use netlink::nlmsg::{self, Header};
+use netlink::nlmsg::{self, Header, Writer, HDRLEN as NLMSG_HDRLEN, NLM_F_DUMP, NLM_F_REQUEST};
+use netlink::responder::{RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE};
 use netlink::{Options, Responder};
 use netstack::{Link, RouteSpec, Stack};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-const NLMSG_HDRLEN: usize = 16;
-
 /// Dumps of every table the responder serves, each a complete request.
 fn read_back_requests() -> Vec<Vec<u8>> {
-    const NLM_F_REQUEST: u16 = 1;
-    const NLM_F_DUMP: u16 = 0x300;
-    // RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETNEIGH with an empty
-    // family header of the size each expects.
-    [(18u16, 16usize), (22, 8), (26, 12), (30, 12)]
-        .iter()
-        .map(|&(ty, body)| {
-            let len = (NLMSG_HDRLEN + body) as u32;
-            let mut m = Vec::with_capacity(len as usize);
-            m.extend_from_slice(&len.to_ne_bytes());
-            m.extend_from_slice(&ty.to_ne_bytes());
-            m.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-            m.extend_from_slice(&1u32.to_ne_bytes());
-            m.extend_from_slice(&0u32.to_ne_bytes());
-            m.resize(len as usize, 0);
-            m
-        })
-        .collect()
+    // Each with an empty family header of the size its kind expects.
+    [
+        (RTM_GETLINK, 16),
+        (RTM_GETADDR, 8),
+        (RTM_GETROUTE, 12),
+        (RTM_GETNEIGH, 12),
+    ]
+    .iter()
+    .map(|&(ty, body)| {
+        let mut w = Writer::new();
+        let start = w.begin(ty, NLM_F_REQUEST | NLM_F_DUMP, 1, 0);
+        w.bytes(&[0; 16][..body]);
+        w.end(start);
+        w.buf
+    })
+    .collect()
 }
 
 /// A reply is whole netlink messages back to back: each header's length

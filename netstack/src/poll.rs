@@ -83,25 +83,19 @@ pub(crate) fn run(
     wake_fd: Arc<WakeFd>,
 ) {
     loop {
-        let polled = {
-            let s = lock(&state);
-            if s.shutdown {
-                return;
-            }
-            pollable(&s)
-        };
-        if polled {
-            if run_polled(&state, &changed, &wake, &wake_fd) {
-                return;
-            }
-            continue;
-        }
         // The set of links changes rarely: one Select per set, reused every
         // round (building it allocates).
         let (links, generation) = {
             let s = lock(&state);
             if s.shutdown {
                 return;
+            }
+            if pollable(&s) {
+                drop(s);
+                if run_polled(&state, &changed, &wake, &wake_fd) {
+                    return;
+                }
+                continue;
             }
             for n in s.nics.values() {
                 n.link.set_polled(false);
@@ -142,21 +136,10 @@ pub(crate) fn run(
                 // Every Stack handle is gone.
                 return;
             }
-            let mut s = lock(&state);
-            s.wakeups += 1;
-            let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&mut s)));
-            more = matches!(stepped, Ok(true));
-            if stepped.is_err() {
-                // A bug met mid-round: smoltcp's state may be half-updated. Stop
-                // this stack (its calls then fail with ENETDOWN instead of
-                // hanging) and leave the rest of the process alone.
-                s.shutdown = true;
-                drop(s);
-                changed.notify();
-                return;
+            match round(&state, &changed) {
+                Some(again) => more = again,
+                None => return,
             }
-            drop(s);
-            changed.notify();
         }
     }
 }
@@ -205,22 +188,32 @@ fn run_polled(
             // Every Stack handle is gone.
             return true;
         }
-        let mut s = lock(state);
-        s.wakeups += 1;
-        let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&mut s)));
-        more = match stepped {
-            // lo's packets, queued by this round's own output, are the next round's.
-            Ok(m) => m || s.nics.values().any(|n| n.link.has_queued()),
-            Err(_) => {
-                s.shutdown = true;
-                drop(s);
-                changed.notify();
-                return true;
-            }
-        };
-        drop(s);
-        changed.notify();
+        match round(state, changed) {
+            Some(again) => more = again,
+            None => return true,
+        }
     }
+}
+
+/// One round on the poll thread, then a word to blocked calls. Returns
+/// whether to run again without sleeping (a link still holds packets: one
+/// gave a full batch, or lo holds what this round sent to it), or None when
+/// the round met a bug: smoltcp's state may be half-updated, so the stack
+/// stops (its calls then fail with ENETDOWN instead of hanging) and the rest
+/// of the process carries on.
+fn round(state: &Mutex<State>, changed: &Changed) -> Option<bool> {
+    let mut s = lock(state);
+    s.wakeups += 1;
+    let again = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&mut s))) {
+        Ok(full) => Some(full || s.nics.values().any(|n| n.link.has_queued())),
+        Err(_) => {
+            s.shutdown = true;
+            None
+        }
+    };
+    drop(s);
+    changed.notify();
+    again
 }
 
 /// One round: drain the links, let smoltcp process and emit, route what it
