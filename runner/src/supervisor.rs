@@ -88,27 +88,20 @@ fn key_of(path: &str) -> Option<Key> {
     Some((m.dev(), m.ino()))
 }
 
+/// The first number of the `field` line of /proc/PID/status.
+fn status_number(pid: u32, field: &str) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix(field))?;
+    line.split_whitespace().next()?.parse().ok()
+}
+
 fn tgid(pid: u32) -> u32 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Tgid:"))
-                .and_then(|v| v.trim().parse().ok())
-        })
-        .unwrap_or(pid)
+    status_number(pid, "Tgid:").unwrap_or(pid)
 }
 
 /// The real uid of `pid` (the kernel's current_uid() for its requests).
 fn uid(pid: u32) -> u32 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
+    status_number(pid, "Uid:").unwrap_or(0)
 }
 
 fn errno(e: io::Error) -> i32 {
