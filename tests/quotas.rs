@@ -82,10 +82,7 @@ fn a_socket_loop_gets_emfile_and_leaves_other_stacks_alone() {
 #[test]
 fn connections_past_the_buffer_budget_get_enobufs() {
     let (a, b) = pair();
-    let per_conn = {
-        let l = Limits::default();
-        l.tcp_recv_buffer + l.tcp_send_buffer
-    };
+    let per_conn = Limits::default().tcp_bytes();
     b.set_limits(Limits {
         max_buffer_bytes: 8 * per_conn,
         ..Limits::default()

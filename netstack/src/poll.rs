@@ -8,6 +8,7 @@ use crate::link::{LinkKind, Waitable};
 use crate::os::EventFd;
 use crate::state::State;
 use crossbeam_channel::{Receiver, Select};
+use smoltcp::iface::{PollIngressSingleResult, PollResult};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -246,6 +247,7 @@ pub(crate) fn step(s: &mut State) -> bool {
             let State {
                 iface,
                 sockets,
+                carries,
                 ingress,
                 egress,
                 stalled,
@@ -253,7 +255,15 @@ pub(crate) fn step(s: &mut State) -> bool {
                 ..
             } = &mut *s;
             let mut dev = Router::new(ingress, egress, sent_hashes, mtu);
-            iface.poll(now, &mut dev, sockets);
+            // smoltcp's poll, split where the receive queues have all their
+            // data and no ACK has been written yet: the carries align them
+            // so that no window shrinks (socket/carry.rs).
+            iface.poll_maintenance(now);
+            while iface.poll_ingress_single(now, &mut dev, sockets) != PollIngressSingleResult::None
+            {
+            }
+            carries.align(sockets);
+            while iface.poll_egress(now, &mut dev, sockets) != PollResult::None {}
             *stalled |= dev.repeated;
         }
         if s.egress.is_empty() {

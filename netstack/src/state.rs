@@ -31,6 +31,9 @@ pub(crate) struct State {
     pub snmp6: Snmp6Stats,
     pub iface: SmolIface,
     pub sockets: SocketSet<'static>,
+    /// Received bytes held back from smoltcp's queues so that their windows
+    /// never shrink (socket/carry.rs).
+    pub carries: crate::socket::carry::Carries,
     /// Packets accepted by ingress, waiting for smoltcp.
     pub ingress: VecDeque<Packet>,
     /// Packets smoltcp emitted, waiting to be routed.
@@ -102,6 +105,7 @@ impl State {
             snmp6: Snmp6Stats::default(),
             iface,
             sockets: SocketSet::new(Vec::new()),
+            carries: Default::default(),
             ingress,
             egress,
             routing: Vec::new(),

@@ -10,7 +10,9 @@ pub struct Limits {
     /// reserved whole when a connection is made, datagrams when they queue.
     pub max_buffer_bytes: usize,
     /// Receive and send buffer of each TCP connection. The receive buffer
-    /// bounds the advertised window.
+    /// bounds the advertised window; past 64 KiB the window is scaled, and
+    /// the buffer is rounded down to a whole number of scale units (at most
+    /// 1/65536 of it).
     pub tcp_recv_buffer: usize,
     pub tcp_send_buffer: usize,
     /// Bytes of datagrams a UDP or ping socket queues before dropping
@@ -41,8 +43,19 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Bytes one TCP connection reserves.
-    pub(crate) fn tcp_bytes(&self) -> usize {
-        self.tcp_recv_buffer + self.tcp_send_buffer
+    /// Bytes one TCP connection reserves from `max_buffer_bytes`: its
+    /// buffers, and up to 1/64 of the receive buffer that it may hold back
+    /// to keep its window from shrinking (docs/ARCHITECTURE.md, "Sockets").
+    pub fn tcp_bytes(&self) -> usize {
+        tcp_bytes(
+            super::carry::recv_capacity(self.tcp_recv_buffer),
+            self.tcp_send_buffer,
+        )
     }
+}
+
+/// What a connection with these smoltcp buffers holds at most: the buffers
+/// and the carry that keeps its window from shrinking (carry.rs).
+pub(crate) fn tcp_bytes(recv_capacity: usize, send_capacity: usize) -> usize {
+    recv_capacity + super::carry::carry_limit(recv_capacity) + send_capacity
 }

@@ -7,6 +7,7 @@
 //! filtering, error reporting and counters exactly where Linux has them.
 
 mod build;
+pub(crate) mod carry;
 mod dgram;
 mod limits;
 mod listen;

@@ -58,7 +58,11 @@ pub(crate) fn readiness(state: &State, id: SocketId) -> io::Result<Readiness> {
             let connecting = matches!(s.state(), T::SynSent | T::SynReceived);
             let closed = s.state() == T::Closed;
             Readiness {
-                readable: !connecting && (s.can_recv() || !s.may_recv() || c.shut_rd),
+                readable: !connecting
+                    && (s.can_recv()
+                        || state.carries.len(c.handle) > 0
+                        || !s.may_recv()
+                        || c.shut_rd),
                 writable: !connecting && (s.can_send() || !s.may_send()),
                 hangup: closed || (!s.may_recv() && !s.may_send() && !connecting),
                 error: c.err.is_some(),

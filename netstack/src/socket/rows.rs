@@ -55,8 +55,11 @@ fn detail(s: &tcp::Socket) -> TcpDetail {
     }
 }
 
+/// `carried`: received bytes held in the connection's carry (carry.rs),
+/// which are part of its receive queue.
 fn tcp_row(
     s: &tcp::Socket,
+    carried: usize,
     v6: bool,
     uid: u32,
     inode: u64,
@@ -76,7 +79,7 @@ fn tcp_row(
         protocol: crate::wire::PROTO_TCP,
         state: linux_state(s.state()),
         tx_queue: s.send_queue() as u32,
-        rx_queue: s.recv_queue() as u32,
+        rx_queue: (s.recv_queue() + carried) as u32,
         uid,
         inode,
         refcount: if inode == 0 { 3 } else { 1 },
@@ -92,7 +95,14 @@ pub(crate) fn socket_rows(state: &State) -> Vec<SocketInfo> {
         match &e.body {
             Body::Tcp(c) => {
                 let s = state.sockets.get::<tcp::Socket>(c.handle);
-                rows.push(tcp_row(s, e.v6, e.uid, e.inode, Some((c.local, c.peer))));
+                rows.push(tcp_row(
+                    s,
+                    state.carries.len(c.handle),
+                    e.v6,
+                    e.uid,
+                    e.inode,
+                    Some((c.local, c.peer)),
+                ));
             }
             Body::Listener(l) => {
                 let accept_queue = l
@@ -123,7 +133,14 @@ pub(crate) fn socket_rows(state: &State) -> Vec<SocketInfo> {
                 for c in &l.children {
                     let s = tcp_of(c);
                     if s.state() != T::Listen {
-                        rows.push(tcp_row(s, c.v6, c.uid, 0, None));
+                        rows.push(tcp_row(
+                            s,
+                            state.carries.len(c.handle),
+                            c.v6,
+                            c.uid,
+                            0,
+                            None,
+                        ));
                     }
                 }
             }
@@ -162,7 +179,7 @@ pub(crate) fn socket_rows(state: &State) -> Vec<SocketInfo> {
     for o in &state.table.orphans {
         let s = tcp_of(o);
         if s.state() != T::Closed {
-            rows.push(tcp_row(s, o.v6, o.uid, 0, None));
+            rows.push(tcp_row(s, 0, o.v6, o.uid, 0, None));
         }
     }
     rows.sort_by_key(|r| (r.inode == 0, r.inode));

@@ -1,5 +1,6 @@
 //! TCP connections, like `std::net::TcpStream`, on smoltcp's TCP.
 
+use super::carry::{self, Carries};
 use super::limits::Limits;
 use super::ports::{as_seen, ephemeral, on_wire, Proto};
 use super::table::{Body, Child, SocketId, TcpConn};
@@ -21,7 +22,10 @@ const SYN_TIMEOUT: Duration = Duration::from_secs(127);
 pub(crate) fn new_tcp_socket(limits: &Limits) -> tcp::Socket<'static> {
     // vec! of zeroes is calloc: pages the connection never fills are never touched.
     tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0u8; limits.tcp_recv_buffer]),
+        tcp::SocketBuffer::new(vec![
+            0u8;
+            super::carry::recv_capacity(limits.tcp_recv_buffer)
+        ]),
         tcp::SocketBuffer::new(vec![0u8; limits.tcp_send_buffer]),
     )
 }
@@ -42,12 +46,25 @@ fn conn(s: &mut State, id: SocketId) -> io::Result<&mut TcpConn> {
 
 /// The socket and its table row at once.
 fn parts(s: &mut State, id: SocketId) -> io::Result<(&mut TcpConn, &mut tcp::Socket<'static>)> {
-    let State { table, sockets, .. } = s;
+    parts_and_carries(s, id).map(|(c, sock, _)| (c, sock))
+}
+
+/// `parts`, and the carries that reads take from first.
+fn parts_and_carries(
+    s: &mut State,
+    id: SocketId,
+) -> io::Result<(&mut TcpConn, &mut tcp::Socket<'static>, &mut Carries)> {
+    let State {
+        table,
+        sockets,
+        carries,
+        ..
+    } = s;
     let Body::Tcp(c) = &mut table.get_mut(id)?.body else {
         return Err(errno(libc::ENOTSOCK));
     };
     let sock = sockets.get_mut::<tcp::Socket>(c.handle);
-    Ok((c, sock))
+    Ok((c, sock, carries))
 }
 
 /// connect(2)'s first half: route, source, port, SYN. Returns the new socket.
@@ -308,15 +325,17 @@ impl TcpStream {
             |o| o.read_timeout,
             io::ErrorKind::WouldBlock,
             |s| {
-                let (c, sock) = match parts(s, id) {
+                let (c, sock, carries) = match parts_and_carries(s, id) {
                     Ok(p) => p,
                     Err(e) => return Poll::Ready(Err(e)),
                 };
                 if c.shut_rd {
                     return Poll::Ready(Ok(0));
                 }
-                if sock.can_recv() {
-                    return Poll::Ready(sock.recv_slice(buf).map_err(|_| errno(libc::EIO)));
+                if sock.can_recv() || carries.len(c.handle) > 0 {
+                    return Poll::Ready(
+                        carry::recv(carries, c.handle, sock, buf).map_err(|_| errno(libc::EIO)),
+                    );
                 }
                 match sock.state() {
                     T::SynSent | T::SynReceived => Poll::Pending,
@@ -405,12 +424,14 @@ fn close(s: &mut State, id: SocketId) -> io::Result<()> {
     let Body::Tcp(c) = entry.body else {
         return Err(errno(libc::ENOTSOCK));
     };
+    let carried = s.carries.len(c.handle);
+    s.carries.remove(c.handle);
     let sock = s.sockets.get_mut::<tcp::Socket>(c.handle);
     if sock.state() == T::Closed && sock.local_endpoint().is_none() {
         super::track::remove_tcp(s, c.handle);
         return Ok(());
     }
-    if sock.recv_queue() > 0 && sock.state() != T::Closed {
+    if sock.recv_queue() + carried > 0 && sock.state() != T::Closed {
         // tcp_close with unread data: reset instead of a FIN.
         sock.abort();
         s.snmp.tcp_ext.TCPAbortOnClose += 1;

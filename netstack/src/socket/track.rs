@@ -136,7 +136,7 @@ fn reap(state: &mut State) {
 /// Takes a TCP socket out of smoltcp and gives its buffers back to the budget.
 pub(crate) fn remove_tcp(state: &mut State, h: SocketHandle) {
     let sock = state.sockets.get::<tcp::Socket>(h);
-    let bytes = sock.recv_capacity() + sock.send_capacity();
+    let bytes = super::limits::tcp_bytes(sock.recv_capacity(), sock.send_capacity());
     if let (Some(l), Some(r)) = (sock.local_endpoint(), sock.remote_endpoint()) {
         let key = (
             SocketAddr::new(l.addr.into(), l.port),
@@ -145,6 +145,7 @@ pub(crate) fn remove_tcp(state: &mut State, h: SocketHandle) {
         state.tcp_sent.remove(&key);
     }
     state.sockets.remove(h);
+    state.carries.remove(h);
     state.table.release(bytes);
 }
 
