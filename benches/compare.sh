@@ -10,7 +10,9 @@
 # ratios sandnet/smoltcp and sandnet/kernel are printed, then the CPU time each
 # spent per GiB (robust where wall time is not, on a machine doing other work).
 #
-#   sudo benches/compare.sh [ROUNDS=5] [MIB=256] [MTU=1500]
+#   sudo benches/compare.sh [ROUNDS=5] [MIB=256] [MTU=1500] [BUFFER_BYTES=131072]
+#
+# BUFFER_BYTES is the TCP send and receive buffer of both userspace stacks.
 #
 # Needs root: every run lives in private network namespaces that vanish with it.
 set -euo pipefail
@@ -18,6 +20,7 @@ cd "$(dirname "$0")/.."
 rounds=${1:-5}
 mib=${2:-256}
 mtu=${3:-1500}
+buffer=${4:-131072}
 if [ "$(id -u)" != 0 ]; then
     echo "compare.sh: needs root (it creates network namespaces, veth pairs and TUN devices)" >&2
     exit 1
@@ -32,14 +35,14 @@ for round in $(seq "$rounds"); do
     if [ $((round % 2)) = 0 ]; then order=(sandnet smoltcp kernel); fi
     for dir in in out; do
         for mode in "${order[@]}"; do
-            line=$("$bin" "$mode" "$dir" --mib "$mib" --mtu "$mtu")
+            line=$("$bin" "$mode" "$dir" --mib "$mib" --mtu "$mtu" --buffer "$buffer")
             echo "round $round: $line" >&2
             echo "$line" >>"$results"
         done
     done
 done
 echo
-echo "$(date -u +%F) $(nproc) cores, Linux $(uname -r), $rounds rounds of $mib MiB, MTU $mtu: median MiB/s"
+echo "$(date -u +%F) $(nproc) cores, Linux $(uname -r), $rounds rounds of $mib MiB, MTU $mtu, $buffer-byte TCP buffers: median MiB/s"
 awk '
     { split($5, kv, "="); v[$1 " " $2] = v[$1 " " $2] " " kv[2]
       split($6, cv, "="); c[$1 " " $2] = c[$1 " " $2] " " cv[2] }

@@ -2,9 +2,11 @@
 //! wall time, and the process's CPU time and context switches, which stay
 //! meaningful on a busy machine where wall time does not.
 //!
-//!     cargo run --release --example bulk_cost -- [MIB=256] [MTU=1500]
+//!     cargo run --release --example bulk_cost -- [MIB=256] [MTU=1500] [BUF_KIB]
+//!
+//! BUF_KIB sets both stacks' TCP send and receive buffers (default: `Limits`'s).
 
-use sandnet::netstack::{Link, Stack, TcpListener, TcpStream};
+use sandnet::netstack::{Limits, Link, Stack, TcpListener, TcpStream};
 use std::io::{Read, Write};
 use std::time::Instant;
 
@@ -38,8 +40,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let mib: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(256);
     let mtu: u32 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1500);
+    let buf_kib: Option<usize> = args.next().map(|a| a.parse()).transpose()?;
     let (la, lb) = Link::pipe();
     let (a, b) = (Stack::new()?, Stack::new()?);
+    if let Some(kib) = buf_kib {
+        for s in [&a, &b] {
+            s.set_limits(Limits {
+                tcp_recv_buffer: kib << 10,
+                tcp_send_buffer: kib << 10,
+                ..Limits::default()
+            })?;
+        }
+    }
     let ia = a.add_nic("p0", la)?;
     let ib = b.add_nic("p0", lb)?;
     a.set_mtu(ia, mtu)?;
@@ -76,7 +88,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(got, total);
     let gib = total as f64 / (1u64 << 30) as f64;
     println!(
-        "{mib} MiB at MTU {mtu}: {:.1} MiB/s wall, {:.2} CPU s per GiB, {:.0} context switches per MiB",
+        "{mib} MiB at MTU {mtu}, {} KiB buffers: {:.1} MiB/s wall, {:.2} CPU s per GiB, {:.0} context switches per MiB",
+        a.limits().tcp_recv_buffer >> 10,
         mib as f64 / wall,
         (cpu1 - cpu0) / gib,
         (sw1 - sw0) as f64 / mib as f64

@@ -28,14 +28,16 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_sockets: 1024,
-            max_buffer_bytes: 128 << 20,
+            // About 500 connections at the default buffers, as 128 MiB
+            // gave at 128 KiB.
+            max_buffer_bytes: 256 << 20,
             // Linux starts at 128 KiB and autotunes up to 6 MiB; smoltcp
-            // cannot grow a buffer. 256 KiB doubled in-memory bulk
-            // throughput but made bidirectional transfers stall now and then
-            // on a 1 s retransmission timeout with nothing lost
-            // (docs/PERFORMANCE.md), so 128 KiB stays the default.
-            tcp_recv_buffer: 128 << 10,
-            tcp_send_buffer: 128 << 10,
+            // cannot grow a buffer. 256 KiB halves the context switches and
+            // CPU per byte of 128 KiB in bulk transfers (docs/PERFORMANCE.md,
+            // "Knobs"); 512 KiB gains less again and would cost twice the
+            // memory per connection.
+            tcp_recv_buffer: 256 << 10,
+            tcp_send_buffer: 256 << 10,
             dgram_recv_buffer: 212_992,
             max_backlog: 4096,
         }
