@@ -10,7 +10,7 @@
 # ratios sandnet/smoltcp and sandnet/kernel are printed, then the CPU time each
 # spent per GiB (robust where wall time is not, on a machine doing other work).
 #
-#   sudo benches/compare.sh [ROUNDS=5] [MIB=256] [MTU=1500] [BUFFER_BYTES=131072]
+#   sudo benches/compare.sh [ROUNDS=5] [MIB=256] [MTU=1500] [BUFFER_BYTES=262144]
 #
 # BUFFER_BYTES is the TCP send and receive buffer of both userspace stacks.
 #
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 rounds=${1:-5}
 mib=${2:-256}
 mtu=${3:-1500}
-buffer=${4:-131072}
+buffer=${4:-262144}
 if [ "$(id -u)" != 0 ]; then
     echo "compare.sh: needs root (it creates network namespaces, veth pairs and TUN devices)" >&2
     exit 1
