@@ -266,3 +266,41 @@ fn traffic_flows_across_poll_mode_switches() {
     k.read_to_end(&mut back).unwrap();
     assert_eq!(back, b"back");
 }
+
+#[test]
+fn removing_a_busy_tun_nic_releases_its_device_at_once() {
+    let Some(bed) = tun_bed("removing_a_busy_tun_nic_releases_its_device_at_once") else {
+        return;
+    };
+    // The kernel pings without pause, so the stack's rounds keep writing
+    // echo replies to the device (after releasing the stack's lock) as the
+    // NIC goes: the device must not outlive remove_nic.
+    let sock = bed.kernel_ping_socket(false);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pinger = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let to = SocketAddr::new(ip(STACK_V4), 0);
+            let mut seq = 0u16;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                seq = seq.wrapping_add(1);
+                let _ = sock.send_to(&icmpv4_echo_request(0, seq, b"busy"), to);
+            }
+        })
+    };
+    assert!(eventually(Duration::from_secs(5), || bed
+        .stack
+        .statistics()
+        .dev[&bed.ifindex]
+        .tx_packets
+        >= 1000));
+    bed.stack.remove_nic(bed.ifindex).unwrap();
+    // Asked at once from inside the namespace (`ip` would take milliseconds).
+    let gone = bed
+        .ns
+        .run(|| sandnet::netstack::os::if_nametoindex(DEV))
+        .is_err();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    pinger.join().unwrap();
+    assert!(gone, "the TUN device is gone when remove_nic returns");
+}

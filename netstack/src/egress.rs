@@ -106,7 +106,12 @@ fn route_and_send(state: &mut State, mut packet: Packet) -> Option<Packet> {
         state.snmp6.ip6.Ip6OutTransmits += 1;
     }
     // A full queue or failed write is counted by the link itself.
-    let _ = nic.link.send_owned(packet);
+    match state.tun_out.as_mut() {
+        Some(later) => nic.link.send_or_defer(packet, later),
+        None => {
+            let _ = nic.link.send_owned(packet);
+        }
+    }
     None
 }
 

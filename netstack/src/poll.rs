@@ -4,7 +4,7 @@
 
 use crate::changed::Changed;
 use crate::device::Router;
-use crate::link::{LinkKind, Waitable};
+use crate::link::{Deferred, LinkKind, Waitable};
 use crate::os::EventFd;
 use crate::state::State;
 use crossbeam_channel::{Receiver, Select};
@@ -87,7 +87,7 @@ pub(crate) fn run(
         // The set of links changes rarely: one Select per set, reused every
         // round (building it allocates).
         let (links, generation) = {
-            let s = lock(&state);
+            let mut s = lock(&state);
             if s.shutdown {
                 return;
             }
@@ -103,8 +103,11 @@ pub(crate) fn run(
             }
             wake_fd.polled.store(false, Ordering::Release);
             let links: Vec<Waitable> = s.nics.values().map(|n| n.link.waitable()).collect();
+            s.links_seen = s.generation;
             (links, s.generation)
         };
+        // `Stack::remove_nic` waits for this.
+        changed.notify();
         let mut sel = Select::new();
         for w in &links {
             match w {
@@ -114,6 +117,7 @@ pub(crate) fn run(
         }
         // A round that left packets on a link runs again without sleeping.
         let mut more = false;
+        let mut out = Vec::new();
         let wake_index = sel.recv(&wake);
         loop {
             let delay = {
@@ -137,7 +141,7 @@ pub(crate) fn run(
                 // Every Stack handle is gone.
                 return;
             }
-            match round(&state, &changed) {
+            match round(&state, &changed, &mut out) {
                 Some(again) => more = again,
                 None => return,
             }
@@ -157,18 +161,22 @@ fn run_polled(
     wake_fd: &WakeFd,
 ) -> bool {
     let (mut fds, generation) = {
-        let s = lock(state);
+        let mut s = lock(state);
         let fds: Vec<RawFd> = s
             .nics
             .values()
             .filter_map(|n| n.link.set_polled(true))
             .collect();
+        s.links_seen = s.generation;
         (fds, s.generation)
     };
+    // `Stack::remove_nic` waits for this.
+    changed.notify();
     fds.push(wake_fd.fd.as_raw_fd());
     wake_fd.polled.store(true, Ordering::Release);
     // A wake-up sent on the channel before the switch is not lost: one round now.
     let mut more = true;
+    let mut out = Vec::new();
     loop {
         let delay = {
             let mut s = lock(state);
@@ -189,7 +197,7 @@ fn run_polled(
             // Every Stack handle is gone.
             return true;
         }
-        match round(state, changed) {
+        match round(state, changed, &mut out) {
             Some(again) => more = again,
             None => return true,
         }
@@ -202,9 +210,16 @@ fn run_polled(
 /// the round met a bug: smoltcp's state may be half-updated, so the stack
 /// stops (its calls then fail with ENETDOWN instead of hanging) and the rest
 /// of the process carries on.
-fn round(state: &Mutex<State>, changed: &Changed) -> Option<bool> {
+///
+/// What the round emits for TUN devices is written after the lock is
+/// released (`out` is the caller's, reused): a write runs the host kernel's
+/// receive path for the packet, and socket calls need not wait for it.
+/// (A NIC removed meanwhile keeps its device until they are out:
+/// `Stack::remove_nic` waits for the poll thread to move on.)
+fn round(state: &Mutex<State>, changed: &Changed, out: &mut Vec<Deferred>) -> Option<bool> {
     let mut s = lock(state);
     s.wakeups += 1;
+    s.tun_out = Some(std::mem::take(out));
     let again = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&mut s))) {
         Ok(full) => Some(full || s.nics.values().any(|n| n.link.has_queued())),
         Err(_) => {
@@ -212,8 +227,12 @@ fn round(state: &Mutex<State>, changed: &Changed) -> Option<bool> {
             None
         }
     };
+    *out = s.tun_out.take().unwrap_or_default();
     drop(s);
     changed.notify();
+    for packet in out.drain(..) {
+        packet.write();
+    }
     again
 }
 

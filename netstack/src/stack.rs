@@ -294,7 +294,38 @@ impl Stack {
 
     /// Detaches an interface with its addresses and routes. `lo` cannot go (EOPNOTSUPP).
     pub fn remove_nic(&self, ifindex: u32) -> io::Result<()> {
-        self.with(|s| s.remove_nic(ifindex))
+        let nic = self.with(|s| s.remove_nic(ifindex))?;
+        // A TUN device goes when its fd is closed (when `nic` drops) and no
+        // call is using it. The poll thread may be in a poll(2) watching it,
+        // or writing a round's packets to it (after the round released the
+        // lock); once it has moved on to the new set of links it is done
+        // with both.
+        self.wait_links_seen();
+        drop(nic);
+        Ok(())
+    }
+
+    /// Until the poll thread waits on the current set of links (at most a
+    /// few seconds, should it be stuck: the device then goes late, nothing
+    /// worse).
+    fn wait_links_seen(&self) {
+        let threaded = self
+            .shared
+            .thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        if !threaded {
+            return;
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut s = lock(&self.shared.state);
+        while !s.shutdown && s.links_seen < s.generation {
+            match self.wait_changed(s, Some(deadline)) {
+                Some(next) => s = next,
+                None => return,
+            }
+        }
     }
 
     pub fn set_mtu(&self, ifindex: u32, mtu: u32) -> io::Result<()> {

@@ -34,6 +34,9 @@ pub(crate) struct State {
     /// Received bytes held back from smoltcp's queues so that their windows
     /// never shrink (socket/carry.rs).
     pub carries: crate::socket::carry::Carries,
+    /// While the poll thread runs a round: packets for TUN devices, written
+    /// after it releases the lock (`Link::send_or_defer`).
+    pub tun_out: Option<Vec<crate::link::Deferred>>,
     /// Packets accepted by ingress, waiting for smoltcp.
     pub ingress: VecDeque<Packet>,
     /// Packets smoltcp emitted, waiting to be routed.
@@ -48,6 +51,10 @@ pub(crate) struct State {
     pub sent_hashes: std::collections::HashSet<u64>,
     /// Bumped whenever the set of links changes, so the poll thread re-reads it.
     pub generation: u64,
+    /// The generation whose links the poll thread waits on: until it has
+    /// caught up, it may still be in poll(2) on a removed device's fd, and
+    /// the kernel keeps that device until the call returns.
+    pub links_seen: u64,
     pub shutdown: bool,
     /// In the last poll round a socket repeated a packet (device.rs): the
     /// poll thread's timer waits before the next round.
@@ -106,12 +113,14 @@ impl State {
             iface,
             sockets: SocketSet::new(Vec::new()),
             carries: Default::default(),
+            tun_out: None,
             ingress,
             egress,
             routing: Vec::new(),
             rx_order: Vec::new(),
             sent_hashes: std::collections::HashSet::new(),
             generation: 0,
+            links_seen: 0,
             shutdown: false,
             stalled: false,
             wakeups: 0,
@@ -210,16 +219,18 @@ impl State {
         Ok(index)
     }
 
-    pub fn remove_nic(&mut self, ifindex: u32) -> io::Result<()> {
+    /// Detaches a NIC and hands it back: the caller drops it (its link, a
+    /// TUN device with it) once no round is still writing to it.
+    pub fn remove_nic(&mut self, ifindex: u32) -> io::Result<Nic> {
         if self.nic(ifindex)?.is_loopback() {
             return Err(errno(libc::EOPNOTSUPP));
         }
         self.routes.retain(|r| r.oif != ifindex);
         self.addrs.retain(|a| a.ifindex != ifindex);
-        self.nics.remove(&ifindex);
+        let nic = self.nics.remove(&ifindex).ok_or(errno(libc::ENODEV))?;
         self.generation += 1;
         self.sync_smoltcp_addrs();
-        Ok(())
+        Ok(nic)
     }
 
     /// Up: the NIC's address routes (and ff00::/8) come back. Down: every

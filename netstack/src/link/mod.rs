@@ -137,6 +137,23 @@ impl Link {
         self.send_owned(pool::copy_of(packet))
     }
 
+    /// `send_owned`, except that a packet for a TUN device is put in `later`
+    /// to be written once the stack's lock is released: the write runs the
+    /// host kernel's receive path for it, which other threads need not wait on.
+    pub(crate) fn send_or_defer(&self, packet: Packet, later: &mut Vec<Deferred>) {
+        match &self.tx {
+            LinkTx::Tun(dev) => later.push(Deferred {
+                dev: dev.clone(),
+                counters: self.counters.clone(),
+                packet,
+            }),
+            LinkTx::Channel(_) => {
+                // A full queue is counted by the link.
+                let _ = self.send_owned(packet);
+            }
+        }
+    }
+
     pub(crate) fn send_owned(&self, packet: Packet) -> io::Result<()> {
         let len = packet.len() as u64;
         let result = match &self.tx {
@@ -151,11 +168,7 @@ impl Link {
                     Err(io::Error::from_raw_os_error(libc::ENOTCONN))
                 }
             },
-            LinkTx::Tun(dev) => {
-                let r = dev.write(&packet);
-                pool::recycle(packet);
-                r
-            }
+            LinkTx::Tun(dev) => return write_tun(dev, &self.counters, packet),
         };
         match result {
             Ok(()) => self.counters.count_tx(len),
@@ -219,4 +232,30 @@ impl Link {
     pub(crate) fn counters(&self) -> &LinkCounters {
         &self.counters
     }
+}
+
+/// A packet held for a TUN device until the stack's lock is released
+/// (`Link::send_or_defer`).
+pub(crate) struct Deferred {
+    dev: Arc<tun::TunDevice>,
+    counters: Arc<LinkCounters>,
+    packet: Packet,
+}
+
+impl Deferred {
+    /// Writes it; a failed write is counted (tx_errs), as `Link::send` counts.
+    pub(crate) fn write(self) {
+        let _ = write_tun(&self.dev, &self.counters, self.packet);
+    }
+}
+
+fn write_tun(dev: &tun::TunDevice, counters: &LinkCounters, packet: Packet) -> io::Result<()> {
+    let len = packet.len() as u64;
+    let result = dev.write(&packet);
+    pool::recycle(packet);
+    match result {
+        Ok(()) => counters.count_tx(len),
+        Err(_) => counters.add(|s| &mut s.tx_errs, 1),
+    }
+    result
 }
