@@ -4,7 +4,7 @@
 
 use crate::changed::Changed;
 use crate::device::Router;
-use crate::link::{Deferred, LinkKind, Waitable};
+use crate::link::{Deferred, LinkKind, Packet, TunInput, Waitable};
 use crate::os::EventFd;
 use crate::state::State;
 use crossbeam_channel::{Receiver, Select};
@@ -141,7 +141,7 @@ pub(crate) fn run(
                 // Every Stack handle is gone.
                 return;
             }
-            match round(&state, &changed, &mut out) {
+            match round(&state, &changed, &mut out, None) {
                 Some(again) => more = again,
                 None => return,
             }
@@ -160,15 +160,20 @@ fn run_polled(
     wake: &Receiver<()>,
     wake_fd: &WakeFd,
 ) -> bool {
-    let (mut fds, generation) = {
+    let (mut fds, inputs, generation) = {
         let mut s = lock(state);
         let fds: Vec<RawFd> = s
             .nics
             .values()
             .filter_map(|n| n.link.set_polled(true))
             .collect();
+        let inputs: Vec<(u32, TunInput)> = s
+            .nics
+            .iter()
+            .filter_map(|(&i, n)| Some((i, n.link.tun_input()?)))
+            .collect();
         s.links_seen = s.generation;
-        (fds, s.generation)
+        (fds, inputs, s.generation)
     };
     // `Stack::remove_nic` waits for this.
     changed.notify();
@@ -177,6 +182,7 @@ fn run_polled(
     // A wake-up sent on the channel before the switch is not lost: one round now.
     let mut more = true;
     let mut out = Vec::new();
+    let mut inbox = Vec::new();
     loop {
         let delay = {
             let mut s = lock(state);
@@ -197,8 +203,24 @@ fn run_polled(
             // Every Stack handle is gone.
             return true;
         }
-        match round(state, changed, &mut out) {
-            Some(again) => more = again,
+        // Read the devices before taking the lock: each read copies a
+        // packet out of the kernel (segmenting its GSO packets), and socket
+        // calls need not wait for that.
+        let mut full = false;
+        for (ifindex, input) in &inputs {
+            for taken in 0..=RX_BATCH {
+                if taken == RX_BATCH {
+                    full = true;
+                    break;
+                }
+                let Some(packet) = input.try_recv() else {
+                    break;
+                };
+                inbox.push((*ifindex, packet));
+            }
+        }
+        match round(state, changed, &mut out, Some(&mut inbox)) {
+            Some(again) => more = again || full,
             None => return true,
         }
     }
@@ -215,11 +237,23 @@ fn run_polled(
 /// released (`out` is the caller's, reused): a write runs the host kernel's
 /// receive path for the packet, and socket calls need not wait for it.
 /// (A NIC removed meanwhile keeps its device until they are out:
-/// `Stack::remove_nic` waits for the poll thread to move on.)
-fn round(state: &Mutex<State>, changed: &Changed, out: &mut Vec<Deferred>) -> Option<bool> {
+/// `Stack::remove_nic` waits for the poll thread to move on.) `inbox`, in
+/// ppoll mode, holds what was read from the TUN devices before the lock was
+/// taken, for the same reason; the round then does not read them itself.
+fn round(
+    state: &Mutex<State>,
+    changed: &Changed,
+    out: &mut Vec<Deferred>,
+    inbox: Option<&mut Vec<(u32, Packet)>>,
+) -> Option<bool> {
     let mut s = lock(state);
     s.wakeups += 1;
     s.tun_out = Some(std::mem::take(out));
+    let mut inbox = inbox;
+    let read_before = inbox.is_some();
+    if let Some(inbox) = inbox.as_mut() {
+        s.tun_in = Some(std::mem::take(*inbox));
+    }
     let again = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&mut s))) {
         Ok(full) => Some(full || s.nics.values().any(|n| n.link.has_queued())),
         Err(_) => {
@@ -228,6 +262,10 @@ fn round(state: &Mutex<State>, changed: &Changed, out: &mut Vec<Deferred>) -> Op
         }
     };
     *out = s.tun_out.take().unwrap_or_default();
+    if let Some(inbox) = inbox {
+        *inbox = s.tun_in.take().unwrap_or_default();
+    }
+    debug_assert!(read_before || s.tun_in.is_none());
     drop(s);
     changed.notify();
     for packet in out.drain(..) {
@@ -240,9 +278,27 @@ fn round(state: &Mutex<State>, changed: &Changed, out: &mut Vec<Deferred>) -> Op
 /// emitted. Returns whether a link still holds packets (it gave a full batch).
 pub(crate) fn step(s: &mut State) -> bool {
     let mut more = false;
+    // What the poll thread read from TUN devices before taking the lock.
+    let read_before = s.tun_in.is_some();
+    if let Some(mut inbox) = s.tun_in.take() {
+        for (ifindex, mut packet) in inbox.drain(..) {
+            // The NIC may have gone since (its packets go with it).
+            if s.nics.contains_key(&ifindex) && crate::ingress::accept(s, ifindex, &mut packet) {
+                s.ingress.push_back(packet);
+            } else {
+                crate::link::pool::recycle(packet);
+            }
+        }
+        s.tun_in = Some(inbox);
+    }
     let mut order = std::mem::take(&mut s.rx_order);
     order.clear();
-    order.extend(s.nics.keys().copied());
+    order.extend(
+        s.nics
+            .iter()
+            .filter(|(_, n)| !(read_before && n.link.kind() == LinkKind::Tun))
+            .map(|(i, _)| *i),
+    );
     for &ifindex in &order {
         for taken in 0..=RX_BATCH {
             if taken == RX_BATCH {

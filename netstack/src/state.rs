@@ -37,6 +37,10 @@ pub(crate) struct State {
     /// While the poll thread runs a round: packets for TUN devices, written
     /// after it releases the lock (`Link::send_or_defer`).
     pub tun_out: Option<Vec<crate::link::Deferred>>,
+    /// While the poll thread runs a round in ppoll mode: what it read from
+    /// the TUN devices before taking the lock (`link::TunInput`), by ifindex.
+    /// The round then leaves those devices alone.
+    pub tun_in: Option<Vec<(u32, Packet)>>,
     /// Packets accepted by ingress, waiting for smoltcp.
     pub ingress: VecDeque<Packet>,
     /// Packets smoltcp emitted, waiting to be routed.
@@ -114,6 +118,7 @@ impl State {
             sockets: SocketSet::new(Vec::new()),
             carries: Default::default(),
             tun_out: None,
+            tun_in: None,
             ingress,
             egress,
             routing: Vec::new(),

@@ -74,7 +74,9 @@ pub(crate) enum LinkRx {
     /// Packets queued by the other end (a pipe, lo).
     Queue(Receiver<Packet>),
     /// A device the stack reads itself; its waker says when it has packets.
-    Tun(tun::TunRx),
+    /// Shared with the poll thread, which reads it without the stack's lock
+    /// (`TunInput`).
+    Tun(Arc<tun::TunRx>),
 }
 
 /// What the poll thread sleeps on for one link.
@@ -217,6 +219,18 @@ impl Link {
         }
     }
 
+    /// For a TUN link: a reader of the device that needs no lock on the
+    /// stack, for the poll thread to read it before taking the lock.
+    pub(crate) fn tun_input(&self) -> Option<TunInput> {
+        match &self.rx {
+            LinkRx::Tun(rx) => Some(TunInput {
+                rx: rx.clone(),
+                counters: self.counters.clone(),
+            }),
+            LinkRx::Queue(_) => None,
+        }
+    }
+
     pub(crate) fn waitable(&self) -> Waitable {
         match &self.rx {
             LinkRx::Queue(rx) => Waitable::Queue(rx.clone()),
@@ -258,4 +272,20 @@ fn write_tun(dev: &tun::TunDevice, counters: &LinkCounters, packet: Packet) -> i
         Err(_) => counters.add(|s| &mut s.tx_errs, 1),
     }
     result
+}
+
+/// Reads a TUN link as `Link::try_recv` does, without the stack's lock. The
+/// poll thread holds one per TUN link while it waits in ppoll(2), and drops
+/// it before it takes up a new set of links (so a removed device goes).
+pub(crate) struct TunInput {
+    rx: Arc<tun::TunRx>,
+    counters: Arc<LinkCounters>,
+}
+
+impl TunInput {
+    pub(crate) fn try_recv(&self) -> Option<Packet> {
+        let packet = self.rx.try_recv(&self.counters)?;
+        self.counters.count_rx(packet.len() as u64);
+        Some(packet)
+    }
 }

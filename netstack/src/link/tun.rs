@@ -160,13 +160,13 @@ pub(super) fn open(name: &str) -> io::Result<Link> {
     };
     Ok(Link {
         kind: LinkKind::Tun,
-        rx: LinkRx::Tun(TunRx {
+        rx: LinkRx::Tun(Arc::new(TunRx {
             device: device.clone(),
             ready: ready_rx,
             rearm: rearm_tx,
             scratch: Mutex::new(vec![0u8; MAX_PACKET]),
             polled: AtomicBool::new(false),
-        }),
+        })),
         tx: LinkTx::Tun(device),
         counters,
         _reader: Some(TunReader {
