@@ -334,12 +334,14 @@ impl Bed {
     pub fn new() -> Bed {
         let stack = Stack::new_manual(0x5eed).expect("a stack");
         // Small buffers: cheap to set up per input, and full windows are
-        // reached within one input.
+        // reached within one input. The receive buffer is just past 64 KiB,
+        // so that its window is scaled and the carry that keeps it from
+        // shrinking (netstack's socket/carry.rs) is in play.
         stack
             .set_limits(Limits {
                 max_sockets: 64,
-                max_buffer_bytes: 1 << 20,
-                tcp_recv_buffer: 8192,
+                max_buffer_bytes: 4 << 20,
+                tcp_recv_buffer: 70_000,
                 tcp_send_buffer: 8192,
                 dgram_recv_buffer: 16384,
                 max_backlog: 4,
