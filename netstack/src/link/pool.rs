@@ -33,7 +33,7 @@ fn pool() -> &'static Pool {
 }
 
 /// An empty buffer that can hold `len` bytes without growing.
-fn empty(len: usize) -> Packet {
+pub(crate) fn empty(len: usize) -> Packet {
     let p = pool();
     let (class, capacity) = if len <= SMALL_CAPACITY {
         (&p.small, SMALL_CAPACITY)

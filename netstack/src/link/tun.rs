@@ -8,7 +8,7 @@ use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tun_tap::{Iface, Mode};
@@ -54,9 +54,6 @@ pub(crate) struct TunRx {
     device: Arc<TunDevice>,
     ready: Receiver<()>,
     rearm: Sender<()>,
-    /// One packet of the largest size; reads land here and are copied into a
-    /// pooled buffer of the packet's size.
-    scratch: Mutex<Vec<u8>>,
     /// The poll thread waits on the device fd itself (poll(2)): the waker
     /// thread is left parked, not rearmed.
     polled: AtomicBool,
@@ -87,12 +84,19 @@ impl TunRx {
     pub(super) fn try_recv(&self, counters: &LinkCounters) -> Option<Packet> {
         // The readiness signal is spent by reading; reading to the end rearms it.
         let _ = self.ready.try_recv();
-        let mut buf = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            match self.device.iface.recv(&mut buf) {
-                Ok(n) => return Some(super::pool::copy_of(&buf[..n])),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // Straight into a pooled buffer that holds any packet: no copy.
+            // The buffer is back in the pool by the end of the round (ingress
+            // copies what it keeps), so its size costs little.
+            let mut packet = super::pool::empty(MAX_PACKET);
+            match crate::os::read_to_spare(self.fd(), &mut packet) {
+                Ok(_) => return Some(packet),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    super::pool::recycle(packet);
+                    continue;
+                }
                 Err(e) => {
+                    super::pool::recycle(packet);
                     if e.kind() != io::ErrorKind::WouldBlock {
                         counters.add(|s| &mut s.rx_errs, 1);
                     }
@@ -164,7 +168,6 @@ pub(super) fn open(name: &str) -> io::Result<Link> {
             device: device.clone(),
             ready: ready_rx,
             rearm: rearm_tx,
-            scratch: Mutex::new(vec![0u8; MAX_PACKET]),
             polled: AtomicBool::new(false),
         })),
         tx: LinkTx::Tun(device),

@@ -129,6 +129,24 @@ pub fn poll_readable(fds: &[RawFd], timeout: Option<std::time::Duration>) -> io:
     Ok(())
 }
 
+/// One read(2) into the free capacity of `buf`, whose length grows by the
+/// bytes read: a packet lands in its final buffer, without a copy or the
+/// zeroing of a buffer first. Returns the bytes read.
+pub fn read_to_spare(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let spare = buf.spare_capacity_mut();
+    // SAFETY: the spare capacity is writable memory of `spare.len()` bytes
+    // that outlives the call, and read(2) writes at most that many.
+    let n = unsafe { libc::read(fd, spare.as_mut_ptr().cast(), spare.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    // SAFETY: the kernel initialised the first `n` bytes of the spare
+    // capacity (n <= its length), which lie within the allocation.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
 /// Puts a descriptor in non-blocking mode.
 pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     // SAFETY: F_GETFL and F_SETFL take and return plain integers; errors are checked.
