@@ -272,6 +272,16 @@ fn round(
     again
 }
 
+/// A packet from NIC `ifindex`: queued for smoltcp if ingress accepts it,
+/// back to the pool otherwise.
+fn admit(s: &mut State, ifindex: u32, mut packet: Packet) {
+    if crate::ingress::accept(s, ifindex, &mut packet) {
+        s.ingress.push_back(packet);
+    } else {
+        crate::link::pool::recycle(packet);
+    }
+}
+
 /// One round: drain the links, let smoltcp process and emit, route what it
 /// emitted. Returns whether a link still holds packets (it gave a full batch).
 pub(crate) fn step(s: &mut State) -> bool {
@@ -279,10 +289,10 @@ pub(crate) fn step(s: &mut State) -> bool {
     // What the poll thread read from TUN devices before taking the lock.
     let read_before = s.tun_in.is_some();
     if let Some(mut inbox) = s.tun_in.take() {
-        for (ifindex, mut packet) in inbox.drain(..) {
+        for (ifindex, packet) in inbox.drain(..) {
             // The NIC may have gone since (its packets go with it).
-            if s.nics.contains_key(&ifindex) && crate::ingress::accept(s, ifindex, &mut packet) {
-                s.ingress.push_back(packet);
+            if s.nics.contains_key(&ifindex) {
+                admit(s, ifindex, packet);
             } else {
                 crate::link::pool::recycle(packet);
             }
@@ -303,14 +313,10 @@ pub(crate) fn step(s: &mut State) -> bool {
                 more = true;
                 break;
             }
-            let Some(mut packet) = s.nics.get(&ifindex).and_then(|n| n.link.try_recv()) else {
+            let Some(packet) = s.nics.get(&ifindex).and_then(|n| n.link.try_recv()) else {
                 break;
             };
-            if crate::ingress::accept(s, ifindex, &mut packet) {
-                s.ingress.push_back(packet);
-            } else {
-                crate::link::pool::recycle(packet);
-            }
+            admit(s, ifindex, packet);
         }
     }
     let now = s.now();
