@@ -6,7 +6,6 @@
 //! them as plain data ([`inet`]), so that renderers such as procnet can show
 //! them as the kernel would.
 
-mod changed;
 mod device;
 mod egress;
 mod error;
@@ -22,6 +21,7 @@ pub mod socket;
 mod stack;
 mod state;
 mod stats;
+mod waiters;
 mod wire;
 
 pub use inet::{

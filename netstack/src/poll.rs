@@ -2,11 +2,11 @@
 //! API side wakes it, or smoltcp's next timer is due; then it moves packets
 //! link -> ingress -> smoltcp -> egress -> link under the stack's lock.
 
-use crate::changed::Changed;
 use crate::device::Router;
 use crate::link::{Deferred, LinkKind, Packet, TunInput, Waitable};
 use crate::os::EventFd;
 use crate::state::State;
+use crate::waiters::release;
 use crossbeam_channel::{Receiver, Select};
 use smoltcp::iface::{PollIngressSingleResult, PollResult};
 use std::os::fd::{AsRawFd, RawFd};
@@ -77,12 +77,7 @@ fn pollable(s: &State) -> bool {
         && s.nics.values().any(|n| n.link.kind() == LinkKind::Tun)
 }
 
-pub(crate) fn run(
-    state: Arc<Mutex<State>>,
-    changed: Arc<Changed>,
-    wake: Receiver<()>,
-    wake_fd: Arc<WakeFd>,
-) {
+pub(crate) fn run(state: Arc<Mutex<State>>, wake: Receiver<()>, wake_fd: Arc<WakeFd>) {
     loop {
         // The set of links changes rarely: one Select per set, reused every
         // round (building it allocates).
@@ -93,7 +88,7 @@ pub(crate) fn run(
             }
             if pollable(&s) {
                 drop(s);
-                if run_polled(&state, &changed, &wake, &wake_fd) {
+                if run_polled(&state, &wake, &wake_fd) {
                     return;
                 }
                 continue;
@@ -104,10 +99,11 @@ pub(crate) fn run(
             wake_fd.polled.store(false, Ordering::Release);
             let links: Vec<Waitable> = s.nics.values().map(|n| n.link.waitable()).collect();
             s.links_seen = s.generation;
-            (links, s.generation)
+            let generation = s.generation;
+            // `Stack::remove_nic` waits for this.
+            release(s);
+            (links, generation)
         };
-        // `Stack::remove_nic` waits for this.
-        changed.notify();
         let mut sel = Select::new();
         for w in &links {
             match w {
@@ -141,7 +137,7 @@ pub(crate) fn run(
                 // Every Stack handle is gone.
                 return;
             }
-            match round(&state, &changed, &mut out, None) {
+            match round(&state, &mut out, None) {
                 Some(again) => more = again,
                 None => return,
             }
@@ -154,12 +150,7 @@ pub(crate) fn run(
 /// wakes it directly (no waker thread and hand-off per burst, as smoltcp's
 /// own poll loop). Returns true when the stack is gone, false when its set
 /// of links changed.
-fn run_polled(
-    state: &Mutex<State>,
-    changed: &Changed,
-    wake: &Receiver<()>,
-    wake_fd: &WakeFd,
-) -> bool {
+fn run_polled(state: &Mutex<State>, wake: &Receiver<()>, wake_fd: &WakeFd) -> bool {
     let (mut fds, inputs, generation) = {
         let mut s = lock(state);
         let fds: Vec<RawFd> = s
@@ -173,10 +164,11 @@ fn run_polled(
             .filter_map(|(&i, n)| Some((i, n.link.tun_input()?)))
             .collect();
         s.links_seen = s.generation;
-        (fds, inputs, s.generation)
+        let generation = s.generation;
+        // `Stack::remove_nic` waits for this.
+        release(s);
+        (fds, inputs, generation)
     };
-    // `Stack::remove_nic` waits for this.
-    changed.notify();
     fds.push(wake_fd.fd.as_raw_fd());
     wake_fd.polled.store(true, Ordering::Release);
     // A wake-up sent on the channel before the switch is not lost: one round now.
@@ -219,7 +211,7 @@ fn run_polled(
                 inbox.push((*ifindex, packet));
             }
         }
-        match round(state, changed, &mut out, Some(&mut inbox)) {
+        match round(state, &mut out, Some(&mut inbox)) {
             Some(again) => more = again || full,
             None => return true,
         }
@@ -242,7 +234,6 @@ fn run_polled(
 /// taken, for the same reason; the round then does not read them itself.
 fn round(
     state: &Mutex<State>,
-    changed: &Changed,
     out: &mut Vec<Deferred>,
     inbox: Option<&mut Vec<(u32, Packet)>>,
 ) -> Option<bool> {
@@ -264,8 +255,7 @@ fn round(
     if let Some(inbox) = inbox {
         *inbox = s.tun_in.take().unwrap_or_default();
     }
-    drop(s);
-    changed.notify();
+    release(s);
     for packet in out.drain(..) {
         packet.write();
     }

@@ -1,7 +1,6 @@
 //! `Stack`: the handle an embedder holds. One Stack is one network namespace:
 //! its own interfaces, addresses, routes, sockets and counters.
 
-use crate::changed::Changed;
 use crate::inet::{
     Interface, InterfaceAddr, Route, RouteAnswer, RouteSpec, Snapshot, SocketInfo, Statistics,
 };
@@ -11,10 +10,11 @@ use crate::route::AddrView;
 use crate::socket::table::Options;
 use crate::socket::{Interest, Limits, Readiness, SocketId};
 use crate::state::State;
+use crate::waiters::{release, Watch};
 use crossbeam_channel::{bounded, Sender, TrySendError};
 use std::io;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -29,9 +29,6 @@ pub struct Stack {
 
 struct Shared {
     state: Arc<Mutex<State>>,
-    /// Signalled after every poll round and every socket call that changes
-    /// something: blocking socket calls wait on it.
-    changed: Arc<Changed>,
     wake: Sender<()>,
     /// The poll thread's other wake-up, for when it waits in poll(2).
     wake_fd: Arc<WakeFd>,
@@ -46,7 +43,10 @@ impl Drop for Shared {
 
 fn stop(shared: &Shared) {
     let (state, thread) = (&shared.state, &shared.thread);
-    lock(state).shutdown = true;
+    let mut s = lock(state);
+    s.shutdown = true;
+    // Blocked calls return ENETDOWN.
+    release(s);
     let _ = shared.wake.try_send(());
     shared.wake_fd.fd.signal();
     let handle = thread.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -62,19 +62,17 @@ impl Stack {
     /// new Linux network namespace has once lo is up.
     pub fn new() -> io::Result<Stack> {
         let state = Arc::new(Mutex::new(State::new()?));
-        let changed = Arc::new(Changed::default());
         let (wake, wake_rx) = bounded(1);
         let wake_fd = Arc::new(WakeFd::new()?);
         let thread = {
-            let (state, changed, fd) = (state.clone(), changed.clone(), wake_fd.clone());
+            let (state, fd) = (state.clone(), wake_fd.clone());
             std::thread::Builder::new()
                 .name("sandnet-poll".into())
-                .spawn(move || crate::poll::run(state, changed, wake_rx, fd))?
+                .spawn(move || crate::poll::run(state, wake_rx, fd))?
         };
         Ok(Stack {
             shared: Arc::new(Shared {
                 state,
-                changed,
                 wake,
                 wake_fd,
                 thread: Mutex::new(Some(thread)),
@@ -97,7 +95,6 @@ impl Stack {
         Ok(Stack {
             shared: Arc::new(Shared {
                 state: Arc::new(Mutex::new(state)),
-                changed: Arc::new(Changed::default()),
                 wake,
                 wake_fd: Arc::new(WakeFd::new()?),
                 thread: Mutex::new(None),
@@ -114,8 +111,7 @@ impl Stack {
         if !s.shutdown {
             crate::poll::step(&mut s);
         }
-        drop(s);
-        self.shared.changed.notify();
+        release(s);
     }
 
     /// Moves a `new_manual` stack's clock forward, so that timers fire at the next `step`.
@@ -147,8 +143,7 @@ impl Stack {
             return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
         }
         let r = f(&mut s);
-        drop(s);
-        self.shared.changed.notify();
+        release(s);
         self.wake();
         r
     }
@@ -181,35 +176,18 @@ impl Stack {
                 // the round here instead saved a hand-off per call, but made
                 // transfers with few segments per window stall on 1 s
                 // retransmission timeouts (docs/PERFORMANCE.md).
-                drop(s);
-                self.shared.changed.notify();
+                release(s);
                 self.wake();
                 return r;
             }
             if nonblocking {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
-            s = self.wait_changed(s, deadline).ok_or(on_timeout)?;
-        }
-    }
-
-    /// Sleeps until the poll thread or a socket call changes something, or
-    /// until `deadline` (then `None`).
-    fn wait_changed<'a>(
-        &self,
-        s: MutexGuard<'a, State>,
-        deadline: Option<Instant>,
-    ) -> Option<MutexGuard<'a, State>> {
-        let changed = &self.shared.changed;
-        match deadline {
-            None => Some(changed.wait(s)),
-            Some(d) => {
-                let now = Instant::now();
-                if now >= d {
-                    return None;
-                }
-                Some(changed.wait_timeout(s, d - now))
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(on_timeout.into());
             }
+            let watch = Watch::one(&s, id);
+            s = crate::waiters::wait(&self.shared.state, s, watch, deadline);
         }
     }
 
@@ -232,13 +210,11 @@ impl Stack {
                     ready.push((id, r));
                 }
             }
-            if !ready.is_empty() || s.shutdown {
+            if !ready.is_empty() || s.shutdown || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(ready);
             }
-            match self.wait_changed(s, deadline) {
-                Some(next) => s = next,
-                None => return Ok(ready),
-            }
+            let watch = Watch::many(&s, interests.iter().map(|&(id, _)| id));
+            s = crate::waiters::wait(&self.shared.state, s, watch, deadline);
         }
     }
 
@@ -321,10 +297,10 @@ impl Stack {
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut s = lock(&self.shared.state);
         while !s.shutdown && s.links_seen < s.generation {
-            match self.wait_changed(s, Some(deadline)) {
-                Some(next) => s = next,
-                None => return,
+            if Instant::now() >= deadline {
+                return;
             }
+            s = crate::waiters::wait(&self.shared.state, s, Watch::Any, Some(deadline));
         }
     }
 

@@ -59,6 +59,8 @@ pub(crate) struct State {
     /// caught up, it may still be in poll(2) on a removed device's fd, and
     /// the kernel keeps that device until the call returns.
     pub links_seen: u64,
+    /// Socket calls blocked until their socket changes.
+    pub waiters: crate::waiters::Waiters,
     pub shutdown: bool,
     /// In the last poll round a socket repeated a packet (device.rs): the
     /// poll thread's timer waits before the next round.
@@ -126,6 +128,7 @@ impl State {
             sent_hashes: std::collections::HashSet::new(),
             generation: 0,
             links_seen: 0,
+            waiters: Default::default(),
             shutdown: false,
             stalled: false,
             wakeups: 0,

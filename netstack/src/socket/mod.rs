@@ -23,6 +23,7 @@ mod udp;
 pub use limits::Limits;
 pub use listen::{ListenOptions, TcpListener};
 pub use ping::PingSocket;
+pub(crate) use ready::{mark, Mark};
 pub use ready::{Interest, Readiness};
 pub use table::SocketId;
 pub use tcp::TcpStream;

@@ -83,3 +83,61 @@ pub(crate) fn readiness(state: &State, id: SocketId) -> io::Result<Readiness> {
         },
     })
 }
+
+/// Everything a blocked call on a socket decides by: when its mark is
+/// unchanged, the call would wait again (waiters.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mark {
+    Gone,
+    Tcp {
+        state: T,
+        recv: usize,
+        send: usize,
+        carry: usize,
+        err: Option<i32>,
+        shut_rd: bool,
+    },
+    Listener {
+        children: usize,
+        established: usize,
+    },
+    Dgram {
+        queued: usize,
+        err: Option<i32>,
+        shut_rd: bool,
+        shut_wr: bool,
+    },
+}
+
+pub(crate) fn mark(state: &State, id: SocketId) -> Mark {
+    let Ok(e) = state.table.get(id) else {
+        return Mark::Gone;
+    };
+    match &e.body {
+        Body::Tcp(c) => {
+            let s = state.sockets.get::<tcp::Socket>(c.handle);
+            Mark::Tcp {
+                state: s.state(),
+                recv: s.recv_queue(),
+                send: s.send_queue(),
+                carry: state.carries.len(c.handle),
+                err: c.err,
+                shut_rd: c.shut_rd,
+            }
+        }
+        Body::Listener(l) => Mark::Listener {
+            children: l.children.len(),
+            established: l
+                .children
+                .iter()
+                .filter(|c| synchronized(state.sockets.get::<tcp::Socket>(c.handle).state()))
+                .count(),
+        },
+        Body::Udp(d) | Body::Ping(d) => Mark::Dgram {
+            queued: d.rx.len(),
+            err: d.err,
+            shut_rd: d.shut_rd,
+            shut_wr: d.shut_wr,
+        },
+    }
+}
