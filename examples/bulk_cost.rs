@@ -2,9 +2,10 @@
 //! wall time, and the process's CPU time and context switches, which stay
 //! meaningful on a busy machine where wall time does not.
 //!
-//!     cargo run --release --example bulk_cost -- [MIB=256] [MTU=1500] [BUF_KIB]
+//!     cargo run --release --example bulk_cost -- [MIB=256] [MTU=1500|lo] [BUF_KIB]
 //!
 //! BUF_KIB sets both stacks' TCP send and receive buffers (default: `Limits`'s).
+//! MTU `lo` moves the bytes over lo inside one stack instead.
 
 use sandnet::netstack::{Limits, Link, Stack, TcpListener, TcpStream};
 use std::io::{Read, Write};
@@ -39,7 +40,9 @@ fn cost() -> (f64, u64) {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let mib: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(256);
-    let mtu: u32 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1500);
+    let mtu_arg = args.next().unwrap_or_else(|| "1500".into());
+    let lo = mtu_arg == "lo";
+    let mtu: u32 = if lo { 65536 } else { mtu_arg.parse()? };
     let buf_kib: Option<usize> = args.next().map(|a| a.parse()).transpose()?;
     let (la, lb) = Link::pipe();
     let (a, b) = (Stack::new()?, Stack::new()?);
@@ -52,13 +55,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })?;
         }
     }
-    let ia = a.add_nic("p0", la)?;
-    let ib = b.add_nic("p0", lb)?;
-    a.set_mtu(ia, mtu)?;
-    b.set_mtu(ib, mtu)?;
-    a.add_address(ia, "10.1.0.1".parse()?, 24)?;
-    b.add_address(ib, "10.1.0.2".parse()?, 24)?;
-    let listener = TcpListener::bind(&b, "10.1.0.2:5001".parse()?)?;
+    let (b, server) = if lo {
+        (a.clone(), "127.0.0.1:5001".parse()?)
+    } else {
+        let ia = a.add_nic("p0", la)?;
+        let ib = b.add_nic("p0", lb)?;
+        a.set_mtu(ia, mtu)?;
+        b.set_mtu(ib, mtu)?;
+        a.add_address(ia, "10.1.0.1".parse()?, 24)?;
+        b.add_address(ib, "10.1.0.2".parse()?, 24)?;
+        (b, "10.1.0.2:5001".parse()?)
+    };
+    let listener = TcpListener::bind(&b, server)?;
     let total = mib << 20;
     let sink = std::thread::spawn(move || -> std::io::Result<usize> {
         let (mut s, _) = listener.accept()?;
@@ -73,7 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     let (cpu0, sw0) = cost();
     let start = Instant::now();
-    let mut c = TcpStream::connect(&a, "10.1.0.2:5001".parse()?)?;
+    let mut c = TcpStream::connect(&a, server)?;
     let chunk = vec![0x5au8; 256 << 10];
     let mut left = total;
     while left > 0 {
