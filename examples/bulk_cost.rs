@@ -2,10 +2,13 @@
 //! wall time, and the process's CPU time and context switches, which stay
 //! meaningful on a busy machine where wall time does not.
 //!
-//!     cargo run --release --example bulk_cost -- [MIB=256] [MTU=1500|lo] [BUF_KIB]
+//!     cargo run --release --example bulk_cost -- [MIB=256] [MTU=1500|lo] [BUF_KIB=0] [IDLE=0]
 //!
-//! BUF_KIB sets both stacks' TCP send and receive buffers (default: `Limits`'s).
-//! MTU `lo` moves the bytes over lo inside one stack instead.
+//! BUF_KIB sets both stacks' TCP send and receive buffers (0: `Limits`'s
+//! default). MTU `lo` moves the bytes over lo inside one stack instead.
+//! IDLE opens that many idle connections (4 KiB buffers) first and holds
+//! them through the transfer: smoltcp visits every socket in each poll, so
+//! they show what each open socket costs a busy one.
 
 use sandnet::netstack::{Limits, Link, Stack, TcpListener, TcpStream};
 use std::io::{Read, Write};
@@ -43,7 +46,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mtu_arg = args.next().unwrap_or_else(|| "1500".into());
     let lo = mtu_arg == "lo";
     let mtu: u32 = if lo { 65536 } else { mtu_arg.parse()? };
-    let buf_kib: Option<usize> = args.next().map(|a| a.parse()).transpose()?;
+    let buf_kib: Option<usize> = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .filter(|&k| k > 0);
+    let idle: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(0);
     let (la, lb) = Link::pipe();
     let (a, b) = (Stack::new()?, Stack::new()?);
     if let Some(kib) = buf_kib {
@@ -66,6 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         b.add_address(ib, "10.1.0.2".parse()?, 24)?;
         (b, "10.1.0.2:5001".parse()?)
     };
+    let held = hold_idle(&a, &b, server, idle)?;
     let listener = TcpListener::bind(&b, server)?;
     let total = mib << 20;
     let sink = std::thread::spawn(move || -> std::io::Result<usize> {
@@ -95,12 +104,51 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (cpu1, sw1) = cost();
     assert_eq!(got, total);
     let gib = total as f64 / (1u64 << 30) as f64;
+    drop(held);
     println!(
-        "{mib} MiB at MTU {mtu}, {} KiB buffers: {:.1} MiB/s wall, {:.2} CPU s per GiB, {:.0} context switches per MiB",
+        "{mib} MiB at MTU {mtu}, {} KiB buffers, {idle} idle connections: {:.1} MiB/s wall, {:.2} CPU s per GiB, {:.0} context switches per MiB",
         a.limits().tcp_recv_buffer >> 10,
         mib as f64 / wall,
         (cpu1 - cpu0) / gib,
         (sw1 - sw0) as f64 / mib as f64
     );
     Ok(())
+}
+
+/// `n` established connections from `a` to `b` on the port after `server`'s,
+/// with 4 KiB buffers, that carry nothing.
+fn hold_idle(
+    a: &Stack,
+    b: &Stack,
+    server: std::net::SocketAddr,
+    n: usize,
+) -> std::io::Result<Vec<(TcpStream, TcpStream)>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let (la, lb) = (a.limits(), b.limits());
+    let small = |l: Limits| Limits {
+        tcp_recv_buffer: 4096,
+        tcp_send_buffer: 4096,
+        max_sockets: l.max_sockets.max(2 * n + 16),
+        ..l
+    };
+    a.set_limits(small(la))?;
+    b.set_limits(small(lb))?;
+    let at = std::net::SocketAddr::new(server.ip(), server.port() + 1);
+    let listener = TcpListener::bind(b, at)?;
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        let c = TcpStream::connect(a, at)?;
+        let (s, _) = listener.accept()?;
+        held.push((c, s));
+    }
+    // The transfer's own connection gets the usual buffers again.
+    let room = |l: Limits| Limits {
+        max_sockets: l.max_sockets.max(2 * n + 16),
+        ..l
+    };
+    a.set_limits(room(la))?;
+    b.set_limits(room(lb))?;
+    Ok(held)
 }
