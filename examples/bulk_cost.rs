@@ -10,7 +10,7 @@
 //! them through the transfer: smoltcp visits every socket in each poll, so
 //! they show what each open socket costs a busy one.
 
-use sandnet::netstack::{Limits, Link, Stack, TcpListener, TcpStream};
+use sandnet::netstack::{Limits, Link, Stack, TcpListener, TcpStream, UdpSocket};
 use std::io::{Read, Write};
 use std::time::Instant;
 
@@ -75,6 +75,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (b, "10.1.0.2:5001".parse()?)
     };
     let held = hold_idle(&a, &b, server, idle)?;
+    if idle > 0 {
+        settle(&a)?;
+        settle(&b)?;
+        println!(
+            "parked: {} and {}",
+            a.parked_connections(),
+            b.parked_connections()
+        );
+    }
     let listener = TcpListener::bind(&b, server)?;
     let total = mib << 20;
     let sink = std::thread::spawn(move || -> std::io::Result<usize> {
@@ -151,4 +160,19 @@ fn hold_idle(
     a.set_limits(room(la))?;
     b.set_limits(room(lb))?;
     Ok(held)
+}
+
+/// Lets a stack see its idle connections idle: it parks a connection that
+/// stayed unchanged between two of its once-a-second scans, and scans only
+/// while rounds run, so a few rounds over 2.5 s (a datagram to itself each).
+fn settle(stack: &Stack) -> std::io::Result<()> {
+    let udp = UdpSocket::bind(stack, ([127, 0, 0, 1], 0).into())?;
+    let me = udp.local_addr()?;
+    let mut buf = [0u8; 8];
+    for _ in 0..10 {
+        udp.send_to(b"tick", me)?;
+        udp.recv_from(&mut buf)?;
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    Ok(())
 }

@@ -342,6 +342,12 @@ fn accept_tcp(state: &mut State, v: &IpView, payload: &[u8], v4: bool, on_loopba
         tcp.InErrs += 1;
         return false;
     }
+    // A parked connection goes back into smoltcp's set before it looks.
+    let port = |at: usize| u16::from_be_bytes([payload[at], payload[at + 1]]);
+    state.sockets.unpark_tuple(
+        smoltcp::wire::IpEndpoint::new(v.dst.into(), port(2)),
+        smoltcp::wire::IpEndpoint::new(v.src.into(), port(0)),
+    );
     let flags = payload[13];
     // SYN without ACK or RST: a listener may need a socket for it.
     if flags & 0x02 != 0 && flags & 0x14 == 0 {

@@ -28,7 +28,7 @@ fn timer(s: &mut State) -> Option<Duration> {
     let stalled = std::mem::take(&mut s.stalled);
     let State { iface, sockets, .. } = s;
     let delay = iface
-        .poll_delay(now, sockets)
+        .poll_delay(now, sockets.smoltcp())
         .map(|d| Duration::from_micros(d.total_micros()));
     // A socket that repeated itself wants to send again at once, and would
     // again: its timer waits a little (packets and calls do not).
@@ -328,11 +328,11 @@ pub(crate) fn step(s: &mut State) -> bool {
             // data and no ACK has been written yet: the carries align them
             // so that no window shrinks (socket/carry.rs).
             iface.poll_maintenance(now);
-            while iface.poll_ingress_single(now, &mut dev, sockets) != PollIngressSingleResult::None
-            {
-            }
+            while iface.poll_ingress_single(now, &mut dev, sockets.smoltcp())
+                != PollIngressSingleResult::None
+            {}
             carries.align(sockets);
-            while iface.poll_egress(now, &mut dev, sockets) != PollResult::None {}
+            while iface.poll_egress(now, &mut dev, sockets.smoltcp()) != PollResult::None {}
             *stalled |= dev.repeated;
         }
         if s.egress.is_empty() {
@@ -350,5 +350,7 @@ pub(crate) fn step(s: &mut State) -> bool {
     }
     s.rx_order = order;
     crate::socket::observe(s);
+    let State { iface, sockets, .. } = &mut *s;
+    sockets.park_idle(iface, now);
     more
 }

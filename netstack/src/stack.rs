@@ -132,7 +132,9 @@ impl Stack {
         let mut s = lock(&self.shared.state);
         let now = s.now();
         let State { iface, sockets, .. } = &mut *s;
-        iface.poll_delay(now, sockets).map(|d| d.total_micros())
+        iface
+            .poll_delay(now, sockets.smoltcp())
+            .map(|d| d.total_micros())
     }
 
     /// Runs a change under the lock, then lets the poll thread and any
@@ -216,6 +218,12 @@ impl Stack {
             let watch = Watch::many(&s, interests.iter().map(|&(id, _)| id));
             s = crate::waiters::wait(&self.shared.state, s, watch, deadline);
         }
+    }
+
+    /// Connections parked now: idle ones that smoltcp's poll skips until a
+    /// segment or a call concerns them (socket/set.rs).
+    pub fn parked_connections(&self) -> usize {
+        self.read(|s| s.sockets.parked())
     }
 
     /// The socket table, as /proc/net's socket files list it.

@@ -10,8 +10,9 @@ use crate::inet::{
 use crate::link::{Link, Packet};
 use crate::nic::{valid_name, Nic};
 use crate::route::{address_routes, multicast_route, AddrView, RouteTable, IP6_RT_PRIO_USER};
+use crate::socket::set::Sockets;
 use crate::socket::SocketTable;
-use smoltcp::iface::{Config, Interface as SmolIface, SocketSet};
+use smoltcp::iface::{Config, Interface as SmolIface};
 use smoltcp::wire::{HardwareAddress, IpCidr};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
@@ -30,7 +31,7 @@ pub(crate) struct State {
     pub snmp: SnmpStats,
     pub snmp6: Snmp6Stats,
     pub iface: SmolIface,
-    pub sockets: SocketSet<'static>,
+    pub sockets: Sockets,
     /// Received bytes held back from smoltcp's queues so that their windows
     /// never shrink (socket/carry.rs).
     pub carries: crate::socket::carry::Carries,
@@ -117,7 +118,7 @@ impl State {
             snmp: SnmpStats::default(),
             snmp6: Snmp6Stats::default(),
             iface,
-            sockets: SocketSet::new(Vec::new()),
+            sockets: Sockets::new(),
             carries: Default::default(),
             tun_out: None,
             tun_in: None,
@@ -521,6 +522,8 @@ impl State {
             .iter()
             .map(|a| IpCidr::new(a.addr.into(), a.prefix_len))
             .collect();
+        // smoltcp resets a connection whose source address went: it must see them all.
+        self.sockets.unpark_all();
         self.iface.update_ip_addrs(|v| {
             v.clear();
             for c in addrs {

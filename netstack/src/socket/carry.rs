@@ -19,7 +19,7 @@
 //! the edge it announces is exactly the head of its queue plus its capacity,
 //! which only ever moves right. Reads take the carry first.
 
-use smoltcp::iface::{SocketHandle, SocketSet};
+use super::set::{SocketHandle, Sockets};
 use smoltcp::socket::{tcp, Socket};
 use std::collections::{HashMap, VecDeque};
 
@@ -55,8 +55,9 @@ pub(crate) struct Carries(HashMap<SocketHandle, VecDeque<u8>>);
 impl Carries {
     /// Moves the part of each TCP receive queue that is not whole units into
     /// that connection's carry. Runs between smoltcp's ingress and egress.
-    pub fn align(&mut self, sockets: &mut SocketSet<'_>) {
-        for (handle, socket) in sockets.iter_mut() {
+    pub fn align(&mut self, sockets: &mut Sockets) {
+        let (set, handles) = sockets.smoltcp_and_handles();
+        for (smol, socket) in set.iter_mut() {
             let Socket::Tcp(s) = socket else {
                 continue;
             };
@@ -67,6 +68,9 @@ impl Carries {
                 continue;
             }
             let limit = carry_limit(capacity);
+            let Some(&handle) = handles.get(&smol) else {
+                continue;
+            };
             let carry = self
                 .0
                 .entry(handle)

@@ -207,7 +207,7 @@ pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
     let dport = u16::from_be_bytes([segment[2], segment[3]]);
     let (src, dst) = (SocketAddr::new(v.src, sport), SocketAddr::new(v.dst, dport));
     // A retransmitted SYN, or one for a connection that exists: smoltcp's.
-    let known = state.sockets.iter().any(|(_, s)| {
+    let known = state.sockets.iter().any(|s| {
         smoltcp::socket::AnySocket::downcast(s).is_some_and(|s: &tcp::Socket| {
             let (l, r) = (s.local_endpoint(), s.remote_endpoint());
             l.is_some_and(|l| SocketAddr::new(l.addr.into(), l.port) == dst)

@@ -15,6 +15,7 @@ mod ping;
 mod ports;
 mod ready;
 mod rows;
+pub(crate) mod set;
 pub(crate) mod table;
 mod tcp;
 mod track;

@@ -1,9 +1,9 @@
 //! Local ports: which addresses a bound socket covers, bind conflicts
 //! (EADDRINUSE), and ephemeral port choice from Linux's default range.
 
+use super::set::Sockets;
 use super::table::{Body, SocketTable};
 use crate::error::errno;
-use smoltcp::iface::SocketSet;
 use smoltcp::socket::tcp;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -111,7 +111,7 @@ struct Holder {
     listening: bool,
 }
 
-fn tcp_holder(sockets: &SocketSet, h: smoltcp::iface::SocketHandle, reuse: bool) -> Option<Holder> {
+fn tcp_holder(sockets: &Sockets, h: super::set::SocketHandle, reuse: bool) -> Option<Holder> {
     let s = sockets.get::<tcp::Socket>(h);
     let ep = s.local_endpoint()?;
     Some(Holder {
@@ -122,7 +122,7 @@ fn tcp_holder(sockets: &SocketSet, h: smoltcp::iface::SocketHandle, reuse: bool)
     })
 }
 
-fn holders(table: &SocketTable, sockets: &SocketSet, proto: Proto) -> Vec<Holder> {
+fn holders(table: &SocketTable, sockets: &Sockets, proto: Proto) -> Vec<Holder> {
     let mut v = Vec::new();
     for (_, e) in table.entries() {
         match (&e.body, proto) {
@@ -171,7 +171,7 @@ fn holders(table: &SocketTable, sockets: &SocketSet, proto: Proto) -> Vec<Holder
 /// socket share a port with anything but a listener.
 pub fn check_bind(
     table: &SocketTable,
-    sockets: &SocketSet,
+    sockets: &Sockets,
     proto: Proto,
     port: u16,
     binding: &Binding,
@@ -192,7 +192,7 @@ pub fn check_bind(
 /// as connect(2) reports.
 pub fn ephemeral(
     table: &SocketTable,
-    sockets: &SocketSet,
+    sockets: &Sockets,
     proto: Proto,
     seed: u32,
 ) -> io::Result<u16> {
@@ -209,7 +209,7 @@ pub fn ephemeral(
 }
 
 /// The next free ping ident after the rover, skipping zero (ping_get_port).
-pub fn ping_ident(table: &mut SocketTable, sockets: &SocketSet) -> io::Result<u16> {
+pub fn ping_ident(table: &mut SocketTable, sockets: &Sockets) -> io::Result<u16> {
     let used: std::collections::HashSet<u16> = holders(table, sockets, Proto::Ping)
         .into_iter()
         .map(|h| h.port)

@@ -3,9 +3,9 @@
 
 use super::dgram::Dgram;
 use super::limits::Limits;
+use super::set::SocketHandle;
 use crate::error::errno;
 use slab::Slab;
-use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 use std::io;
 use std::net::SocketAddr;

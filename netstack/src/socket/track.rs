@@ -2,10 +2,10 @@
 //! poll round and socket call: Linux's TCP counters, the error a connection
 //! reports (sk_err), and freeing connections nobody holds any more.
 
+use super::set::SocketHandle;
 use super::table::{Body, Child};
 use crate::state::State;
 use crate::wire::IpView;
-use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::{self, State as T};
 use std::collections::hash_map::Entry;
 use std::net::SocketAddr;
@@ -47,7 +47,7 @@ fn close_error(from: T) -> Option<i32> {
 }
 
 /// Whether smoltcp is done with a socket: closed, and no RST left to send.
-fn finished(sockets: &smoltcp::iface::SocketSet, h: SocketHandle) -> bool {
+fn finished(sockets: &super::set::Sockets, h: SocketHandle) -> bool {
     let s = sockets.get::<tcp::Socket>(h);
     s.state() == T::Closed && s.local_endpoint().is_none()
 }
@@ -158,7 +158,7 @@ fn prune_sent(state: &mut State) {
     let live: std::collections::HashSet<(SocketAddr, SocketAddr)> = state
         .sockets
         .iter()
-        .filter_map(|(_, s)| {
+        .filter_map(|s| {
             let s = tcp::Socket::downcast(s)?;
             let (l, r) = (s.local_endpoint()?, s.remote_endpoint()?);
             Some((
@@ -214,7 +214,7 @@ pub(crate) fn curr_estab(state: &State) -> u64 {
     state
         .sockets
         .iter()
-        .filter_map(|(_, s)| tcp::Socket::downcast(s))
+        .filter_map(tcp::Socket::downcast)
         .filter(|s| matches!(s.state(), T::Established | T::CloseWait))
         .count() as u64
 }

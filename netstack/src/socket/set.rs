@@ -1,0 +1,243 @@
+//! smoltcp's socket set, with idle connections parked outside it.
+//!
+//! smoltcp visits every socket of its set in each poll, emits at most one
+//! segment per socket per visit, and looks for the socket of each arriving
+//! segment by asking every socket in turn. A round that sends N segments
+//! thus visits every other socket N times: with 1000 idle connections a
+//! transfer fell from 1.2 GiB/s to 50 MiB/s (docs/PERFORMANCE.md). Linux
+//! finds a socket by hash and runs only the sockets that have work.
+//!
+//! Here a connection that stayed unchanged for a scan period, and that
+//! smoltcp would not poll before a segment arrives (nothing to send or
+//! acknowledge, no timer), leaves smoltcp's set and waits in `Slot::Parked`.
+//! It goes back when a segment for its 4-tuple arrives, when a call touches
+//! it (`get_mut`), or when the addresses change (smoltcp then checks each
+//! socket's source address). smoltcp's handle changes on the way back, so
+//! the stack holds its own `SocketHandle`, which does not.
+
+use slab::Slab;
+use smoltcp::iface::{Interface, SocketHandle as SmolHandle, SocketSet};
+use smoltcp::socket::{tcp, AnySocket, Socket};
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::IpEndpoint;
+use std::collections::HashMap;
+
+/// How long a connection stays unchanged before it is parked.
+const SCAN_PERIOD: Duration = Duration::from_secs(1);
+
+/// A socket of the stack, whether smoltcp polls it now or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct SocketHandle(usize);
+
+enum Slot {
+    Active(SmolHandle),
+    Parked(Box<Socket<'static>>),
+}
+
+/// What must stay the same between two scans for a connection to be parked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Quiet {
+    state: tcp::State,
+    recv: usize,
+}
+
+pub(crate) struct Sockets {
+    set: SocketSet<'static>,
+    slots: Slab<Slot>,
+    /// The stack's handle of each socket in `set`.
+    back: HashMap<SmolHandle, SocketHandle>,
+    /// Parked sockets by (local, remote) endpoint.
+    by_tuple: HashMap<(IpEndpoint, IpEndpoint), SocketHandle>,
+    parked: usize,
+    /// Connections that were parkable at the last scan, as they were then.
+    quiet: HashMap<SocketHandle, Quiet>,
+    /// A one-socket set in which smoltcp tells whether a socket has a timer
+    /// or anything to send (it answers that only for a set).
+    probe: SocketSet<'static>,
+    next_scan: Option<Instant>,
+}
+
+impl Sockets {
+    pub fn new() -> Sockets {
+        Sockets {
+            set: SocketSet::new(Vec::new()),
+            slots: Slab::new(),
+            back: HashMap::new(),
+            by_tuple: HashMap::new(),
+            parked: 0,
+            quiet: HashMap::new(),
+            probe: SocketSet::new(Vec::new()),
+            next_scan: None,
+        }
+    }
+
+    /// The set to give smoltcp's poll: the sockets that are not parked.
+    pub fn smoltcp(&mut self) -> &mut SocketSet<'static> {
+        &mut self.set
+    }
+
+    /// smoltcp's set, and the stack's handle of each socket in it.
+    pub fn smoltcp_and_handles(
+        &mut self,
+    ) -> (&mut SocketSet<'static>, &HashMap<SmolHandle, SocketHandle>) {
+        (&mut self.set, &self.back)
+    }
+
+    /// Like smoltcp's `get`, it panics on a handle that is gone or of
+    /// another type: both are bugs of the stack, not of its input.
+    pub fn get<T: AnySocket<'static>>(&self, h: SocketHandle) -> &T {
+        match &self.slots[h.0] {
+            Slot::Active(s) => self.set.get(*s),
+            Slot::Parked(s) => T::downcast(s).expect("handle refers to a socket of a wrong type"),
+        }
+    }
+
+    /// The socket, back in smoltcp's set if it was parked: whoever changes
+    /// it may give smoltcp something to send.
+    pub fn get_mut<T: AnySocket<'static>>(&mut self, h: SocketHandle) -> &mut T {
+        let s = self.unpark(h);
+        self.set.get_mut(s)
+    }
+
+    pub fn add<T: AnySocket<'static>>(&mut self, socket: T) -> SocketHandle {
+        let s = self.set.add(socket);
+        let h = SocketHandle(self.slots.insert(Slot::Active(s)));
+        self.back.insert(s, h);
+        h
+    }
+
+    pub fn remove(&mut self, h: SocketHandle) -> Socket<'static> {
+        let s = self.unpark(h);
+        self.slots.remove(h.0);
+        self.back.remove(&s);
+        self.quiet.remove(&h);
+        self.set.remove(s)
+    }
+
+    /// Every socket, parked ones included.
+    pub fn iter(&self) -> impl Iterator<Item = &Socket<'static>> {
+        self.slots.iter().map(|(_, slot)| match slot {
+            Slot::Active(s) => self.set.get::<Socket>(*s),
+            Slot::Parked(s) => s,
+        })
+    }
+
+    /// Connections parked now.
+    pub fn parked(&self) -> usize {
+        self.parked
+    }
+
+    /// Puts a parked socket back into smoltcp's set; returns its handle there.
+    fn unpark(&mut self, h: SocketHandle) -> SmolHandle {
+        let slot = &mut self.slots[h.0];
+        let socket = match slot {
+            Slot::Active(s) => return *s,
+            Slot::Parked(_) => {
+                let Slot::Parked(socket) =
+                    std::mem::replace(slot, Slot::Active(SmolHandle::default()))
+                else {
+                    unreachable!("matched as parked just above")
+                };
+                *socket
+            }
+        };
+        if let Socket::Tcp(t) = &socket {
+            if let (Some(l), Some(r)) = (t.local_endpoint(), t.remote_endpoint()) {
+                self.by_tuple.remove(&(l, r));
+            }
+        }
+        let s = self.set.add(socket);
+        self.slots[h.0] = Slot::Active(s);
+        self.back.insert(s, h);
+        self.parked -= 1;
+        s
+    }
+
+    /// A segment from `remote` to `local` arrived: its connection, if parked,
+    /// goes back before smoltcp looks for it.
+    pub fn unpark_tuple(&mut self, local: IpEndpoint, remote: IpEndpoint) {
+        if self.parked == 0 {
+            return;
+        }
+        if let Some(&h) = self.by_tuple.get(&(local, remote)) {
+            self.unpark(h);
+        }
+    }
+
+    pub fn unpark_all(&mut self) {
+        if self.parked == 0 {
+            return;
+        }
+        let parked: Vec<SocketHandle> = self
+            .slots
+            .iter()
+            .filter(|(_, slot)| matches!(slot, Slot::Parked(_)))
+            .map(|(i, _)| SocketHandle(i))
+            .collect();
+        for h in parked {
+            self.unpark(h);
+        }
+    }
+
+    /// Once per scan period: parks the connections that were parkable at the
+    /// last scan and have not changed since.
+    pub fn park_idle(&mut self, iface: &mut Interface, now: Instant) {
+        if self.next_scan.is_some_and(|t| now < t) {
+            return;
+        }
+        self.next_scan = Some(now + SCAN_PERIOD);
+        let seen = std::mem::take(&mut self.quiet);
+        let active: Vec<(SocketHandle, SmolHandle)> = self
+            .slots
+            .iter()
+            .filter_map(|(i, slot)| match slot {
+                Slot::Active(s) => Some((SocketHandle(i), *s)),
+                Slot::Parked(_) => None,
+            })
+            .collect();
+        for (h, s) in active {
+            let Some(t) = tcp::Socket::downcast(self.set.get::<Socket>(s)) else {
+                continue;
+            };
+            let parkable = matches!(t.state(), tcp::State::Established | tcp::State::CloseWait)
+                && t.send_queue() == 0
+                && t.keep_alive().is_none()
+                && t.timeout().is_none();
+            if !parkable {
+                continue;
+            }
+            let quiet = Quiet {
+                state: t.state(),
+                recv: t.recv_queue(),
+            };
+            if seen.get(&h) != Some(&quiet) {
+                self.quiet.insert(h, quiet);
+                continue;
+            }
+            // Unchanged for a whole period: park it, unless smoltcp still
+            // wants to poll it (an ACK, a window update, a timer).
+            let socket = self.set.remove(s);
+            let p = self.probe.add(socket);
+            let wants_poll = iface.poll_at(now, &self.probe).is_some();
+            let socket = self.probe.remove(p);
+            let tuple = match &socket {
+                Socket::Tcp(t) => t.local_endpoint().zip(t.remote_endpoint()),
+                _ => None,
+            };
+            self.back.remove(&s);
+            match tuple {
+                Some(tuple) if !wants_poll => {
+                    self.by_tuple.insert(tuple, h);
+                    self.slots[h.0] = Slot::Parked(Box::new(socket));
+                    self.parked += 1;
+                }
+                _ => {
+                    let s = self.set.add(socket);
+                    self.slots[h.0] = Slot::Active(s);
+                    self.back.insert(s, h);
+                    self.quiet.insert(h, quiet);
+                }
+            }
+        }
+    }
+}
