@@ -10,8 +10,19 @@ use std::time::Duration;
 use support::kernel::*;
 use support::packets::*;
 
+/// The tests of this binary run in parallel threads, and a program one of
+/// them starts (`ip`) holds a copy of every fd of the process between fork
+/// and exec, the other tests' TUN devices included. The test that checks a
+/// device is gone the moment its NIC is removed runs alone.
+static ALONE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    ALONE.read().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn kernel_pings_the_stack_and_dev_rows_mirror() {
+    let _shared = shared();
     let Some(bed) = tun_bed("kernel_pings_the_stack_and_dev_rows_mirror") else {
         return;
     };
@@ -99,6 +110,7 @@ fn kernel_pings_the_stack_and_dev_rows_mirror() {
 
 #[test]
 fn malformed_packets_from_the_kernel_are_dropped_and_counted() {
+    let _shared = shared();
     let Some(bed) = tun_bed("malformed_packets_from_the_kernel_are_dropped_and_counted") else {
         return;
     };
@@ -205,6 +217,7 @@ fn malformed_packets_from_the_kernel_are_dropped_and_counted() {
 /// stack's pings over the pipe), and the TCP timers keep running.
 #[test]
 fn traffic_flows_across_poll_mode_switches() {
+    let _shared = shared();
     use sandnet::netstack::{Link, PingSocket, Stack, TcpListener};
     let Some(bed) = tun_bed("traffic_flows_across_poll_mode_switches") else {
         return;
@@ -269,6 +282,7 @@ fn traffic_flows_across_poll_mode_switches() {
 
 #[test]
 fn removing_a_busy_tun_nic_releases_its_device_at_once() {
+    let _alone = ALONE.write().unwrap_or_else(|e| e.into_inner());
     let Some(bed) = tun_bed("removing_a_busy_tun_nic_releases_its_device_at_once") else {
         return;
     };
