@@ -106,3 +106,35 @@ fn parked_connections_carry_data_both_ways_afterwards() {
     server.read_to_end(&mut rest).unwrap();
     assert!(rest.is_empty());
 }
+
+/// Linux's TCP_TIME_WAIT in /proc/net/tcp's `st` column.
+const TIME_WAIT: u8 = 6;
+
+#[test]
+fn parked_time_wait_sockets_still_expire_on_time() {
+    let (a, b) = pair();
+    let conns = connections(&a, &b, sa(B_V4, 6100), 4);
+    // The client closes first, so a holds the TIME_WAIT sockets.
+    for (c, s) in conns {
+        drop(c);
+        let mut s = s;
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).unwrap();
+    }
+    let time_wait = |s: &Stack| s.sockets().iter().filter(|r| r.state == TIME_WAIT).count();
+    rounds_until(&[&a], || time_wait(&a) == 4, "4 connections in TIME_WAIT");
+    rounds_until(&[&a], || a.parked_connections() == 4, "TIME_WAIT parked");
+    // Nothing touches them now: only their timer (smoltcp's 10 s) brings
+    // them back to be closed and freed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while time_wait(&a) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "TIME_WAIT sockets outlived their timer: {} left, {} parked",
+            time_wait(&a),
+            a.parked_connections()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(a.parked_connections(), 0);
+}

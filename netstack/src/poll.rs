@@ -27,8 +27,8 @@ fn timer(s: &mut State) -> Option<Duration> {
     let now = s.now();
     let stalled = std::mem::take(&mut s.stalled);
     let State { iface, sockets, .. } = s;
-    let delay = iface
-        .poll_delay(now, sockets.smoltcp())
+    let delay = sockets
+        .poll_delay(iface, now)
         .map(|d| Duration::from_micros(d.total_micros()));
     // A socket that repeated itself wants to send again at once, and would
     // again: its timer waits a little (packets and calls do not).
@@ -311,6 +311,7 @@ pub(crate) fn step(s: &mut State) -> bool {
     }
     let now = s.now();
     let mtu = s.max_mtu();
+    s.sockets.unpark_due(now);
     loop {
         {
             let State {

@@ -132,9 +132,7 @@ impl Stack {
         let mut s = lock(&self.shared.state);
         let now = s.now();
         let State { iface, sockets, .. } = &mut *s;
-        iface
-            .poll_delay(now, sockets.smoltcp())
-            .map(|d| d.total_micros())
+        sockets.poll_delay(iface, now).map(|d| d.total_micros())
     }
 
     /// Runs a change under the lock, then lets the poll thread and any

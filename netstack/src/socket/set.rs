@@ -7,11 +7,12 @@
 //! transfer fell from 1.2 GiB/s to 50 MiB/s (docs/PERFORMANCE.md). Linux
 //! finds a socket by hash and runs only the sockets that have work.
 //!
-//! Here a connection that stayed unchanged for a scan period, and that
-//! smoltcp would not poll before a segment arrives (nothing to send or
-//! acknowledge, no timer), leaves smoltcp's set and waits in `Slot::Parked`.
-//! It goes back when a segment for its 4-tuple arrives, when a call touches
-//! it (`get_mut`), or when the addresses change (smoltcp then checks each
+//! Here a connection that stayed unchanged for a scan period, with nothing
+//! to send or acknowledge and no timer due within the next period (an idle
+//! connection has none; TIME_WAIT and keepalive have one far off), leaves
+//! smoltcp's set and waits in `Slot::Parked`. It goes back when a segment
+//! for its 4-tuple arrives, when a call touches it (`get_mut`), when its
+//! timer is due, or when the addresses change (smoltcp then checks each
 //! socket's source address). smoltcp's handle changes on the way back, so
 //! the stack holds its own `SocketHandle`, which does not.
 
@@ -20,7 +21,8 @@ use smoltcp::iface::{Interface, SocketHandle as SmolHandle, SocketSet};
 use smoltcp::socket::{tcp, AnySocket, Socket};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 /// How long a connection stays unchanged before it is parked.
 const SCAN_PERIOD: Duration = Duration::from_secs(1);
@@ -31,7 +33,11 @@ pub(crate) struct SocketHandle(usize);
 
 enum Slot {
     Active(SmolHandle),
-    Parked(Box<Socket<'static>>),
+    Parked {
+        socket: Box<Socket<'static>>,
+        /// When smoltcp wants it polled again, if ever.
+        until: Option<Instant>,
+    },
 }
 
 /// What must stay the same between two scans for a connection to be parked.
@@ -49,6 +55,9 @@ pub(crate) struct Sockets {
     /// Parked sockets by (local, remote) endpoint.
     by_tuple: HashMap<(IpEndpoint, IpEndpoint), SocketHandle>,
     parked: usize,
+    /// The timers of parked sockets, earliest first. An entry whose socket
+    /// went back early stays until it reaches the top (then it is skipped).
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Connections that were parkable at the last scan, as they were then.
     quiet: HashMap<SocketHandle, Quiet>,
     /// A one-socket set in which smoltcp tells whether a socket has a timer
@@ -65,6 +74,7 @@ impl Sockets {
             back: HashMap::new(),
             by_tuple: HashMap::new(),
             parked: 0,
+            timers: BinaryHeap::new(),
             quiet: HashMap::new(),
             probe: SocketSet::new(Vec::new()),
             next_scan: None,
@@ -88,7 +98,9 @@ impl Sockets {
     pub fn get<T: AnySocket<'static>>(&self, h: SocketHandle) -> &T {
         match &self.slots[h.0] {
             Slot::Active(s) => self.set.get(*s),
-            Slot::Parked(s) => T::downcast(s).expect("handle refers to a socket of a wrong type"),
+            Slot::Parked { socket, .. } => {
+                T::downcast(socket).expect("handle refers to a socket of a wrong type")
+            }
         }
     }
 
@@ -118,7 +130,7 @@ impl Sockets {
     pub fn iter(&self) -> impl Iterator<Item = &Socket<'static>> {
         self.slots.iter().map(|(_, slot)| match slot {
             Slot::Active(s) => self.set.get::<Socket>(*s),
-            Slot::Parked(s) => s,
+            Slot::Parked { socket, .. } => socket,
         })
     }
 
@@ -132,8 +144,8 @@ impl Sockets {
         let slot = &mut self.slots[h.0];
         let socket = match slot {
             Slot::Active(s) => return *s,
-            Slot::Parked(_) => {
-                let Slot::Parked(socket) =
+            Slot::Parked { .. } => {
+                let Slot::Parked { socket, .. } =
                     std::mem::replace(slot, Slot::Active(SmolHandle::default()))
                 else {
                     unreachable!("matched as parked just above")
@@ -171,7 +183,7 @@ impl Sockets {
         let parked: Vec<SocketHandle> = self
             .slots
             .iter()
-            .filter(|(_, slot)| matches!(slot, Slot::Parked(_)))
+            .filter(|(_, slot)| matches!(slot, Slot::Parked { .. }))
             .map(|(i, _)| SocketHandle(i))
             .collect();
         for h in parked {
@@ -192,17 +204,20 @@ impl Sockets {
             .iter()
             .filter_map(|(i, slot)| match slot {
                 Slot::Active(s) => Some((SocketHandle(i), *s)),
-                Slot::Parked(_) => None,
+                Slot::Parked { .. } => None,
             })
             .collect();
         for (h, s) in active {
             let Some(t) = tcp::Socket::downcast(self.set.get::<Socket>(s)) else {
                 continue;
             };
-            let parkable = matches!(t.state(), tcp::State::Established | tcp::State::CloseWait)
-                && t.send_queue() == 0
-                && t.keep_alive().is_none()
-                && t.timeout().is_none();
+            let parkable = matches!(
+                t.state(),
+                tcp::State::Established
+                    | tcp::State::CloseWait
+                    | tcp::State::FinWait2
+                    | tcp::State::TimeWait
+            ) && t.send_queue() == 0;
             if !parkable {
                 continue;
             }
@@ -214,12 +229,13 @@ impl Sockets {
                 self.quiet.insert(h, quiet);
                 continue;
             }
-            // Unchanged for a whole period: park it, unless smoltcp still
-            // wants to poll it (an ACK, a window update, a timer).
+            // Unchanged for a whole period: park it, unless smoltcp wants
+            // to poll it soon (an ACK, a window update, a near timer).
             let socket = self.set.remove(s);
             let p = self.probe.add(socket);
-            let wants_poll = iface.poll_at(now, &self.probe).is_some();
+            let until = iface.poll_at(now, &self.probe);
             let socket = self.probe.remove(p);
+            let wants_poll = until.is_some_and(|t| t < now + SCAN_PERIOD);
             let tuple = match &socket {
                 Socket::Tcp(t) => t.local_endpoint().zip(t.remote_endpoint()),
                 _ => None,
@@ -228,7 +244,13 @@ impl Sockets {
             match tuple {
                 Some(tuple) if !wants_poll => {
                     self.by_tuple.insert(tuple, h);
-                    self.slots[h.0] = Slot::Parked(Box::new(socket));
+                    if let Some(t) = until {
+                        self.timers.push(Reverse((t, h.0)));
+                    }
+                    self.slots[h.0] = Slot::Parked {
+                        socket: Box::new(socket),
+                        until,
+                    };
                     self.parked += 1;
                 }
                 _ => {
@@ -238,6 +260,45 @@ impl Sockets {
                     self.quiet.insert(h, quiet);
                 }
             }
+        }
+    }
+
+    /// The earliest timer of a parked socket, dropping entries of sockets
+    /// that went back early.
+    fn next_due(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((t, i))) = self.timers.peek() {
+            match self.slots.get(i) {
+                Some(Slot::Parked { until, .. }) if *until == Some(t) => return Some(t),
+                _ => {
+                    self.timers.pop();
+                }
+            }
+        }
+        None
+    }
+
+    /// Puts back the parked sockets whose timer is due, before smoltcp polls.
+    pub fn unpark_due(&mut self, now: Instant) {
+        while let Some(t) = self.next_due() {
+            if t > now {
+                break;
+            }
+            if let Some(Reverse((_, i))) = self.timers.pop() {
+                self.unpark(SocketHandle(i));
+            }
+        }
+    }
+
+    /// How long until smoltcp or a parked socket's timer wants a poll (None:
+    /// neither has a timer).
+    pub fn poll_delay(&mut self, iface: &mut Interface, now: Instant) -> Option<Duration> {
+        let smoltcp = iface.poll_delay(now, &self.set);
+        let parked = self
+            .next_due()
+            .map(|t| if t > now { t - now } else { Duration::ZERO });
+        match (smoltcp, parked) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 }
