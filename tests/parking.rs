@@ -1,7 +1,8 @@
 //! Idle connections leave smoltcp's poll (netstack/src/socket/set.rs) and
 //! come back, with nothing lost, when a segment or a call concerns them:
 //! data both ways (including data that arrived before parking and was not
-//! read), a reader blocked on a parked connection, FINs, IPv4 and IPv6.
+//! read), a reader blocked on a parked connection, FINs, IPv4 and IPv6,
+//! TIME_WAIT timers.
 
 mod support;
 
@@ -56,16 +57,18 @@ fn connections(a: &Stack, b: &Stack, at: SocketAddr, n: usize) -> Vec<(TcpStream
 #[test]
 fn parked_connections_carry_data_both_ways_afterwards() {
     let (a, b) = pair();
-    let mut conns = connections(&a, &b, sa(B_V4, 6000), 8);
-    conns.extend(connections(&a, &b, sa(B_V6, 6001), 8));
+    // Enough that the parked outnumber the rest, so that smoltcp's set is
+    // rebuilt without their empty slots (`Sockets::compact`).
+    let mut conns = connections(&a, &b, sa(B_V4, 6000), 40);
+    conns.extend(connections(&a, &b, sa(B_V6, 6001), 40));
     // Unread data in some receive queues, which parking must keep.
     for (i, (c, _)) in conns.iter_mut().enumerate().step_by(2) {
         c.write_all(format!("early {i}").as_bytes()).unwrap();
     }
     rounds_until(
         &[&a, &b],
-        || a.parked_connections() == 16 && b.parked_connections() == 16,
-        "all 16 connections parked on both stacks",
+        || a.parked_connections() == 80 && b.parked_connections() == 80,
+        "all 80 connections parked on both stacks",
     );
 
     // A reader blocked on a parked connection wakes for its data.

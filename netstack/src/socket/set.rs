@@ -55,6 +55,9 @@ pub(crate) struct Sockets {
     /// Parked sockets by (local, remote) endpoint.
     by_tuple: HashMap<(IpEndpoint, IpEndpoint), SocketHandle>,
     parked: usize,
+    /// Empty slots in `set`: smoltcp's storage never shrinks, every poll
+    /// steps over its empty slots, and `add` fills the first one.
+    holes: usize,
     /// The timers of parked sockets, earliest first. An entry whose socket
     /// went back early stays until it reaches the top (then it is skipped).
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
@@ -74,6 +77,7 @@ impl Sockets {
             back: HashMap::new(),
             by_tuple: HashMap::new(),
             parked: 0,
+            holes: 0,
             timers: BinaryHeap::new(),
             quiet: HashMap::new(),
             probe: SocketSet::new(Vec::new()),
@@ -112,7 +116,7 @@ impl Sockets {
     }
 
     pub fn add<T: AnySocket<'static>>(&mut self, socket: T) -> SocketHandle {
-        let s = self.set.add(socket);
+        let s = self.add_to_set(socket);
         let h = SocketHandle(self.slots.insert(Slot::Active(s)));
         self.back.insert(s, h);
         h
@@ -123,7 +127,31 @@ impl Sockets {
         self.slots.remove(h.0);
         self.back.remove(&s);
         self.quiet.remove(&h);
+        self.holes += 1;
         self.set.remove(s)
+    }
+
+    fn add_to_set<T: AnySocket<'static>>(&mut self, socket: T) -> SmolHandle {
+        self.holes = self.holes.saturating_sub(1);
+        self.set.add(socket)
+    }
+
+    /// Moves the sockets of `set` into a new set without holes, once holes
+    /// outnumber them (parking leaves one per parked connection).
+    fn compact(&mut self) {
+        let active = self.slots.len() - self.parked;
+        if self.holes <= 64 || self.holes <= active {
+            return;
+        }
+        let mut old = std::mem::replace(&mut self.set, SocketSet::new(Vec::with_capacity(active)));
+        self.back.clear();
+        for (i, slot) in self.slots.iter_mut() {
+            if let Slot::Active(s) = slot {
+                *s = self.set.add(old.remove(*s));
+                self.back.insert(*s, SocketHandle(i));
+            }
+        }
+        self.holes = 0;
     }
 
     /// Every socket, parked ones included.
@@ -158,7 +186,7 @@ impl Sockets {
                 self.by_tuple.remove(&(l, r));
             }
         }
-        let s = self.set.add(socket);
+        let s = self.add_to_set(socket);
         self.slots[h.0] = Slot::Active(s);
         self.back.insert(s, h);
         self.parked -= 1;
@@ -232,6 +260,7 @@ impl Sockets {
             // Unchanged for a whole period: park it, unless smoltcp wants
             // to poll it soon (an ACK, a window update, a near timer).
             let socket = self.set.remove(s);
+            self.holes += 1;
             let p = self.probe.add(socket);
             let until = iface.poll_at(now, &self.probe);
             let socket = self.probe.remove(p);
@@ -254,13 +283,14 @@ impl Sockets {
                     self.parked += 1;
                 }
                 _ => {
-                    let s = self.set.add(socket);
+                    let s = self.add_to_set(socket);
                     self.slots[h.0] = Slot::Active(s);
                     self.back.insert(s, h);
                     self.quiet.insert(h, quiet);
                 }
             }
         }
+        self.compact();
     }
 
     /// The earliest timer of a parked socket, dropping entries of sockets
