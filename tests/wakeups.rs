@@ -1,7 +1,8 @@
 //! A blocked socket call wakes when its own socket changes, not when any
 //! other does (as Linux wakes one socket's wait queue): a thread blocked on
-//! an idle connection sleeps through a bulk transfer on another. And every
-//! blocked call wakes when the stack shuts down.
+//! an idle connection sleeps through a bulk transfer on another, and a
+//! reader through what its own socket sends. And every blocked call wakes
+//! when the stack shuts down.
 
 use sandnet::netstack::{Stack, TcpListener, TcpStream, UdpSocket};
 use std::io::{Read, Write};
@@ -136,4 +137,43 @@ fn shutting_the_stack_down_wakes_blocked_calls() {
         .expect("blocked calls still blocked 10 s after shutdown");
     assert_eq!(read.unwrap_err().raw_os_error(), Some(libc::ENETDOWN));
     assert_eq!(accept.unwrap_err().raw_os_error(), Some(libc::ENETDOWN));
+}
+
+#[test]
+fn a_blocked_reader_sleeps_while_its_own_socket_sends() {
+    let stack = Stack::new().unwrap();
+    let listener = TcpListener::bind(&stack, sa("127.0.0.1:7030")).unwrap();
+    let client = std::sync::Arc::new(TcpStream::connect(&stack, sa("127.0.0.1:7030")).unwrap());
+    let (mut server, _) = listener.accept().unwrap();
+    // One thread reads the client socket (nothing comes until the end) ...
+    let (reader_tid, reader) = blocked({
+        let client = client.clone();
+        move || {
+            let mut b = [0u8; 16];
+            (&*client).read(&mut b).map(|n| b[..n].to_vec())
+        }
+    });
+    // ... while this one sends 16 MiB from it.
+    let sink = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 << 10];
+        let mut total = 0;
+        while total < 16 << 20 {
+            total += server.read(&mut buf).unwrap();
+        }
+        server.write_all(b"done").unwrap();
+        server
+    });
+    let before = sleeps(reader_tid);
+    let chunk = vec![3u8; 64 << 10];
+    for _ in 0..256 {
+        (&*client).write_all(&chunk).unwrap();
+    }
+    let after = sleeps(reader_tid);
+    assert!(
+        after - before <= 2,
+        "the blocked reader woke {} times for what its socket sent",
+        after - before
+    );
+    let _server = sink.join().unwrap();
+    assert_eq!(reader.join().unwrap().unwrap(), b"done");
 }

@@ -158,6 +158,7 @@ impl Stack {
     pub(crate) fn blocking<T>(
         &self,
         id: SocketId,
+        interest: Interest,
         timeout: impl Fn(&Options) -> Option<Duration>,
         on_timeout: io::ErrorKind,
         mut f: impl FnMut(&mut State) -> Poll<io::Result<T>>,
@@ -186,7 +187,7 @@ impl Stack {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(on_timeout.into());
             }
-            let watch = Watch::one(&s, id);
+            let watch = Watch::one(&s, id, interest);
             s = crate::waiters::wait(&self.shared.state, s, watch, deadline);
         }
     }
@@ -213,7 +214,7 @@ impl Stack {
             if !ready.is_empty() || s.shutdown || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(ready);
             }
-            let watch = Watch::many(&s, interests.iter().map(|&(id, _)| id));
+            let watch = Watch::many(&s, interests);
             s = crate::waiters::wait(&self.shared.state, s, watch, deadline);
         }
     }

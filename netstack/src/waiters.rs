@@ -13,7 +13,7 @@
 //! A mark holds every input of the blocked call's decision, so an unchanged
 //! mark means the call would still wait: nothing is lost by not waking it.
 
-use crate::socket::{mark, Mark, SocketId};
+use crate::socket::{mark, Interest, Mark, SocketId};
 use crate::state::State;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,27 +23,32 @@ use std::time::Instant;
 
 /// What a waiter waits for.
 pub(crate) enum Watch {
-    /// A change to one socket.
-    One(SocketId, Mark),
+    /// A change to one socket, in what `Interest` asks about.
+    One(SocketId, Interest, Mark),
     /// A change to any of these sockets.
-    Many(Vec<(SocketId, Mark)>),
+    Many(Vec<(SocketId, Interest, Mark)>),
     /// Anything: woken by every release (the poll thread's progress).
     Any,
 }
 
 impl Watch {
-    pub fn one(s: &State, id: SocketId) -> Watch {
-        Watch::One(id, mark(s, id))
+    pub fn one(s: &State, id: SocketId, interest: Interest) -> Watch {
+        Watch::One(id, interest, mark(s, id, interest))
     }
 
-    pub fn many(s: &State, ids: impl Iterator<Item = SocketId>) -> Watch {
-        Watch::Many(ids.map(|id| (id, mark(s, id))).collect())
+    pub fn many(s: &State, interests: &[(SocketId, Interest)]) -> Watch {
+        Watch::Many(
+            interests
+                .iter()
+                .map(|&(id, i)| (id, i, mark(s, id, i)))
+                .collect(),
+        )
     }
 
     fn changed(&self, s: &State) -> bool {
         match self {
-            Watch::One(id, m) => mark(s, *id) != *m,
-            Watch::Many(marks) => marks.iter().any(|(id, m)| mark(s, *id) != *m),
+            Watch::One(id, i, m) => mark(s, *id, *i) != *m,
+            Watch::Many(marks) => marks.iter().any(|(id, i, m)| mark(s, *id, *i) != *m),
             Watch::Any => true,
         }
     }

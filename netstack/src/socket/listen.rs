@@ -101,6 +101,7 @@ impl TcpListener {
         let id = self.id;
         let (conn, peer) = self.stack.blocking(
             id,
+            super::Interest::READABLE,
             |o| o.read_timeout,
             io::ErrorKind::WouldBlock,
             |s| match take_established(s, id) {

@@ -162,6 +162,7 @@ impl TcpStream {
         };
         let r = stack.blocking(
             id,
+            super::Interest::WRITABLE,
             |_| Some(timeout),
             io::ErrorKind::TimedOut,
             |s| {
@@ -322,6 +323,7 @@ impl TcpStream {
         let id = self.id;
         self.stack.blocking(
             id,
+            super::Interest::READABLE,
             |o| o.read_timeout,
             io::ErrorKind::WouldBlock,
             |s| {
@@ -354,6 +356,7 @@ impl TcpStream {
         let id = self.id;
         self.stack.blocking(
             id,
+            super::Interest::WRITABLE,
             |o| o.write_timeout,
             io::ErrorKind::WouldBlock,
             |s| {

@@ -267,6 +267,7 @@ impl DgramHandle {
         let (id, kind) = (self.id, self.kind);
         self.stack.blocking(
             id,
+            super::Interest::READABLE,
             |o| o.read_timeout,
             io::ErrorKind::WouldBlock,
             |s| recv_from(s, id, kind, buf, peek),
