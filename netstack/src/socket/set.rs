@@ -67,6 +67,10 @@ pub(crate) struct Sockets {
     /// or anything to send (it answers that only for a set).
     probe: SocketSet<'static>,
     next_scan: Option<Instant>,
+    /// The TCP state `states_changed` last saw for each socket in `set`.
+    seen: HashMap<SmolHandle, tcp::State>,
+    /// A socket came or went, or the stack asked to look again.
+    dirty: bool,
 }
 
 impl Sockets {
@@ -82,6 +86,8 @@ impl Sockets {
             quiet: HashMap::new(),
             probe: SocketSet::new(Vec::new()),
             next_scan: None,
+            seen: HashMap::new(),
+            dirty: false,
         }
     }
 
@@ -127,13 +133,50 @@ impl Sockets {
         self.slots.remove(h.0);
         self.back.remove(&s);
         self.quiet.remove(&h);
-        self.holes += 1;
-        self.set.remove(s)
+        self.remove_from_set(s)
     }
 
     fn add_to_set<T: AnySocket<'static>>(&mut self, socket: T) -> SmolHandle {
         self.holes = self.holes.saturating_sub(1);
+        self.dirty = true;
         self.set.add(socket)
+    }
+
+    fn remove_from_set(&mut self, s: SmolHandle) -> Socket<'static> {
+        self.holes += 1;
+        self.seen.remove(&s);
+        self.set.remove(s)
+    }
+
+    /// Whether a TCP state may have changed since the last call: a socket in
+    /// smoltcp's set changed state, a socket came or went, or `look_again`
+    /// asked. Parked sockets cannot change. The stack's pass over its whole
+    /// table (`observe`) runs only then, so a round costs the active sockets,
+    /// not every open one.
+    pub fn states_changed(&mut self) -> bool {
+        let mut changed = std::mem::take(&mut self.dirty);
+        for (h, s) in self.set.iter() {
+            let Some(t) = tcp::Socket::downcast(s) else {
+                continue;
+            };
+            match self.seen.get_mut(&h) {
+                Some(seen) if *seen == t.state() => {}
+                Some(seen) => {
+                    *seen = t.state();
+                    changed = true;
+                }
+                None => {
+                    self.seen.insert(h, t.state());
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
+    /// Makes the next `states_changed` true (something is still pending).
+    pub fn look_again(&mut self) {
+        self.dirty = true;
     }
 
     /// Moves the sockets of `set` into a new set without holes, once holes
@@ -145,6 +188,8 @@ impl Sockets {
         }
         let mut old = std::mem::replace(&mut self.set, SocketSet::new(Vec::with_capacity(active)));
         self.back.clear();
+        self.seen.clear();
+        self.dirty = true;
         for (i, slot) in self.slots.iter_mut() {
             if let Slot::Active(s) = slot {
                 *s = self.set.add(old.remove(*s));
@@ -259,8 +304,7 @@ impl Sockets {
             }
             // Unchanged for a whole period: park it, unless smoltcp wants
             // to poll it soon (an ACK, a window update, a near timer).
-            let socket = self.set.remove(s);
-            self.holes += 1;
+            let socket = self.remove_from_set(s);
             let p = self.probe.add(socket);
             let until = iface.poll_at(now, &self.probe);
             let socket = self.probe.remove(p);

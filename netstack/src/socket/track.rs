@@ -52,8 +52,12 @@ fn finished(sockets: &super::set::Sockets, h: SocketHandle) -> bool {
     s.state() == T::Closed && s.local_endpoint().is_none()
 }
 
-/// Runs after every poll round and every socket call.
+/// Runs after every poll round; walks the table only when a socket may have
+/// changed state (`Sockets::states_changed`).
 pub(crate) fn observe(state: &mut State) {
+    if !state.sockets.states_changed() {
+        return;
+    }
     let mut changes: Vec<(T, T, bool)> = Vec::new();
     {
         let State { table, sockets, .. } = &mut *state;
@@ -104,9 +108,17 @@ pub(crate) fn observe(state: &mut State) {
 /// Frees orphans and children smoltcp is done with.
 fn reap(state: &mut State) {
     let mut gone: Vec<SocketHandle> = Vec::new();
+    // A closed socket with a RST still to send is freed once it is sent,
+    // which changes no state: look again after the next round.
+    let mut unfinished = false;
     {
         let State { table, sockets, .. } = &mut *state;
-        let dead = |c: &Child| c.last == T::Closed && finished(sockets, c.handle);
+        let mut dead = |c: &Child| {
+            let closed = c.last == T::Closed;
+            let done = closed && finished(sockets, c.handle);
+            unfinished |= closed && !done;
+            done
+        };
         table.orphans.retain(|o| {
             let d = dead(o);
             if d {
@@ -127,6 +139,9 @@ fn reap(state: &mut State) {
                 });
             }
         }
+    }
+    if unfinished {
+        state.sockets.look_again();
     }
     for h in gone {
         remove_tcp(state, h);
