@@ -68,7 +68,7 @@ impl Carries {
                 continue;
             }
             let limit = carry_limit(capacity);
-            let Some(&handle) = handles.get(&smol) else {
+            let Some(handle) = handles.get(&smol).map(|e| e.handle) else {
                 continue;
             };
             let carry = self

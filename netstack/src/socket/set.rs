@@ -47,11 +47,18 @@ struct Quiet {
     recv: usize,
 }
 
+/// What the stack keeps about a socket in smoltcp's set.
+pub(crate) struct InSet {
+    pub handle: SocketHandle,
+    /// The TCP state `states_changed` last saw (None: not looked at yet).
+    seen: Option<tcp::State>,
+}
+
 pub(crate) struct Sockets {
     set: SocketSet<'static>,
     slots: Slab<Slot>,
-    /// The stack's handle of each socket in `set`.
-    back: HashMap<SmolHandle, SocketHandle>,
+    /// Each socket in `set`, by smoltcp's handle.
+    back: HashMap<SmolHandle, InSet>,
     /// Parked sockets by (local, remote) endpoint.
     by_tuple: HashMap<(IpEndpoint, IpEndpoint), SocketHandle>,
     parked: usize,
@@ -67,8 +74,6 @@ pub(crate) struct Sockets {
     /// or anything to send (it answers that only for a set).
     probe: SocketSet<'static>,
     next_scan: Option<Instant>,
-    /// The TCP state `states_changed` last saw for each socket in `set`.
-    seen: HashMap<SmolHandle, tcp::State>,
     /// A socket came or went, or the stack asked to look again.
     dirty: bool,
 }
@@ -86,7 +91,6 @@ impl Sockets {
             quiet: HashMap::new(),
             probe: SocketSet::new(Vec::new()),
             next_scan: None,
-            seen: HashMap::new(),
             dirty: false,
         }
     }
@@ -96,10 +100,10 @@ impl Sockets {
         &mut self.set
     }
 
-    /// smoltcp's set, and the stack's handle of each socket in it.
+    /// smoltcp's set, and what the stack keeps about each socket in it.
     pub fn smoltcp_and_handles(
         &mut self,
-    ) -> (&mut SocketSet<'static>, &HashMap<SmolHandle, SocketHandle>) {
+    ) -> (&mut SocketSet<'static>, &HashMap<SmolHandle, InSet>) {
         (&mut self.set, &self.back)
     }
 
@@ -122,29 +126,36 @@ impl Sockets {
     }
 
     pub fn add<T: AnySocket<'static>>(&mut self, socket: T) -> SocketHandle {
-        let s = self.add_to_set(socket);
-        let h = SocketHandle(self.slots.insert(Slot::Active(s)));
-        self.back.insert(s, h);
+        let h = SocketHandle(self.slots.insert(Slot::Active(SmolHandle::default())));
+        self.slots[h.0] = Slot::Active(self.add_to_set(socket, h));
         h
     }
 
     pub fn remove(&mut self, h: SocketHandle) -> Socket<'static> {
         let s = self.unpark(h);
         self.slots.remove(h.0);
-        self.back.remove(&s);
         self.quiet.remove(&h);
         self.remove_from_set(s)
     }
 
-    fn add_to_set<T: AnySocket<'static>>(&mut self, socket: T) -> SmolHandle {
+    /// Puts socket `h` into smoltcp's set (the caller records where).
+    fn add_to_set<T: AnySocket<'static>>(&mut self, socket: T, h: SocketHandle) -> SmolHandle {
         self.holes = self.holes.saturating_sub(1);
         self.dirty = true;
-        self.set.add(socket)
+        let s = self.set.add(socket);
+        self.back.insert(
+            s,
+            InSet {
+                handle: h,
+                seen: None,
+            },
+        );
+        s
     }
 
     fn remove_from_set(&mut self, s: SmolHandle) -> Socket<'static> {
         self.holes += 1;
-        self.seen.remove(&s);
+        self.back.remove(&s);
         self.set.remove(s)
     }
 
@@ -159,14 +170,9 @@ impl Sockets {
             let Some(t) = tcp::Socket::downcast(s) else {
                 continue;
             };
-            match self.seen.get_mut(&h) {
-                Some(seen) if *seen == t.state() => {}
-                Some(seen) => {
-                    *seen = t.state();
-                    changed = true;
-                }
-                None => {
-                    self.seen.insert(h, t.state());
+            if let Some(e) = self.back.get_mut(&h) {
+                if e.seen != Some(t.state()) {
+                    e.seen = Some(t.state());
                     changed = true;
                 }
             }
@@ -188,12 +194,12 @@ impl Sockets {
         }
         let mut old = std::mem::replace(&mut self.set, SocketSet::new(Vec::with_capacity(active)));
         self.back.clear();
-        self.seen.clear();
         self.dirty = true;
         for (i, slot) in self.slots.iter_mut() {
             if let Slot::Active(s) = slot {
                 *s = self.set.add(old.remove(*s));
-                self.back.insert(*s, SocketHandle(i));
+                let handle = SocketHandle(i);
+                self.back.insert(*s, InSet { handle, seen: None });
             }
         }
         self.holes = 0;
@@ -214,26 +220,21 @@ impl Sockets {
 
     /// Puts a parked socket back into smoltcp's set; returns its handle there.
     fn unpark(&mut self, h: SocketHandle) -> SmolHandle {
-        let slot = &mut self.slots[h.0];
-        let socket = match slot {
-            Slot::Active(s) => return *s,
-            Slot::Parked { .. } => {
-                let Slot::Parked { socket, .. } =
-                    std::mem::replace(slot, Slot::Active(SmolHandle::default()))
-                else {
-                    unreachable!("matched as parked just above")
-                };
-                *socket
-            }
-        };
+        let socket =
+            match std::mem::replace(&mut self.slots[h.0], Slot::Active(SmolHandle::default())) {
+                Slot::Active(s) => {
+                    self.slots[h.0] = Slot::Active(s);
+                    return s;
+                }
+                Slot::Parked { socket, .. } => *socket,
+            };
         if let Socket::Tcp(t) = &socket {
             if let (Some(l), Some(r)) = (t.local_endpoint(), t.remote_endpoint()) {
                 self.by_tuple.remove(&(l, r));
             }
         }
-        let s = self.add_to_set(socket);
+        let s = self.add_to_set(socket, h);
         self.slots[h.0] = Slot::Active(s);
-        self.back.insert(s, h);
         self.parked -= 1;
         s
     }
@@ -313,7 +314,6 @@ impl Sockets {
                 Socket::Tcp(t) => t.local_endpoint().zip(t.remote_endpoint()),
                 _ => None,
             };
-            self.back.remove(&s);
             match tuple {
                 Some(tuple) if !wants_poll => {
                     self.by_tuple.insert(tuple, h);
@@ -327,9 +327,7 @@ impl Sockets {
                     self.parked += 1;
                 }
                 _ => {
-                    let s = self.add_to_set(socket);
-                    self.slots[h.0] = Slot::Active(s);
-                    self.back.insert(s, h);
+                    self.slots[h.0] = Slot::Active(self.add_to_set(socket, h));
                     self.quiet.insert(h, quiet);
                 }
             }
