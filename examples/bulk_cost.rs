@@ -77,11 +77,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let held = hold_idle(&a, &b, server, idle)?;
     if idle > 0 {
         settle(&a)?;
-        settle(&b)?;
+        if !lo {
+            settle(&b)?;
+        }
         println!(
             "parked: {} and {}",
             a.parked_connections(),
-            b.parked_connections()
+            if lo { 0 } else { b.parked_connections() }
         );
     }
     let listener = TcpListener::bind(&b, server)?;
@@ -136,11 +138,14 @@ fn hold_idle(
         return Ok(Vec::new());
     }
     let (la, lb) = (a.limits(), b.limits());
+    let room = |l: Limits| Limits {
+        max_sockets: l.max_sockets.max(2 * n + 16),
+        ..l
+    };
     let small = |l: Limits| Limits {
         tcp_recv_buffer: 4096,
         tcp_send_buffer: 4096,
-        max_sockets: l.max_sockets.max(2 * n + 16),
-        ..l
+        ..room(l)
     };
     a.set_limits(small(la))?;
     b.set_limits(small(lb))?;
@@ -153,10 +158,6 @@ fn hold_idle(
         held.push((c, s));
     }
     // The transfer's own connection gets the usual buffers again.
-    let room = |l: Limits| Limits {
-        max_sockets: l.max_sockets.max(2 * n + 16),
-        ..l
-    };
     a.set_limits(room(la))?;
     b.set_limits(room(lb))?;
     Ok(held)
