@@ -67,10 +67,10 @@ fn bulk_once(client: &Stack, server: &Stack, addr: SocketAddr) {
 }
 
 /// Each transfer gets new stacks: a stack keeps every closed connection for
-/// TIME_WAIT, and smoltcp visits each of its sockets in every poll, so a
-/// stack reused across hundreds of iterations would measure its backlog of
-/// closed connections as much as the transfer (`bulk_cost`'s IDLE argument
-/// measures that cost on its own).
+/// TIME_WAIT, and until it parks them (after a second unchanged) smoltcp
+/// visits each in every poll, so a stack reused across hundreds of
+/// iterations would measure its backlog of closed connections as much as
+/// the transfer (`bulk_cost`'s IDLE argument measures that cost on its own).
 fn tcp_bulk(c: &mut Criterion) {
     let mut g = c.benchmark_group("tcp_bulk");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
