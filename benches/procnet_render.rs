@@ -24,6 +24,7 @@ fn base() -> Snapshot {
                 link_type: 772,
                 hw_addr: Some(vec![0; 6]),
                 tx_queue_len: 1000,
+                vnet_hdr: false,
             },
             Interface {
                 index: 2,
@@ -33,6 +34,7 @@ fn base() -> Snapshot {
                 link_type: 65534,
                 hw_addr: None,
                 tx_queue_len: 500,
+                vnet_hdr: false,
             },
         ],
         ..Snapshot::default()

@@ -161,7 +161,7 @@ pub fn fill(
     w.u8(2, 0);
     w.nest_end(n);
     if !lo {
-        link_info_tun(w);
+        link_info_tun(w, iface.vnet_hdr);
     }
     w.string(
         IFLA_QDISC,
@@ -267,15 +267,15 @@ pub(crate) fn stats64(s: &DevStats) -> [u64; 25] {
 }
 
 /// IFLA_LINKINFO of a TUN as sandnet opens it (tun_fill_info): kind "tun";
-/// IFF_TUN, no packet info, no vnet header, not persistent, one queue, and
-/// no owner or group set.
-fn link_info_tun(w: &mut Writer) {
+/// IFF_TUN, no packet info, a vnet header when it takes offloads, not
+/// persistent, one queue, and no owner or group set.
+fn link_info_tun(w: &mut Writer, vnet_hdr: bool) {
     let n = w.nest(IFLA_LINKINFO);
     w.string(1, "tun"); // IFLA_INFO_KIND
     let d = w.nest(2); // IFLA_INFO_DATA
     w.u8(3, 1); // IFLA_TUN_TYPE: IFF_TUN
     w.u8(4, 0); // IFLA_TUN_PI
-    w.u8(5, 0); // IFLA_TUN_VNET_HDR
+    w.u8(5, u8::from(vnet_hdr)); // IFLA_TUN_VNET_HDR
     w.u8(6, 0); // IFLA_TUN_PERSIST
     w.u8(7, 0); // IFLA_TUN_MULTI_QUEUE
     w.nest_end(d);

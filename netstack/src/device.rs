@@ -97,12 +97,15 @@ impl phy::Device for Router<'_> {
 }
 
 /// Ingress already verified every checksum (to count errors where Linux
-/// does), so smoltcp only computes them on transmit.
+/// does), so smoltcp verifies none. It computes only the small ones (IPv4
+/// header, ICMP): TCP and UDP checksums are written per NIC on output
+/// (`egress`), where lo needs none and an offloading TUN device completes
+/// them itself.
 pub(crate) fn checksum_caps() -> ChecksumCapabilities {
     let mut c = ChecksumCapabilities::default();
     c.ipv4 = Checksum::Tx;
-    c.udp = Checksum::Tx;
-    c.tcp = Checksum::Tx;
+    c.udp = Checksum::None;
+    c.tcp = Checksum::None;
     c.icmpv4 = Checksum::Tx;
     c.icmpv6 = Checksum::Tx;
     c

@@ -3,7 +3,7 @@
 //! counts output.
 
 use crate::inet::RouteType;
-use crate::link::Packet;
+use crate::link::{vnet, Packet, VnetHdr};
 use crate::state::{State, LOOPBACK_INDEX};
 use crate::wire::{self, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 use std::net::IpAddr;
@@ -38,6 +38,15 @@ fn route_and_send(state: &mut State, mut packet: Packet) -> Option<Packet> {
         return Some(packet);
     }
     let len = packet.len() as u64;
+    // Whether a TCP segment is cut to the NIC's MTU (by an offloading
+    // device, or here), and into how many: decided before counting, as
+    // Linux counts each of them.
+    let tso = state
+        .nics
+        .get(&oif)
+        .filter(|_| v.proto == PROTO_TCP)
+        .map(|n| tcp_offload(&packet, &v, n.mtu));
+    let segs = tso.map_or(1, |t| t.segments);
     let broadcast =
         kind == RouteType::Broadcast || matches!(v.dst, IpAddr::V4(d) if d.is_broadcast());
     let payload = &packet[v.payload_start..v.payload_end];
@@ -59,7 +68,7 @@ fn route_and_send(state: &mut State, mut packet: Packet) -> Option<Packet> {
                     state.snmp.icmp_msg.out_type[usize::from(t)] += 1;
                 }
             }
-            PROTO_TCP => count_tcp_out(state, &v, payload),
+            PROTO_TCP => count_tcp_out(state, &v, payload, segs),
             PROTO_UDP => state.snmp.udp.OutDatagrams += 1,
             _ => {}
         }
@@ -78,7 +87,7 @@ fn route_and_send(state: &mut State, mut packet: Packet) -> Option<Packet> {
                     state.snmp6.icmp6_msg.out_type[usize::from(t)] += 1;
                 }
             }
-            PROTO_TCP => count_tcp_out(state, &v, payload),
+            PROTO_TCP => count_tcp_out(state, &v, payload, segs),
             PROTO_UDP => state.snmp6.udp6.Udp6OutDatagrams += 1,
             _ => {}
         }
@@ -90,7 +99,45 @@ fn route_and_send(state: &mut State, mut packet: Packet) -> Option<Packet> {
         // Advertise what this NIC carries (smoltcp knows only one MTU for all).
         wire::clamp_mss(&mut packet, &v, wire::mss_for(nic.mtu, v4));
     }
-    if packet.len() > nic.mtu as usize {
+    let mut hdr = VnetHdr::default();
+    let mut cut_here = None;
+    match tso {
+        Some(t) if nic.link.offloads() => {
+            if let Some(at) = wire::fill_pseudo_checksum(&mut packet, &v) {
+                hdr = t.hdr;
+                hdr.flags = vnet::F_NEEDS_CSUM;
+                hdr.csum_start = v.payload_start as u16;
+                hdr.csum_offset = (at - v.payload_start) as u16;
+            }
+        }
+        Some(t) if t.hdr.gso_type != vnet::GSO_NONE => cut_here = Some(t.hdr),
+        _ => {}
+    }
+    if let Some(cut) = cut_here {
+        let later = &mut state.tun_out;
+        let (ip, ip6) = (&mut state.snmp.ip, &mut state.snmp6.ip6);
+        crate::gso::segment_tcp(
+            &packet,
+            &v,
+            usize::from(cut.hdr_len),
+            usize::from(cut.gso_size),
+            |segment| {
+                if v4 {
+                    ip.OutTransmits += 1;
+                } else {
+                    ip6.Ip6OutTransmits += 1;
+                }
+                match later.as_mut() {
+                    Some(later) => nic.link.send_or_defer(segment, VnetHdr::default(), later),
+                    None => {
+                        let _ = nic.link.send_owned(segment, VnetHdr::default());
+                    }
+                }
+            },
+        );
+        return Some(packet);
+    }
+    if packet.len() > nic.mtu as usize && hdr.gso_type == vnet::GSO_NONE {
         // sandnet does not fragment on output; Linux would (or answer
         // "fragmentation needed"). Counted as a failed fragmentation.
         if v4 {
@@ -100,6 +147,11 @@ fn route_and_send(state: &mut State, mut packet: Packet) -> Option<Packet> {
         }
         return Some(packet);
     }
+    if !nic.is_loopback() && hdr.flags & vnet::F_NEEDS_CSUM == 0 {
+        // smoltcp leaves TCP and UDP checksums to the NIC (device.rs); lo's
+        // packets never leave memory and are not verified, as Linux's lo.
+        wire::fill_l4_checksum(&mut packet, &v);
+    }
     if v4 {
         state.snmp.ip.OutTransmits += 1;
     } else {
@@ -107,9 +159,9 @@ fn route_and_send(state: &mut State, mut packet: Packet) -> Option<Packet> {
     }
     // A full queue or failed write is counted by the link itself.
     match state.tun_out.as_mut() {
-        Some(later) => nic.link.send_or_defer(packet, later),
+        Some(later) => nic.link.send_or_defer(packet, hdr, later),
         None => {
-            let _ = nic.link.send_owned(packet);
+            let _ = nic.link.send_owned(packet, hdr);
         }
     }
     None
@@ -152,14 +204,56 @@ fn icmp_error_allowed(
     }
 }
 
-fn count_tcp_out(state: &mut State, v: &wire::IpView, segment: &[u8]) {
+/// A TCP segment for a NIC, and the segments it becomes.
+#[derive(Clone, Copy)]
+struct TcpOffload {
+    /// What to ask of the device beyond the checksum (GSO for a segment
+    /// larger than the MTU).
+    hdr: VnetHdr,
+    segments: u64,
+}
+
+/// Whether a TCP segment must be cut to the NIC's MTU, and into how many:
+/// each carries the same headers and at most what the MTU leaves of the
+/// payload. A peer's MSS is never smaller (ingress offers it big segments
+/// only when it takes full-sized ones).
+fn tcp_offload(packet: &[u8], v: &wire::IpView, mtu: u32) -> TcpOffload {
+    let plain = TcpOffload {
+        hdr: VnetHdr::default(),
+        segments: 1,
+    };
+    let Some(&off) = packet.get(v.payload_start + 12) else {
+        return plain;
+    };
+    let headers = v.payload_start + usize::from(off >> 4) * 4;
+    let data = v.payload_end.saturating_sub(headers);
+    let per = (mtu as usize).saturating_sub(headers);
+    if packet.len() <= mtu as usize || per == 0 || data == 0 {
+        return plain;
+    }
+    TcpOffload {
+        hdr: VnetHdr {
+            gso_type: if v.dst.is_ipv4() {
+                vnet::GSO_TCPV4
+            } else {
+                vnet::GSO_TCPV6
+            },
+            hdr_len: headers as u16,
+            gso_size: per as u16,
+            ..VnetHdr::default()
+        },
+        segments: data.div_ceil(per) as u64,
+    }
+}
+
+fn count_tcp_out(state: &mut State, v: &wire::IpView, segment: &[u8], segs: u64) {
     let again = crate::socket::retransmitted(state, v, segment);
     let tcp = &mut state.snmp.tcp;
-    tcp.OutSegs += 1;
     if again {
         // Linux counts a retransmission in RetransSegs, not OutSegs.
-        tcp.OutSegs -= 1;
-        tcp.RetransSegs += 1;
+        tcp.RetransSegs += segs;
+    } else {
+        tcp.OutSegs += segs;
     }
     if segment.get(13).is_some_and(|flags| flags & 0x04 != 0) {
         tcp.OutRsts += 1;

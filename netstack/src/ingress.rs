@@ -8,8 +8,9 @@ use crate::wire::{self, IpView, PROTO_ICMP, PROTO_ICMPV6, PROTO_IGMP, PROTO_TCP,
 use std::net::{IpAddr, Ipv6Addr};
 
 /// Decides the fate of one received packet; may trim link padding from it.
-/// Returns whether smoltcp should process it.
-pub(crate) fn accept(state: &mut State, ifindex: u32, packet: &mut Vec<u8>) -> bool {
+/// Returns whether smoltcp should process it. `vouched`: the link vouches
+/// for the packet's TCP or UDP checksum (an offloading TUN device).
+pub(crate) fn accept(state: &mut State, ifindex: u32, packet: &mut Vec<u8>, vouched: bool) -> bool {
     let Some(nic) = state.nics.get(&ifindex) else {
         return false;
     };
@@ -17,23 +18,47 @@ pub(crate) fn accept(state: &mut State, ifindex: u32, packet: &mut Vec<u8>) -> b
         nic.link.counters().add(|s| &mut s.rx_drop, 1);
         return false;
     }
-    let (on_loopback, mtu) = (nic.is_loopback(), nic.mtu);
+    let (on_loopback, mtu, offloads) = (nic.is_loopback(), nic.mtu, nic.link.offloads());
+    let rx = Rx {
+        on_loopback,
+        // lo's packets never left this stack's memory: Linux's lo marks
+        // their checksums as needing no check (CHECKSUM_PARTIAL).
+        skip_l4_checksum: on_loopback || vouched,
+    };
     let accepted = match packet.first().map(|b| b >> 4) {
-        Some(6) => accept_v6(state, on_loopback, packet),
+        Some(6) => accept_v6(state, rx, packet),
         // Anything that is not IPv6 is taken as IPv4, as a TUN classifies by the
         // version nibble; a wrong version is then a header error.
-        _ => accept_v4(state, on_loopback, packet),
+        _ => accept_v4(state, rx, packet),
     };
     if accepted {
-        // Never send a peer segments larger than this NIC carries.
         if let Some(v) = wire::view(packet).filter(|v| v.proto == PROTO_TCP) {
-            wire::clamp_mss(packet, &v, wire::mss_for(mtu, v.src.is_ipv4()));
+            let nic_mss = wire::mss_for(mtu, v.src.is_ipv4());
+            if offloads {
+                // The device cuts what smoltcp sends to the MTU (egress.rs):
+                // a peer that takes full-sized segments is offered 64 KiB
+                // ones. One that asked for less keeps what it asked for.
+                let most = wire::mss_for(65_535, v.src.is_ipv4());
+                wire::rewrite_mss(packet, &v, |m| if m >= nic_mss { most } else { m });
+            } else {
+                // Never send a peer segments larger than this NIC carries.
+                wire::clamp_mss(packet, &v, nic_mss);
+            }
         }
     }
     accepted
 }
 
-fn accept_v4(state: &mut State, on_loopback: bool, packet: &mut Vec<u8>) -> bool {
+/// What a packet's NIC says about it.
+#[derive(Clone, Copy)]
+struct Rx {
+    on_loopback: bool,
+    /// Its TCP or UDP checksum needs no verification.
+    skip_l4_checksum: bool,
+}
+
+fn accept_v4(state: &mut State, rx: Rx, packet: &mut Vec<u8>) -> bool {
+    let on_loopback = rx.on_loopback;
     let ip = &mut state.snmp.ip;
     let ext = &mut state.snmp.ip_ext;
     ip.InReceives += 1;
@@ -129,11 +154,11 @@ fn accept_v4(state: &mut State, on_loopback: bool, packet: &mut Vec<u8>) -> bool
         }
         PROTO_TCP => {
             ip.InDelivers += 1;
-            accept_tcp(state, &v, payload, true, on_loopback)
+            accept_tcp(state, &v, payload, true, rx.skip_l4_checksum)
         }
         PROTO_UDP => {
             ip.InDelivers += 1;
-            accept_udp(state, &v, payload, true, on_loopback)
+            accept_udp(state, &v, payload, true, rx.skip_l4_checksum)
         }
         PROTO_IGMP => {
             // Linux's IGMP handler takes it; sandnet joins no group that needs it.
@@ -195,7 +220,8 @@ fn accept_icmp_v4(state: &mut State, v: &IpView, unicast: bool, payload: &[u8]) 
     }
 }
 
-fn accept_v6(state: &mut State, on_loopback: bool, packet: &mut Vec<u8>) -> bool {
+fn accept_v6(state: &mut State, rx: Rx, packet: &mut Vec<u8>) -> bool {
+    let on_loopback = rx.on_loopback;
     let ip = &mut state.snmp6.ip6;
     ip.Ip6InReceives += 1;
     ip.Ip6InOctets += packet.len() as u64;
@@ -255,11 +281,11 @@ fn accept_v6(state: &mut State, on_loopback: bool, packet: &mut Vec<u8>) -> bool
         }
         PROTO_TCP => {
             ip.Ip6InDelivers += 1;
-            accept_tcp(state, &v, payload, false, on_loopback)
+            accept_tcp(state, &v, payload, false, rx.skip_l4_checksum)
         }
         PROTO_UDP => {
             ip.Ip6InDelivers += 1;
-            accept_udp(state, &v, payload, false, on_loopback)
+            accept_udp(state, &v, payload, false, rx.skip_l4_checksum)
         }
         _ => {
             ip.Ip6InUnknownProtos += 1;
@@ -320,10 +346,14 @@ fn accept_icmp_v6(state: &mut State, v: &IpView, payload: &[u8]) -> bool {
     }
 }
 
-/// `on_loopback`: the segment never left this stack's memory, so its
-/// checksum is not verified, as Linux's lo marks its packets' checksums
-/// as needing no check (CHECKSUM_PARTIAL).
-fn accept_tcp(state: &mut State, v: &IpView, payload: &[u8], v4: bool, on_loopback: bool) -> bool {
+/// `skip_checksum`: lo's packet, or one whose checksum its link vouches for.
+fn accept_tcp(
+    state: &mut State,
+    v: &IpView,
+    payload: &[u8],
+    v4: bool,
+    skip_checksum: bool,
+) -> bool {
     let tcp = &mut state.snmp.tcp;
     tcp.InSegs += 1;
     if payload.len() < 20 {
@@ -337,7 +367,7 @@ fn accept_tcp(state: &mut State, v: &IpView, payload: &[u8], v4: bool, on_loopba
     if v4 && matches!(v.dst, IpAddr::V4(d) if d.is_broadcast() || d.is_multicast()) {
         return false;
     }
-    if !on_loopback && !wire::l4_checksum_ok(v, payload) {
+    if !skip_checksum && !wire::l4_checksum_ok(v, payload) {
         tcp.InCsumErrors += 1;
         tcp.InErrs += 1;
         return false;
@@ -356,8 +386,14 @@ fn accept_tcp(state: &mut State, v: &IpView, payload: &[u8], v4: bool, on_loopba
     true
 }
 
-/// `on_loopback`: as for TCP.
-fn accept_udp(state: &mut State, v: &IpView, payload: &[u8], v4: bool, on_loopback: bool) -> bool {
+/// `skip_checksum`: as for TCP.
+fn accept_udp(
+    state: &mut State,
+    v: &IpView,
+    payload: &[u8],
+    v4: bool,
+    skip_checksum: bool,
+) -> bool {
     let (in_errors, csum_errors) = if v4 {
         let u = &mut state.snmp.udp;
         (&mut u.InErrors, &mut u.InCsumErrors)
@@ -377,7 +413,7 @@ fn accept_udp(state: &mut State, v: &IpView, payload: &[u8], v4: bool, on_loopba
     let datagram = &payload[..ulen];
     let csum = u16::from_be_bytes([payload[6], payload[7]]);
     // IPv4 may omit the checksum (zero); IPv6 may not.
-    if !on_loopback && (csum != 0 || !v4) && !wire::l4_checksum_ok(v, datagram) {
+    if !skip_checksum && (csum != 0 || !v4) && !wire::l4_checksum_ok(v, datagram) {
         *csum_errors += 1;
         *in_errors += 1;
         return false;

@@ -9,6 +9,7 @@
 mod device;
 mod egress;
 mod error;
+mod gso;
 pub mod inet;
 mod ingress;
 pub mod link;

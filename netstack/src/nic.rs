@@ -31,6 +31,7 @@ impl Nic {
             link_type: kind.link_type(),
             hw_addr: self.is_loopback().then(|| vec![0; 6]),
             tx_queue_len: kind.tx_queue_len(),
+            vnet_hdr: self.link.offloads(),
         }
     }
 }

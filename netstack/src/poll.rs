@@ -205,10 +205,10 @@ fn run_polled(state: &Mutex<State>, wake: &Receiver<()>, wake_fd: &WakeFd) -> bo
                     full = true;
                     break;
                 }
-                let Some(packet) = input.try_recv() else {
+                let Some((packet, vouched)) = input.try_recv() else {
                     break;
                 };
-                inbox.push((*ifindex, packet));
+                inbox.push((*ifindex, packet, vouched));
             }
         }
         match round(state, &mut out, Some(&mut inbox)) {
@@ -235,7 +235,7 @@ fn run_polled(state: &Mutex<State>, wake: &Receiver<()>, wake_fd: &WakeFd) -> bo
 fn round(
     state: &Mutex<State>,
     out: &mut Vec<Deferred>,
-    inbox: Option<&mut Vec<(u32, Packet)>>,
+    inbox: Option<&mut Vec<(u32, Packet, bool)>>,
 ) -> Option<bool> {
     let mut s = lock(state);
     s.wakeups += 1;
@@ -263,9 +263,10 @@ fn round(
 }
 
 /// A packet from NIC `ifindex`: queued for smoltcp if ingress accepts it,
-/// back to the pool otherwise.
-fn admit(s: &mut State, ifindex: u32, mut packet: Packet) {
-    if crate::ingress::accept(s, ifindex, &mut packet) {
+/// back to the pool otherwise. `vouched`: the link vouches for its TCP or
+/// UDP checksum.
+fn admit(s: &mut State, ifindex: u32, mut packet: Packet, vouched: bool) {
+    if crate::ingress::accept(s, ifindex, &mut packet, vouched) {
         s.ingress.push_back(packet);
     } else {
         crate::link::pool::recycle(packet);
@@ -279,10 +280,10 @@ pub(crate) fn step(s: &mut State) -> bool {
     // What the poll thread read from TUN devices before taking the lock.
     let read_before = s.tun_in.is_some();
     if let Some(mut inbox) = s.tun_in.take() {
-        for (ifindex, packet) in inbox.drain(..) {
+        for (ifindex, packet, vouched) in inbox.drain(..) {
             // The NIC may have gone since (its packets go with it).
             if s.nics.contains_key(&ifindex) {
-                admit(s, ifindex, packet);
+                admit(s, ifindex, packet, vouched);
             } else {
                 crate::link::pool::recycle(packet);
             }
@@ -303,10 +304,11 @@ pub(crate) fn step(s: &mut State) -> bool {
                 more = true;
                 break;
             }
-            let Some(packet) = s.nics.get(&ifindex).and_then(|n| n.link.try_recv()) else {
+            let Some((packet, vouched)) = s.nics.get(&ifindex).and_then(|n| n.link.recv_now())
+            else {
                 break;
             };
-            admit(s, ifindex, packet);
+            admit(s, ifindex, packet, vouched);
         }
     }
     let now = s.now();

@@ -41,7 +41,7 @@ pub(crate) struct State {
     /// While the poll thread runs a round in ppoll mode: what it read from
     /// the TUN devices before taking the lock (`link::TunInput`), by ifindex.
     /// The round then leaves those devices alone.
-    pub tun_in: Option<Vec<(u32, Packet)>>,
+    pub tun_in: Option<Vec<(u32, Packet, bool)>>,
     /// Packets accepted by ingress, waiting for smoltcp.
     pub ingress: VecDeque<Packet>,
     /// Packets smoltcp emitted, waiting to be routed.

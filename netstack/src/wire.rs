@@ -109,6 +109,65 @@ pub fn l4_checksum_ok(v: &IpView, payload: &[u8]) -> bool {
     checksum::combine(&[pseudo, checksum::data(payload)]) == 0xffff
 }
 
+/// Where a TCP or UDP checksum lies within its header.
+pub fn l4_checksum_offset(proto: u8) -> Option<usize> {
+    match proto {
+        PROTO_TCP => Some(16),
+        PROTO_UDP => Some(6),
+        _ => None,
+    }
+}
+
+/// Writes a TCP or UDP packet's checksum over its pseudo-header, header and
+/// payload; other packets are left as they are. The stack does this per
+/// NIC on output (smoltcp computes none), so that a NIC which needs no
+/// checksum (lo) or completes it itself (an offloading TUN) costs no pass
+/// over the data.
+pub fn fill_l4_checksum(packet: &mut [u8], v: &IpView) {
+    let Some(at) = l4_checksum_offset(v.proto) else {
+        return;
+    };
+    let Some(seg) = packet.get_mut(v.payload_start..v.payload_end) else {
+        return;
+    };
+    if seg.len() < at + 2 {
+        return;
+    }
+    seg[at..at + 2].fill(0);
+    let pseudo = checksum::pseudo_header(
+        &v.src.into(),
+        &v.dst.into(),
+        IpProtocol::from(v.proto),
+        seg.len() as u32,
+    );
+    let mut c = !checksum::combine(&[pseudo, checksum::data(seg)]);
+    if c == 0 && v.proto == PROTO_UDP {
+        // A zero UDP checksum means "none" (RFC 768); all ones is the same sum.
+        c = 0xffff;
+    }
+    seg[at..at + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+/// Writes only the pseudo-header's sum into a TCP or UDP checksum, for a
+/// device that completes it over the rest (Linux's CHECKSUM_PARTIAL, a
+/// virtio header's NEEDS_CSUM). Returns where the checksum lies from the
+/// packet's start, or None for another protocol or a short packet.
+pub fn fill_pseudo_checksum(packet: &mut [u8], v: &IpView) -> Option<usize> {
+    let at = l4_checksum_offset(v.proto)?;
+    let seg = packet.get_mut(v.payload_start..v.payload_end)?;
+    if seg.len() < at + 2 {
+        return None;
+    }
+    let pseudo = checksum::pseudo_header(
+        &v.src.into(),
+        &v.dst.into(),
+        IpProtocol::from(v.proto),
+        seg.len() as u32,
+    );
+    seg[at..at + 2].copy_from_slice(&pseudo.to_be_bytes());
+    Some(v.payload_start + at)
+}
+
 /// RFC 1071 check of a checksum that covers `data` alone (IPv4 header, ICMPv4).
 pub fn plain_checksum_ok(data: &[u8]) -> bool {
     checksum::data(data) == 0xffff
@@ -119,6 +178,12 @@ pub fn plain_checksum_ok(data: &[u8]) -> bool {
 /// for every NIC, so the stack clamps the MSS to each NIC's MTU here, as
 /// Linux derives it from the route's.
 pub fn clamp_mss(packet: &mut [u8], v: &IpView, max: u16) -> bool {
+    rewrite_mss(packet, v, |m| m.min(max))
+}
+
+/// Replaces the MSS option of a TCP SYN by `to(mss)` and fixes the TCP
+/// checksum; returns whether it changed anything.
+pub fn rewrite_mss(packet: &mut [u8], v: &IpView, to: impl FnOnce(u16) -> u16) -> bool {
     let Some(seg) = packet.get_mut(v.payload_start..v.payload_end) else {
         return false;
     };
@@ -142,10 +207,11 @@ pub fn clamp_mss(packet: &mut [u8], v: &IpView, max: u16) -> bool {
                 }
                 if kind == 2 && len == 4 {
                     let mss = u16::from_be_bytes([seg[i + 2], seg[i + 3]]);
-                    if mss <= max {
+                    let new = to(mss);
+                    if new == mss {
                         return false;
                     }
-                    seg[i + 2..i + 4].copy_from_slice(&max.to_be_bytes());
+                    seg[i + 2..i + 4].copy_from_slice(&new.to_be_bytes());
                     seg[16] = 0;
                     seg[17] = 0;
                     let pseudo = checksum::pseudo_header(

@@ -51,6 +51,7 @@ pub fn sample() -> Snapshot {
                 link_type: arphrd::LOOPBACK,
                 hw_addr: Some(vec![0; 6]),
                 tx_queue_len: 1000,
+                vnet_hdr: false,
             },
             Interface {
                 index: 2,
@@ -60,6 +61,7 @@ pub fn sample() -> Snapshot {
                 link_type: arphrd::NONE,
                 hw_addr: None,
                 tx_queue_len: 500,
+                vnet_hdr: false,
             },
         ],
         ..Snapshot::default()

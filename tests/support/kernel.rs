@@ -49,12 +49,23 @@ pub fn quiet_namespace() -> NetNs {
 
 /// Builds the bed, or returns None (after printing why) when not root.
 pub fn tun_bed(test: &str) -> Option<TunBed> {
+    tun_bed_with(test, true)
+}
+
+/// `tun_bed`, with a TUN device that takes offloads or not.
+pub fn tun_bed_with(test: &str, offloads: bool) -> Option<TunBed> {
     if !super::root::have_root(test) {
         return None;
     }
     let ns = quiet_namespace();
     let link = ns
-        .run(|| Link::tun(DEV))
+        .run(move || {
+            if offloads {
+                Link::tun(DEV)
+            } else {
+                Link::tun_without_offloads(DEV)
+            }
+        })
         .expect("a TUN device in the namespace");
     let os_ifindex = link.tun_info().unwrap().os_ifindex;
     ns.ip(&["addr", "add", &format!("{KERNEL_V4}/24"), "dev", DEV])

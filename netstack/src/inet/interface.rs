@@ -34,6 +34,9 @@ pub struct Interface {
     pub hw_addr: Option<Vec<u8>>,
     /// Transmit queue length, as `ip link` prints `qlen`.
     pub tx_queue_len: u32,
+    /// A TUN device whose packets carry a virtio-net header (IFF_VNET_HDR):
+    /// one with offloads, as `Link::tun` opens it.
+    pub vnet_hdr: bool,
 }
 
 impl Interface {

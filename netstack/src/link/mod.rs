@@ -8,9 +8,11 @@ mod loopback;
 mod pipe;
 pub(crate) mod pool;
 mod tun;
+pub(crate) mod vnet;
 
 pub use counters::LinkCounters;
 pub use tun::TunInfo;
+pub(crate) use vnet::VnetHdr;
 
 use crate::inet::{arphrd, iff, DevStats};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -113,8 +115,27 @@ impl Link {
     /// A Linux TUN device (IFF_TUN | IFF_NO_PI) named `name`, created in the
     /// calling thread's network namespace. Needs CAP_NET_ADMIN. The device goes
     /// away when the link is dropped.
+    ///
+    /// The device carries offloads (IFF_VNET_HDR, TUNSETOFFLOAD with checksum
+    /// and TCP segmentation): TCP moves in segments of up to 64 KiB whatever
+    /// the MTU, which the kernel cuts to the MTU only if it forwards them.
     pub fn tun(name: &str) -> io::Result<Link> {
-        tun::open(name)
+        tun::open(name, true)
+    }
+
+    /// `tun`, without offloads: every packet the device carries fits its MTU
+    /// and has its checksums written, as a plain TUN device's.
+    pub fn tun_without_offloads(name: &str) -> io::Result<Link> {
+        tun::open(name, false)
+    }
+
+    /// Whether the link takes checksum and segmentation offloads (a TUN
+    /// link opened with them).
+    pub fn offloads(&self) -> bool {
+        match &self.tx {
+            LinkTx::Tun(dev) => dev.offload(),
+            LinkTx::Channel(_) => false,
+        }
     }
 
     pub(crate) fn loopback() -> Link {
@@ -136,27 +157,30 @@ impl Link {
     /// Sends one packet. A full queue or a failed device write is counted
     /// (tx_drop, tx_errs) and reported, never a panic.
     pub fn send(&self, packet: &[u8]) -> io::Result<()> {
-        self.send_owned(pool::copy_of(packet))
+        self.send_owned(pool::copy_of(packet), VnetHdr::default())
     }
 
     /// `send_owned`, except that a packet for a TUN device is put in `later`
     /// to be written once the stack's lock is released: the write runs the
     /// host kernel's receive path for it, which other threads need not wait on.
-    pub(crate) fn send_or_defer(&self, packet: Packet, later: &mut Vec<Deferred>) {
+    pub(crate) fn send_or_defer(&self, packet: Packet, hdr: VnetHdr, later: &mut Vec<Deferred>) {
         match &self.tx {
             LinkTx::Tun(dev) => later.push(Deferred {
                 dev: dev.clone(),
                 counters: self.counters.clone(),
                 packet,
+                hdr,
             }),
             LinkTx::Channel(_) => {
                 // A full queue is counted by the link.
-                let _ = self.send_owned(packet);
+                let _ = self.send_owned(packet, hdr);
             }
         }
     }
 
-    pub(crate) fn send_owned(&self, packet: Packet) -> io::Result<()> {
+    /// Sends one packet; `hdr` asks an offloading TUN device to complete
+    /// its checksum or cut it into segments (other links carry none).
+    pub(crate) fn send_owned(&self, packet: Packet, hdr: VnetHdr) -> io::Result<()> {
         let len = packet.len() as u64;
         let result = match &self.tx {
             LinkTx::Channel(tx) => match tx.try_send(packet) {
@@ -170,7 +194,7 @@ impl Link {
                     Err(io::Error::from_raw_os_error(libc::ENOTCONN))
                 }
             },
-            LinkTx::Tun(dev) => return write_tun(dev, &self.counters, packet),
+            LinkTx::Tun(dev) => return write_tun(dev, &self.counters, packet, &hdr),
         };
         match result {
             Ok(()) => self.counters.count_tx(len),
@@ -183,7 +207,7 @@ impl Link {
     pub fn recv_timeout(&self, timeout: Duration) -> Option<Packet> {
         let packet = match &self.rx {
             LinkRx::Queue(rx) => rx.recv_timeout(timeout).ok()?,
-            LinkRx::Tun(rx) => rx.recv_timeout(timeout, &self.counters)?,
+            LinkRx::Tun(rx) => rx.recv_timeout(timeout, &self.counters)?.0,
         };
         self.counters.count_rx(packet.len() as u64);
         Some(packet)
@@ -191,12 +215,18 @@ impl Link {
 
     /// Receives one packet if one is waiting, without waiting.
     pub fn try_recv(&self) -> Option<Packet> {
-        let packet = match &self.rx {
-            LinkRx::Queue(rx) => rx.try_recv().ok()?,
+        self.recv_now().map(|(p, _)| p)
+    }
+
+    /// `try_recv`, with whether the link vouches for the packet's TCP or
+    /// UDP checksum (an offloading TUN device's kernel may).
+    pub(crate) fn recv_now(&self) -> Option<(Packet, bool)> {
+        let (packet, vouched) = match &self.rx {
+            LinkRx::Queue(rx) => (rx.try_recv().ok()?, false),
             LinkRx::Tun(rx) => rx.try_recv(&self.counters)?,
         };
         self.counters.count_rx(packet.len() as u64);
-        Some(packet)
+        Some((packet, vouched))
     }
 
     /// The fd a TUN link is read from, for a poll thread that waits on it
@@ -254,18 +284,24 @@ pub(crate) struct Deferred {
     dev: Arc<tun::TunDevice>,
     counters: Arc<LinkCounters>,
     packet: Packet,
+    hdr: VnetHdr,
 }
 
 impl Deferred {
     /// Writes it; a failed write is counted (tx_errs), as `Link::send` counts.
     pub(crate) fn write(self) {
-        let _ = write_tun(&self.dev, &self.counters, self.packet);
+        let _ = write_tun(&self.dev, &self.counters, self.packet, &self.hdr);
     }
 }
 
-fn write_tun(dev: &tun::TunDevice, counters: &LinkCounters, packet: Packet) -> io::Result<()> {
+fn write_tun(
+    dev: &tun::TunDevice,
+    counters: &LinkCounters,
+    packet: Packet,
+    hdr: &VnetHdr,
+) -> io::Result<()> {
     let len = packet.len() as u64;
-    let result = dev.write(&packet);
+    let result = dev.write(&packet, hdr);
     pool::recycle(packet);
     match result {
         Ok(()) => counters.count_tx(len),
@@ -283,9 +319,10 @@ pub(crate) struct TunInput {
 }
 
 impl TunInput {
-    pub(crate) fn try_recv(&self) -> Option<Packet> {
-        let packet = self.rx.try_recv(&self.counters)?;
+    /// As `Link::recv_now`.
+    pub(crate) fn try_recv(&self) -> Option<(Packet, bool)> {
+        let (packet, vouched) = self.rx.try_recv(&self.counters)?;
         self.counters.count_rx(packet.len() as u64);
-        Some(packet)
+        Some((packet, vouched))
     }
 }

@@ -1,17 +1,23 @@
 //! The TUN link: the stack reads and writes the device directly (it is
 //! non-blocking); a waker thread tells the poll thread when an empty device
 //! has packets again. The OS calls live in `crate::os`.
+//!
+//! By default the device carries offloads (a virtio-net header per packet,
+//! `vnet.rs`): the host kernel sends TCP as segments of up to 64 KiB whose
+//! checksums it vouches for, and takes the same from the stack, so that a
+//! 1500-byte MTU costs the stack no more per byte than a 64 KiB one.
 
+use super::vnet::VnetHdr;
 use super::{Link, LinkCounters, LinkKind, LinkRx, LinkTx, Packet};
+use crate::os::tun::VNET_HDR_LEN;
 use crate::os::{EventFd, Readiness};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tun_tap::{Iface, Mode};
 
 /// Largest packet a TUN read can return (IPv4's and IPv6's 16-bit payload lengths).
 const MAX_PACKET: usize = 65_535 + 40;
@@ -26,13 +32,25 @@ pub struct TunInfo {
 }
 
 pub(crate) struct TunDevice {
-    iface: Iface,
+    fd: OwnedFd,
     info: TunInfo,
+    /// Packets carry a virtio-net header, and the device takes offloads.
+    offload: bool,
 }
 
 impl TunDevice {
-    pub(super) fn write(&self, packet: &[u8]) -> io::Result<()> {
-        let n = self.iface.send(packet)?;
+    /// Writes one packet; `hdr` is what the kernel should do with it (on a
+    /// device without offloads it must ask for nothing).
+    pub(super) fn write(&self, packet: &[u8], hdr: &VnetHdr) -> io::Result<()> {
+        let bytes = hdr.bytes();
+        let head = if self.offload {
+            Some(&bytes)
+        } else if *hdr == VnetHdr::default() {
+            None
+        } else {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        };
+        let n = crate::os::tun::write_packet(self.fd.as_raw_fd(), head, packet)?;
         if n == packet.len() {
             Ok(())
         } else {
@@ -42,6 +60,10 @@ impl TunDevice {
 
     pub(super) fn info(&self) -> TunInfo {
         self.info.clone()
+    }
+
+    pub(super) fn offload(&self) -> bool {
+        self.offload
     }
 }
 
@@ -65,7 +87,7 @@ impl TunRx {
     }
 
     pub(super) fn fd(&self) -> RawFd {
-        self.device.iface.as_raw_fd()
+        self.device.fd.as_raw_fd()
     }
 
     /// Whether the poll thread waits on the fd itself. Leaving that mode
@@ -79,9 +101,10 @@ impl TunRx {
         }
     }
 
-    /// The next packet, if the device holds one. When it is empty, the waker
-    /// is rearmed.
-    pub(super) fn try_recv(&self, counters: &LinkCounters) -> Option<Packet> {
+    /// The next packet, if the device holds one, and whether the kernel
+    /// vouches for its TCP or UDP checksum. When it is empty, the waker is
+    /// rearmed.
+    pub(super) fn try_recv(&self, counters: &LinkCounters) -> Option<(Packet, bool)> {
         // The readiness signal is spent by reading; reading to the end rearms it.
         let _ = self.ready.try_recv();
         loop {
@@ -89,8 +112,10 @@ impl TunRx {
             // The buffer is back in the pool by the end of the round (ingress
             // copies what it keeps), so its size costs little.
             let mut packet = super::pool::empty(MAX_PACKET);
-            match crate::os::read_to_spare(self.fd(), &mut packet) {
-                Ok(_) => return Some(packet),
+            let mut hdr = [0; VNET_HDR_LEN];
+            let head = self.device.offload.then_some(&mut hdr);
+            match crate::os::tun::read_packet(self.fd(), head, &mut packet) {
+                Ok(_) => return Some((packet, VnetHdr::parse(&hdr).checksum_vouched())),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                     super::pool::recycle(packet);
                     continue;
@@ -113,7 +138,7 @@ impl TunRx {
         &self,
         timeout: Duration,
         counters: &LinkCounters,
-    ) -> Option<Packet> {
+    ) -> Option<(Packet, bool)> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(p) = self.try_recv(counters) {
@@ -141,17 +166,16 @@ impl Drop for TunReader {
     }
 }
 
-pub(super) fn open(name: &str) -> io::Result<Link> {
+pub(super) fn open(name: &str, offload: bool) -> io::Result<Link> {
     if name.is_empty() || name.len() > 15 {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
-    let iface = Iface::without_packet_info(name, Mode::Tun)?;
+    let (fd, name) = crate::os::tun::open(name, offload)?;
     let info = TunInfo {
-        name: iface.name().to_string(),
-        os_ifindex: crate::os::if_nametoindex(iface.name())?,
+        os_ifindex: crate::os::if_nametoindex(&name)?,
+        name,
     };
-    crate::os::set_nonblocking(iface.as_raw_fd())?;
-    let device = Arc::new(TunDevice { iface, info });
+    let device = Arc::new(TunDevice { fd, info, offload });
     let counters = Arc::new(LinkCounters::default());
     let stop = Arc::new(EventFd::new()?);
     let (ready_tx, ready_rx) = bounded(1);
@@ -182,7 +206,7 @@ pub(super) fn open(name: &str) -> io::Result<Link> {
 /// Until stopped (or the link is gone): wait for the device to hold a
 /// packet, say so once, and wait for the stack to have read it empty.
 fn wake_loop(device: &TunDevice, stop: &EventFd, ready: &Sender<()>, rearm: &Receiver<()>) {
-    let fd = device.iface.as_raw_fd();
+    let fd = device.fd.as_raw_fd();
     loop {
         match crate::os::wait_readable(fd, stop.as_raw_fd()) {
             Ok(Readiness::Readable) => {}

@@ -6,6 +6,7 @@ pub mod mountns;
 pub mod netns;
 pub mod packet;
 pub mod signal;
+pub mod tun;
 
 use std::ffi::CString;
 use std::io;
