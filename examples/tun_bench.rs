@@ -3,7 +3,8 @@
 //!
 //!   kernel   the kernel's own TCP over a veth pair between two namespaces
 //!   smoltcp  a bare smoltcp poll loop on a TUN device (no threads, no API)
-//!   sandnet  a sandnet Stack on a TUN device
+//!   sandnet  a sandnet Stack on a TUN device (with offloads, as `Link::tun`)
+//!   sandnet-plain  the same on a TUN device without offloads
 //!
 //! `in` is kernel -> stack, `out` is stack -> kernel (for `kernel`, both are
 //! namespace A -> namespace B). Needs root: everything happens in private
@@ -27,7 +28,7 @@ pub enum Dir {
 }
 
 const USAGE: &str =
-    "usage: tun_bench kernel|smoltcp|sandnet in|out [--mib N] [--mtu BYTES] [--buffer BYTES]";
+    "usage: tun_bench kernel|smoltcp|sandnet|sandnet-plain in|out [--mib N] [--mtu BYTES] [--buffer BYTES]";
 
 /// CPU time of the whole process (every thread, both ends of the transfer:
 /// the kernel's work for its sockets is charged to the threads that call it
@@ -96,7 +97,8 @@ fn main() -> ExitCode {
     let result = match mode.as_str() {
         "kernel" => kernel::veth(mib, mtu),
         "smoltcp" => bare::run(mib, mtu, buffer, dir),
-        "sandnet" => stack::run(mib, mtu, buffer, dir),
+        "sandnet" => stack::run(mib, mtu, buffer, dir, true),
+        "sandnet-plain" => stack::run(mib, mtu, buffer, dir, false),
         other => {
             eprintln!("tun_bench: unknown mode {other:?}\n{USAGE}");
             return ExitCode::from(2);

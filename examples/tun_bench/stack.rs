@@ -10,10 +10,17 @@ use std::io::{self, Read, Write};
 const KERNEL: &str = "10.79.0.1";
 const STACK: &str = "10.79.0.2";
 
-/// Bytes per second for `mib` MiB in direction `dir`, socket buffers of `buffer` bytes.
-pub fn run(mib: u64, mtu: u32, buffer: usize, dir: Dir) -> io::Result<f64> {
+/// Bytes per second for `mib` MiB in direction `dir`, socket buffers of
+/// `buffer` bytes, on a TUN device with offloads or without.
+pub fn run(mib: u64, mtu: u32, buffer: usize, dir: Dir, offloads: bool) -> io::Result<f64> {
     let ns = NetNs::new()?;
-    let link = ns.run(|| Link::tun("sn0"))?;
+    let link = ns.run(move || {
+        if offloads {
+            Link::tun("sn0")
+        } else {
+            Link::tun_without_offloads("sn0")
+        }
+    })?;
     ns.ip(&["addr", "add", &format!("{KERNEL}/24"), "dev", "sn0"])?;
     ns.ip(&["link", "set", "sn0", "mtu", &mtu.to_string(), "up"])?;
     let stack = Stack::new()?;
