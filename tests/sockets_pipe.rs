@@ -81,10 +81,23 @@ fn both_ways_without_retransmission(a: &Stack, b: &Stack) {
         let (x, y) = (a.statistics().snmp.tcp, b.statistics().snmp.tcp);
         x.OutSegs == y.InSegs && y.OutSegs == x.InSegs
     };
-    assert!(support::kernel::eventually(
-        Duration::from_secs(5),
-        conserved
-    ));
+    if !support::kernel::eventually(Duration::from_secs(5), conserved) {
+        // Say which count broke: a drop on the link, or a retransmission
+        // (seen twice by the receiver, counted once as sent).
+        let (x, y) = (a.statistics(), b.statistics());
+        panic!(
+            "segments not conserved: a out {} in {} retrans {} link drops {}; \
+             b out {} in {} retrans {} link drops {}",
+            x.snmp.tcp.OutSegs,
+            x.snmp.tcp.InSegs,
+            x.snmp.tcp.RetransSegs,
+            x.dev.values().map(|d| d.tx_drop).sum::<u64>(),
+            y.snmp.tcp.OutSegs,
+            y.snmp.tcp.InSegs,
+            y.snmp.tcp.RetransSegs,
+            y.dev.values().map(|d| d.tx_drop).sum::<u64>(),
+        );
+    }
     let (sa_, sb) = (a.statistics().snmp.tcp, b.statistics().snmp.tcp);
     assert_eq!(sa_.RetransSegs + sb.RetransSegs, 0);
 }

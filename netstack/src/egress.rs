@@ -114,24 +114,23 @@ fn route_and_send(state: &mut State, mut packet: Packet) -> Option<Packet> {
         _ => {}
     }
     if let Some(cut) = cut_here {
+        // Linux counts the packet once on its way to the device, which
+        // then cuts it (validate_xmit_skb).
+        if v4 {
+            state.snmp.ip.OutTransmits += 1;
+        } else {
+            state.snmp6.ip6.Ip6OutTransmits += 1;
+        }
         let later = &mut state.tun_out;
-        let (ip, ip6) = (&mut state.snmp.ip, &mut state.snmp6.ip6);
         crate::gso::segment_tcp(
             &packet,
             &v,
             usize::from(cut.hdr_len),
             usize::from(cut.gso_size),
-            |segment| {
-                if v4 {
-                    ip.OutTransmits += 1;
-                } else {
-                    ip6.Ip6OutTransmits += 1;
-                }
-                match later.as_mut() {
-                    Some(later) => nic.link.send_or_defer(segment, VnetHdr::default(), later),
-                    None => {
-                        let _ = nic.link.send_owned(segment, VnetHdr::default());
-                    }
+            |segment| match later.as_mut() {
+                Some(later) => nic.link.send_or_defer(segment, VnetHdr::default(), later),
+                None => {
+                    let _ = nic.link.send_owned(segment, VnetHdr::default());
                 }
             },
         );
