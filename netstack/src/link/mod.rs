@@ -65,16 +65,21 @@ impl LinkKind {
     }
 }
 
+/// A packet on a queue link, and whether a stack's egress sent it: then
+/// its checksums were written by the stack itself, and the receiving stack
+/// need not verify them (a packet sent with `Link::send` is verified).
+pub(crate) type Frame = (Packet, bool);
+
 /// The transmit half of a link.
 pub(crate) enum LinkTx {
-    Channel(Sender<Packet>),
+    Channel(Sender<Frame>),
     Tun(Arc<tun::TunDevice>),
 }
 
 /// The receive half of a link.
 pub(crate) enum LinkRx {
     /// Packets queued by the other end (a pipe, lo).
-    Queue(Receiver<Packet>),
+    Queue(Receiver<Frame>),
     /// A device the stack reads itself; its waker says when it has packets.
     /// Shared with the poll thread, which reads it without the stack's lock
     /// (`TunInput`).
@@ -83,7 +88,7 @@ pub(crate) enum LinkRx {
 
 /// What the poll thread sleeps on for one link.
 pub(crate) enum Waitable {
-    Queue(Receiver<Packet>),
+    Queue(Receiver<Frame>),
     Tun(Receiver<()>),
 }
 
@@ -157,7 +162,7 @@ impl Link {
     /// Sends one packet. A full queue or a failed device write is counted
     /// (tx_drop, tx_errs) and reported, never a panic.
     pub fn send(&self, packet: &[u8]) -> io::Result<()> {
-        self.send_owned(pool::copy_of(packet), VnetHdr::default())
+        self.send_frame(pool::copy_of(packet), VnetHdr::default(), false)
     }
 
     /// `send_owned`, except that a packet for a TUN device is put in `later`
@@ -178,14 +183,19 @@ impl Link {
         }
     }
 
-    /// Sends one packet; `hdr` asks an offloading TUN device to complete
-    /// its checksum or cut it into segments (other links carry none).
+    /// Sends one packet from a stack's egress; `hdr` asks an offloading TUN
+    /// device to complete its checksum or cut it into segments (other links
+    /// carry none).
     pub(crate) fn send_owned(&self, packet: Packet, hdr: VnetHdr) -> io::Result<()> {
+        self.send_frame(packet, hdr, true)
+    }
+
+    fn send_frame(&self, packet: Packet, hdr: VnetHdr, from_stack: bool) -> io::Result<()> {
         let len = packet.len() as u64;
         let result = match &self.tx {
-            LinkTx::Channel(tx) => match tx.try_send(packet) {
+            LinkTx::Channel(tx) => match tx.try_send((packet, from_stack)) {
                 Ok(()) => Ok(()),
-                Err(TrySendError::Full(p)) => {
+                Err(TrySendError::Full((p, _))) => {
                     pool::recycle(p);
                     self.counters.add(|s| &mut s.tx_drop, 1);
                     return Err(io::Error::from_raw_os_error(libc::ENOBUFS));
@@ -206,7 +216,7 @@ impl Link {
     /// Receives one packet, waiting at most `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Option<Packet> {
         let packet = match &self.rx {
-            LinkRx::Queue(rx) => rx.recv_timeout(timeout).ok()?,
+            LinkRx::Queue(rx) => rx.recv_timeout(timeout).ok()?.0,
             LinkRx::Tun(rx) => rx.recv_timeout(timeout, &self.counters)?.0,
         };
         self.counters.count_rx(packet.len() as u64);
@@ -219,10 +229,11 @@ impl Link {
     }
 
     /// `try_recv`, with whether the link vouches for the packet's TCP or
-    /// UDP checksum (an offloading TUN device's kernel may).
+    /// UDP checksum: an offloading TUN device's kernel may, and a queue
+    /// link does for what another stack's egress sent.
     pub(crate) fn recv_now(&self) -> Option<(Packet, bool)> {
         let (packet, vouched) = match &self.rx {
-            LinkRx::Queue(rx) => (rx.try_recv().ok()?, false),
+            LinkRx::Queue(rx) => rx.try_recv().ok()?,
             LinkRx::Tun(rx) => rx.try_recv(&self.counters)?,
         };
         self.counters.count_rx(packet.len() as u64);
