@@ -164,8 +164,9 @@ fn hold_idle(
 }
 
 /// Lets a stack see its idle connections idle: it parks a connection that
-/// stayed unchanged between two of its once-a-second scans, and scans only
-/// while rounds run, so a few rounds over 2.5 s (a datagram to itself each).
+/// stayed unchanged between two of its scans (one per 100 ms at most), and
+/// scans only while rounds run, so a few rounds over 2.5 s (a datagram to
+/// itself each).
 fn settle(stack: &Stack) -> std::io::Result<()> {
     let udp = UdpSocket::bind(stack, ([127, 0, 0, 1], 0).into())?;
     let me = udp.local_addr()?;

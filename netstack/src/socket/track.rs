@@ -2,7 +2,7 @@
 //! poll round and socket call: Linux's TCP counters, the error a connection
 //! reports (sk_err), and freeing connections nobody holds any more.
 
-use super::set::SocketHandle;
+use super::set::{SocketHandle, StateChanges};
 use super::table::{Body, Child};
 use crate::state::State;
 use crate::wire::IpView;
@@ -52,18 +52,22 @@ fn finished(sockets: &super::set::Sockets, h: SocketHandle) -> bool {
     s.state() == T::Closed && s.local_endpoint().is_none()
 }
 
-/// Runs after every poll round; walks the table only when a socket may have
-/// changed state (`Sockets::states_changed`).
+/// Runs after every poll round; looks at the sockets whose state may have
+/// changed (`Sockets::state_changes`), and at nothing when none did.
 pub(crate) fn observe(state: &mut State) {
-    if !state.sockets.states_changed() {
-        return;
-    }
+    let only = match state.sockets.state_changes() {
+        StateChanges::None => return,
+        StateChanges::All => None,
+        StateChanges::Some(list) => Some(list),
+    };
+    // Whether socket `h` may have changed (its state is then read).
+    let may_have = |h: &SocketHandle| only.as_ref().is_none_or(|l| l.binary_search(h).is_ok());
     let mut changes: Vec<(T, T, bool)> = Vec::new();
     {
         let State { table, sockets, .. } = &mut *state;
         for e in table.entries_mut() {
             match &mut e.body {
-                Body::Tcp(c) => {
+                Body::Tcp(c) if may_have(&c.handle) => {
                     let now = sockets.get::<tcp::Socket>(c.handle).state();
                     if now != c.last {
                         if now == T::Closed && c.err.is_none() {
@@ -74,7 +78,7 @@ pub(crate) fn observe(state: &mut State) {
                     }
                 }
                 Body::Listener(l) => {
-                    for child in &mut l.children {
+                    for child in l.children.iter_mut().filter(|c| may_have(&c.handle)) {
                         let now = sockets.get::<tcp::Socket>(child.handle).state();
                         if now != child.last {
                             if synchronized(now) && !synchronized(child.last) {
@@ -91,13 +95,16 @@ pub(crate) fn observe(state: &mut State) {
                 _ => {}
             }
         }
-        for o in &mut table.orphans {
+        for o in table.orphans.iter_mut().filter(|o| may_have(&o.handle)) {
             let now = sockets.get::<tcp::Socket>(o.handle).state();
             if now != o.last {
                 changes.push((o.last, now, false));
                 o.last = now;
             }
         }
+    }
+    if let Some(list) = only {
+        state.sockets.reuse_changes(list);
     }
     for (from, to, passive) in changes {
         count(state, from, to, passive);
