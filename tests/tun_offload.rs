@@ -198,7 +198,7 @@ fn large_segments_are_cut_in_software_when_their_route_moves_to_a_nic_without_of
         let host = ip(kernel_addr);
         let spec = RouteSpec::new(host, if host.is_ipv4() { 32 } else { 128 }).dev(plain);
         bed.stack.add_route(spec.clone()).unwrap();
-        let before = plain_row(&bed, PLAIN);
+        let before = bed.kernel_dev_row_of(PLAIN);
         let sender = std::thread::spawn(move || {
             let sent = send_stream(&conn, 10, BULK).unwrap();
             conn.shutdown(Shutdown::Write).unwrap();
@@ -206,8 +206,8 @@ fn large_segments_are_cut_in_software_when_their_route_moves_to_a_nic_without_of
         });
         let got = recv_stream(&kernel).unwrap();
         assert_eq!(got, (BULK, sender.join().unwrap()), "{stack_addr}: intact");
-        let now = plain_row(&bed, PLAIN);
-        let (bytes, packets) = (now.0 - before.0, now.1 - before.1);
+        let now = bed.kernel_dev_row_of(PLAIN);
+        let (bytes, packets) = (now[0] - before[0], now[1] - before[1]);
         assert!(
             bytes as usize >= BULK,
             "{stack_addr}: the data left by {PLAIN}"
@@ -218,21 +218,4 @@ fn large_segments_are_cut_in_software_when_their_route_moves_to_a_nic_without_of
         );
         bed.stack.remove_route(spec).unwrap();
     }
-}
-
-/// The kernel's (rx bytes, rx packets) on device `dev`: what the stack sent it.
-fn plain_row(bed: &TunBed, dev: &str) -> (u64, u64) {
-    let text = bed.ns.read_file("/proc/net/dev").unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.trim_start().starts_with(&format!("{dev}:")))
-        .expect("a row for the device");
-    let n: Vec<u64> = line
-        .split_once(':')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .map(|n| n.parse().unwrap())
-        .collect();
-    (n[0], n[1])
 }

@@ -120,11 +120,16 @@ impl TunBed {
 
     /// The kernel's /proc/net/dev row for the TUN, as 16 numbers.
     pub fn kernel_dev_row(&self) -> Vec<u64> {
+        self.kernel_dev_row_of(DEV)
+    }
+
+    /// The kernel's /proc/net/dev row for its device `dev`, as 16 numbers.
+    pub fn kernel_dev_row_of(&self, dev: &str) -> Vec<u64> {
         let text = self.ns.read_file("/proc/net/dev").unwrap();
         let line = text
             .lines()
-            .find(|l| l.trim_start().starts_with(&format!("{DEV}:")))
-            .expect("a row for the TUN");
+            .find(|l| l.trim_start().starts_with(&format!("{dev}:")))
+            .expect("a row for the device");
         line.split_once(':')
             .unwrap()
             .1
