@@ -214,8 +214,9 @@ struct TcpOffload {
 
 /// Whether a TCP segment must be cut to the NIC's MTU, and into how many:
 /// each carries the same headers and at most what the MTU leaves of the
-/// payload. A peer's MSS is never smaller (ingress offers it big segments
-/// only when it takes full-sized ones).
+/// payload, which is less than the segment carried, so less than the
+/// peer's MSS. This happens when a connection's route moved to a NIC with
+/// a smaller MTU (gso.rs).
 fn tcp_offload(packet: &[u8], v: &wire::IpView, mtu: u32) -> TcpOffload {
     let plain = TcpOffload {
         hdr: VnetHdr::default(),

@@ -1,8 +1,10 @@
 //! Software segmentation: a TCP segment larger than its NIC's MTU, cut into
 //! segments that fit, as Linux's tcp_gso_segment does for a device without
-//! TSO. smoltcp emits such segments when ingress offered it a 64 KiB MSS
-//! for a peer behind an offloading TUN (ingress.rs) and the connection's
-//! route has since moved to a NIC that takes no offloads.
+//! TSO. smoltcp sizes a connection's segments by the MSS ingress clamped
+//! to the MTU of the NIC the connection began on; when its route later
+//! moves to a NIC with a smaller MTU, its segments no longer fit. Cut, they
+//! still arrive (Linux would re-derive the MSS from the new route); dropped,
+//! they would be sent again at the same size for ever.
 
 use crate::link::{pool, Packet};
 use crate::wire::{self, IpView};

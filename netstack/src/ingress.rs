@@ -18,7 +18,7 @@ pub(crate) fn accept(state: &mut State, ifindex: u32, packet: &mut Vec<u8>, vouc
         nic.link.counters().add(|s| &mut s.rx_drop, 1);
         return false;
     }
-    let (on_loopback, mtu, offloads) = (nic.is_loopback(), nic.mtu, nic.link.offloads());
+    let (on_loopback, mtu) = (nic.is_loopback(), nic.mtu);
     let rx = Rx {
         on_loopback,
         // lo's packets never left this stack's memory: Linux's lo marks
@@ -32,18 +32,10 @@ pub(crate) fn accept(state: &mut State, ifindex: u32, packet: &mut Vec<u8>, vouc
         _ => accept_v4(state, rx, packet),
     };
     if accepted {
+        // Never send a peer segments larger than this NIC carries. (On an
+        // offloading TUN they leave merged, in GSO packets: link/coalesce.rs.)
         if let Some(v) = wire::view(packet).filter(|v| v.proto == PROTO_TCP) {
-            let nic_mss = wire::mss_for(mtu, v.src.is_ipv4());
-            if offloads {
-                // The device cuts what smoltcp sends to the MTU (egress.rs):
-                // a peer that takes full-sized segments is offered 64 KiB
-                // ones. One that asked for less keeps what it asked for.
-                let most = wire::mss_for(65_535, v.src.is_ipv4());
-                wire::rewrite_mss(packet, &v, |m| if m >= nic_mss { most } else { m });
-            } else {
-                // Never send a peer segments larger than this NIC carries.
-                wire::clamp_mss(packet, &v, nic_mss);
-            }
+            wire::clamp_mss(packet, &v, wire::mss_for(mtu, v.src.is_ipv4()));
         }
     }
     accepted

@@ -3,7 +3,7 @@
 //! link -> ingress -> smoltcp -> egress -> link under the stack's lock.
 
 use crate::device::Router;
-use crate::link::{Deferred, LinkKind, Packet, TunInput, Waitable};
+use crate::link::{Coalescer, Deferred, LinkKind, Packet, TunInput, Waitable};
 use crate::os::EventFd;
 use crate::state::State;
 use crate::waiters::release;
@@ -114,6 +114,7 @@ pub(crate) fn run(state: Arc<Mutex<State>>, wake: Receiver<()>, wake_fd: Arc<Wak
         // A round that left packets on a link runs again without sleeping.
         let mut more = false;
         let mut out = Vec::new();
+        let mut coalescer = Coalescer::default();
         let wake_index = sel.recv(&wake);
         loop {
             let delay = {
@@ -137,7 +138,7 @@ pub(crate) fn run(state: Arc<Mutex<State>>, wake: Receiver<()>, wake_fd: Arc<Wak
                 // Every Stack handle is gone.
                 return;
             }
-            match round(&state, &mut out, None) {
+            match round(&state, &mut out, &mut coalescer, None) {
                 Some(again) => more = again,
                 None => return,
             }
@@ -174,6 +175,7 @@ fn run_polled(state: &Mutex<State>, wake: &Receiver<()>, wake_fd: &WakeFd) -> bo
     // A wake-up sent on the channel before the switch is not lost: one round now.
     let mut more = true;
     let mut out = Vec::new();
+    let mut coalescer = Coalescer::default();
     let mut inbox = Vec::new();
     loop {
         let delay = {
@@ -211,7 +213,7 @@ fn run_polled(state: &Mutex<State>, wake: &Receiver<()>, wake_fd: &WakeFd) -> bo
                 inbox.push((*ifindex, packet, vouched));
             }
         }
-        match round(state, &mut out, Some(&mut inbox)) {
+        match round(state, &mut out, &mut coalescer, Some(&mut inbox)) {
             Some(again) => more = again || full,
             None => return true,
         }
@@ -235,6 +237,7 @@ fn run_polled(state: &Mutex<State>, wake: &Receiver<()>, wake_fd: &WakeFd) -> bo
 fn round(
     state: &Mutex<State>,
     out: &mut Vec<Deferred>,
+    coalescer: &mut Coalescer<Deferred>,
     inbox: Option<&mut Vec<(u32, Packet, bool)>>,
 ) -> Option<bool> {
     let mut s = lock(state);
@@ -256,9 +259,9 @@ fn round(
         *inbox = s.tun_in.take().unwrap_or_default();
     }
     release(s);
-    for packet in out.drain(..) {
-        packet.write();
-    }
+    // Consecutive segments of a connection go as one packet where the
+    // device takes offloads (link/coalesce.rs).
+    coalescer.write_all(out);
     again
 }
 

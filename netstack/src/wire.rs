@@ -178,12 +178,6 @@ pub fn plain_checksum_ok(data: &[u8]) -> bool {
 /// for every NIC, so the stack clamps the MSS to each NIC's MTU here, as
 /// Linux derives it from the route's.
 pub fn clamp_mss(packet: &mut [u8], v: &IpView, max: u16) -> bool {
-    rewrite_mss(packet, v, |m| m.min(max))
-}
-
-/// Replaces the MSS option of a TCP SYN by `to(mss)` and fixes the TCP
-/// checksum; returns whether it changed anything.
-pub fn rewrite_mss(packet: &mut [u8], v: &IpView, to: impl FnOnce(u16) -> u16) -> bool {
     let Some(seg) = packet.get_mut(v.payload_start..v.payload_end) else {
         return false;
     };
@@ -207,11 +201,10 @@ pub fn rewrite_mss(packet: &mut [u8], v: &IpView, to: impl FnOnce(u16) -> u16) -
                 }
                 if kind == 2 && len == 4 {
                     let mss = u16::from_be_bytes([seg[i + 2], seg[i + 3]]);
-                    let new = to(mss);
-                    if new == mss {
+                    if mss <= max {
                         return false;
                     }
-                    seg[i + 2..i + 4].copy_from_slice(&new.to_be_bytes());
+                    seg[i + 2..i + 4].copy_from_slice(&max.to_be_bytes());
                     seg[16] = 0;
                     seg[17] = 0;
                     let pseudo = checksum::pseudo_header(

@@ -3,6 +3,7 @@
 //! that never blocks. The link counts what crosses it, as a driver fills
 //! /proc/net/dev.
 
+mod coalesce;
 mod counters;
 mod loopback;
 mod pipe;
@@ -10,6 +11,7 @@ pub(crate) mod pool;
 mod tun;
 pub(crate) mod vnet;
 
+pub(crate) use coalesce::Coalescer;
 pub use counters::LinkCounters;
 pub use tun::TunInfo;
 pub(crate) use vnet::VnetHdr;
