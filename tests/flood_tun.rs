@@ -38,6 +38,7 @@ const LIMITS: Limits = Limits {
     tcp_send_buffer: 128 << 10,
     dgram_recv_buffer: 64 << 10,
     max_backlog: 64,
+    fin_timeout: Duration::from_secs(60),
 };
 const BACKLOG: usize = 16;
 

@@ -143,3 +143,44 @@ fn the_listen_backlog_is_clamped_to_the_stack_cap() {
         .unwrap();
     assert_eq!(row.tx_queue, 32, "a listener's row shows its backlog");
 }
+
+#[test]
+fn an_orphan_whose_peer_never_closes_is_reset_after_the_fin_timeout() {
+    let (a, b) = pair();
+    // Room for one connection's buffers.
+    b.set_limits(Limits {
+        fin_timeout: Duration::from_secs(1),
+        max_buffer_bytes: Limits::default().tcp_bytes(),
+        ..Limits::default()
+    })
+    .unwrap();
+    // A listener that never accepts: its connection answers our FIN with an
+    // ACK and never sends its own.
+    let _l = TcpListener::bind(&a, sa(A_V4, 9200)).unwrap();
+    let c = TcpStream::connect(&b, sa(A_V4, 9200)).unwrap();
+    let local = c.local_addr().unwrap();
+    let state = || {
+        b.sockets()
+            .into_iter()
+            .find(|r| r.local == local)
+            .map(|r| r.state)
+    };
+    drop(c);
+    assert!(
+        eventually(Duration::from_secs(5), || state()
+            == Some(sandnet::netstack::inet::tcp_state::FIN_WAIT2)),
+        "the closed connection waits in FIN_WAIT2"
+    );
+    // Its buffers are still held.
+    let nobody = sa("10.1.0.99", 9200);
+    let e = TcpStream::connect_nonblocking(&b, nobody).unwrap_err();
+    assert_eq!(errno(&e), libc::ENOBUFS);
+    // Then it gives up, as Linux does after tcp_fin_timeout, and its
+    // buffers go back to the budget.
+    assert!(
+        eventually(Duration::from_secs(5), || state().is_none()),
+        "still {:?}",
+        state()
+    );
+    TcpStream::connect_nonblocking(&b, nobody).unwrap();
+}

@@ -345,6 +345,7 @@ impl Bed {
                 tcp_send_buffer: 8192,
                 dgram_recv_buffer: 16384,
                 max_backlog: 4,
+                fin_timeout: std::time::Duration::from_secs(60),
             })
             .unwrap();
         // A short queue: its slots are allocated per input, and a full

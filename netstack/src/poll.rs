@@ -26,10 +26,16 @@ const STALL_PAUSE: Duration = Duration::from_millis(10);
 fn timer(s: &mut State) -> Option<Duration> {
     let now = s.now();
     let stalled = std::mem::take(&mut s.stalled);
+    let fin = crate::socket::next_fin_timeout(s)
+        .map(|at| Duration::from_micros(at.saturating_sub(now.total_micros()).max(0) as u64));
     let State { iface, sockets, .. } = s;
     let delay = sockets
         .poll_delay(iface, now)
         .map(|d| Duration::from_micros(d.total_micros()));
+    let delay = match (delay, fin) {
+        (Some(d), Some(f)) => Some(d.min(f)),
+        (d, f) => d.or(f),
+    };
     // A socket that repeated itself wants to send again at once, and would
     // again: its timer waits a little (packets and calls do not).
     if stalled {
@@ -317,6 +323,7 @@ pub(crate) fn step(s: &mut State) -> bool {
     let now = s.now();
     let mtu = s.max_mtu();
     s.sockets.unpark_due(now);
+    crate::socket::expire_fin_wait2(s);
     loop {
         {
             let State {

@@ -77,6 +77,11 @@ pub(crate) struct State {
     /// Highest sequence number sent per connection (local, remote), to tell
     /// retransmissions apart.
     pub tcp_sent: HashMap<(SocketAddr, SocketAddr), u32>,
+    /// When orphans that reached FIN_WAIT2 give up waiting for their peer
+    /// (stack clock, microseconds), earliest first, with the orphan's close
+    /// time to tell it from a later socket in the same slot (track.rs).
+    pub fin_timers:
+        std::collections::BinaryHeap<std::cmp::Reverse<(i64, crate::socket::SocketHandle, i64)>>,
     /// Rate limits on the ICMP errors the stack sends.
     pub icmp_limit: crate::ratelimit::IcmpLimiter,
     rng: u64,
@@ -138,6 +143,7 @@ impl State {
             manual_clock: None,
             table: SocketTable::new(crate::os::geteuid()),
             tcp_sent: HashMap::new(),
+            fin_timers: std::collections::BinaryHeap::new(),
             icmp_limit: Default::default(),
             rng: seed | 1,
             ip_id: seed as u16,

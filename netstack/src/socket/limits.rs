@@ -22,6 +22,10 @@ pub struct Limits {
     pub dgram_recv_buffer: usize,
     /// Connections a listener keeps waiting for `accept` at most (SOMAXCONN).
     pub max_backlog: usize,
+    /// How long a connection the program closed waits in FIN_WAIT2 for its
+    /// peer's FIN before it is reset and freed (net.ipv4.tcp_fin_timeout):
+    /// a peer that never closes cannot hold its buffers for ever.
+    pub fin_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -40,6 +44,7 @@ impl Default for Limits {
             tcp_send_buffer: 256 << 10,
             dgram_recv_buffer: 212_992,
             max_backlog: 4096,
+            fin_timeout: std::time::Duration::from_secs(60),
         }
     }
 }

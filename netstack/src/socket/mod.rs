@@ -35,5 +35,6 @@ pub(crate) use listen::on_syn;
 pub(crate) use ping::deliver_echo_reply;
 pub(crate) use ready::readiness;
 pub(crate) use rows::socket_rows;
+pub(crate) use set::SocketHandle;
 pub(crate) use table::SocketTable;
-pub(crate) use track::{curr_estab, observe, retransmitted};
+pub(crate) use track::{curr_estab, expire_fin_wait2, next_fin_timeout, observe, retransmitted};

@@ -7,6 +7,7 @@ use super::table::{Body, Child};
 use crate::state::State;
 use crate::wire::IpView;
 use smoltcp::socket::tcp::{self, State as T};
+use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
 use std::net::SocketAddr;
 
@@ -63,6 +64,7 @@ pub(crate) fn observe(state: &mut State) {
     // Whether socket `h` may have changed (its state is then read).
     let may_have = |h: &SocketHandle| only.as_ref().is_none_or(|l| l.binary_search(h).is_ok());
     let mut changes: Vec<(T, T, bool)> = Vec::new();
+    let mut fin_wait2: Vec<(SocketHandle, i64)> = Vec::new();
     {
         let State { table, sockets, .. } = &mut *state;
         for e in table.entries_mut() {
@@ -98,6 +100,9 @@ pub(crate) fn observe(state: &mut State) {
         for o in table.orphans.iter_mut().filter(|o| may_have(&o.handle)) {
             let now = sockets.get::<tcp::Socket>(o.handle).state();
             if now != o.last {
+                if now == T::FinWait2 {
+                    fin_wait2.push((o.handle, o.born));
+                }
                 changes.push((o.last, now, false));
                 o.last = now;
             }
@@ -106,10 +111,41 @@ pub(crate) fn observe(state: &mut State) {
     if let Some(list) = only {
         state.sockets.reuse_changes(list);
     }
+    let deadline = state.now().total_micros()
+        + i64::try_from(state.table.limits.fin_timeout.as_micros()).unwrap_or(i64::MAX / 2);
+    for (h, born) in fin_wait2 {
+        state.fin_timers.push(Reverse((deadline, h, born)));
+    }
     for (from, to, passive) in changes {
         count(state, from, to, passive);
     }
     reap(state);
+}
+
+/// Resets the orphans whose wait in FIN_WAIT2 has run out, as Linux's
+/// keepalive timer does past tcp_fin_timeout: smoltcp would wait for the
+/// peer's FIN for ever. The reset socket is freed by the next `observe`.
+pub(crate) fn expire_fin_wait2(state: &mut State) {
+    let now = state.now().total_micros();
+    while let Some(&Reverse((at, h, born))) = state.fin_timers.peek() {
+        if at > now {
+            break;
+        }
+        state.fin_timers.pop();
+        let waiting = state
+            .table
+            .orphans
+            .iter()
+            .any(|o| o.handle == h && o.born == born && o.last == T::FinWait2);
+        if waiting {
+            state.sockets.get_mut::<tcp::Socket>(h).abort();
+        }
+    }
+}
+
+/// When the next orphan in FIN_WAIT2 gives up (stack clock, microseconds).
+pub(crate) fn next_fin_timeout(state: &State) -> Option<i64> {
+    state.fin_timers.peek().map(|Reverse((at, _, _))| *at)
 }
 
 /// Frees orphans and children smoltcp is done with.
