@@ -74,21 +74,7 @@ mod tests {
     /// An IPv4 TCP segment from 10.0.0.1:1000 to 10.0.0.2:2000, seq 100,
     /// flags FIN|PSH|ACK|CWR, carrying `data`.
     fn segment(data: &[u8]) -> Vec<u8> {
-        let mut p = vec![0u8; 40];
-        p[0] = 0x45;
-        p[2..4].copy_from_slice(&((40 + data.len()) as u16).to_be_bytes());
-        p[4..6].copy_from_slice(&7u16.to_be_bytes());
-        p[8] = 64;
-        p[9] = wire::PROTO_TCP;
-        p[12..16].copy_from_slice(&[10, 0, 0, 1]);
-        p[16..20].copy_from_slice(&[10, 0, 0, 2]);
-        p[20..22].copy_from_slice(&1000u16.to_be_bytes());
-        p[22..24].copy_from_slice(&2000u16.to_be_bytes());
-        p[24..28].copy_from_slice(&100u32.to_be_bytes());
-        p[32] = 5 << 4;
-        p[33] = 0x80 | 0x10 | 0x08 | 0x01;
-        p.extend_from_slice(data);
-        p
+        wire::testing::tcp_v4(1000, 2000, 100, 0x80 | 0x10 | 0x08 | 0x01, data)
     }
 
     #[test]

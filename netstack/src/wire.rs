@@ -229,3 +229,28 @@ pub fn mss_for(mtu: u32, v4: bool) -> u16 {
     let headers = if v4 { 40 } else { 60 };
     mtu.saturating_sub(headers).min(u32::from(u16::MAX)) as u16
 }
+
+/// Hand-built packets for the unit tests of the modules that rewrite them.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// An IPv4 TCP segment from 10.0.0.1:`sport` to 10.0.0.2:`dport`, IP id 7,
+    /// with `flags`, a window of 1000 and `data`, its checksum left zero.
+    pub fn tcp_v4(sport: u16, dport: u16, seq: u32, flags: u8, data: &[u8]) -> Vec<u8> {
+        let mut p = vec![0u8; 40];
+        p[0] = 0x45;
+        p[2..4].copy_from_slice(&((40 + data.len()) as u16).to_be_bytes());
+        p[4..6].copy_from_slice(&7u16.to_be_bytes());
+        p[8] = 64;
+        p[9] = super::PROTO_TCP;
+        p[12..16].copy_from_slice(&[10, 0, 0, 1]);
+        p[16..20].copy_from_slice(&[10, 0, 0, 2]);
+        p[20..22].copy_from_slice(&sport.to_be_bytes());
+        p[22..24].copy_from_slice(&dport.to_be_bytes());
+        p[24..28].copy_from_slice(&seq.to_be_bytes());
+        p[32] = 5 << 4;
+        p[33] = flags;
+        p[34..36].copy_from_slice(&1000u16.to_be_bytes());
+        p.extend_from_slice(data);
+        p
+    }
+}

@@ -298,21 +298,7 @@ mod tests {
     /// 10.0.0.1:`sport` to 10.0.0.2:80 with ACK and `flags`, the pseudo
     /// checksum written and NEEDS_CSUM asked.
     fn seg(sport: u16, seq: u32, flags: u8, data: &[u8]) -> (Packet, VnetHdr) {
-        let mut p = vec![0u8; 40];
-        p[0] = 0x45;
-        p[2..4].copy_from_slice(&((40 + data.len()) as u16).to_be_bytes());
-        p[4..6].copy_from_slice(&7u16.to_be_bytes());
-        p[8] = 64;
-        p[9] = wire::PROTO_TCP;
-        p[12..16].copy_from_slice(&[10, 0, 0, 1]);
-        p[16..20].copy_from_slice(&[10, 0, 0, 2]);
-        p[20..22].copy_from_slice(&sport.to_be_bytes());
-        p[22..24].copy_from_slice(&80u16.to_be_bytes());
-        p[24..28].copy_from_slice(&seq.to_be_bytes());
-        p[32] = 5 << 4;
-        p[33] = 0x10 | flags;
-        p[34..36].copy_from_slice(&1000u16.to_be_bytes());
-        p.extend_from_slice(data);
+        let mut p = wire::testing::tcp_v4(sport, 80, seq, 0x10 | flags, data);
         let v = wire::view(&p).unwrap();
         let at = wire::fill_pseudo_checksum(&mut p, &v).unwrap();
         let hdr = VnetHdr {
