@@ -12,7 +12,7 @@ mod kernel;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use sandnet::netstack::os::netns::NetNs;
-use sandnet::netstack::{Link, PingSocket, Stack, TcpListener, TcpStream, UdpSocket};
+use sandnet::netstack::{Limits, Link, PingSocket, Stack, TcpListener, TcpStream, UdpSocket};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::time::Duration;
@@ -100,6 +100,28 @@ fn tcp_bulk(c: &mut Criterion) {
     g.bench_function("loopback_64MiB", |bench| {
         bench.iter_batched(
             || Stack::new().unwrap(),
+            |one| {
+                bulk_once(&one, &one, sa("127.0.0.1:10000"));
+                one
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    // The same with 1 MiB buffers (the default is 256 KiB): each hand-off
+    // between the writer, the poll thread and the reader carries four times
+    // as much (docs/PERFORMANCE.md, "In memory").
+    g.bench_function("loopback_1MiB_buffers_64MiB", |bench| {
+        bench.iter_batched(
+            || {
+                let one = Stack::new().unwrap();
+                one.set_limits(Limits {
+                    tcp_recv_buffer: 1 << 20,
+                    tcp_send_buffer: 1 << 20,
+                    ..one.limits()
+                })
+                .unwrap();
+                one
+            },
             |one| {
                 bulk_once(&one, &one, sa("127.0.0.1:10000"));
                 one
