@@ -127,12 +127,7 @@ fn route_and_send(state: &mut State, mut packet: Packet) -> Option<Packet> {
             &v,
             usize::from(cut.hdr_len),
             usize::from(cut.gso_size),
-            |segment| match later.as_mut() {
-                Some(later) => nic.link.send_or_defer(segment, VnetHdr::default(), later),
-                None => {
-                    let _ = nic.link.send_owned(segment, VnetHdr::default());
-                }
-            },
+            |segment| transmit(&nic.link, later, segment, VnetHdr::default()),
         );
         return Some(packet);
     }
@@ -156,14 +151,25 @@ fn route_and_send(state: &mut State, mut packet: Packet) -> Option<Packet> {
     } else {
         state.snmp6.ip6.Ip6OutTransmits += 1;
     }
-    // A full queue or failed write is counted by the link itself.
-    match state.tun_out.as_mut() {
-        Some(later) => nic.link.send_or_defer(packet, hdr, later),
+    transmit(&nic.link, &mut state.tun_out, packet, hdr);
+    None
+}
+
+/// Hands a packet to a NIC's link: for a TUN device, to the round's list of
+/// writes (`tun_out`) when the poll thread keeps one. A full queue or a
+/// failed write is counted by the link itself.
+fn transmit(
+    link: &crate::link::Link,
+    later: &mut Option<Vec<crate::link::Deferred>>,
+    packet: Packet,
+    hdr: VnetHdr,
+) {
+    match later.as_mut() {
+        Some(later) => link.send_or_defer(packet, hdr, later),
         None => {
-            let _ = nic.link.send_owned(packet, hdr);
+            let _ = link.send_owned(packet, hdr);
         }
     }
-    None
 }
 
 /// icmp_send's rate limits (see ratelimit.rs): whether an ICMP error may go

@@ -40,14 +40,9 @@ pub(crate) fn segment_tcp(
         p.extend_from_slice(chunk);
         let len = p.len();
         if v.dst.is_ipv4() {
-            p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
             p[4..6].copy_from_slice(&id.wrapping_add(i as u16).to_be_bytes());
-            p[10..12].fill(0);
-            let c = !smoltcp::wire::checksum::data(&p[..tcp]);
-            p[10..12].copy_from_slice(&c.to_be_bytes());
-        } else {
-            p[4..6].copy_from_slice(&((len - 40) as u16).to_be_bytes());
         }
+        wire::set_ip_length(&mut p, v.dst.is_ipv4());
         let at = seq.wrapping_add((i * per) as u32);
         p[tcp + 4..tcp + 8].copy_from_slice(&at.to_be_bytes());
         let mut f = flags;

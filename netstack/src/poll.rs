@@ -32,10 +32,7 @@ fn timer(s: &mut State) -> Option<Duration> {
     let delay = sockets
         .poll_delay(iface, now)
         .map(|d| Duration::from_micros(d.total_micros()));
-    let delay = match (delay, fin) {
-        (Some(d), Some(f)) => Some(d.min(f)),
-        (d, f) => d.or(f),
-    };
+    let delay = delay.into_iter().chain(fin).min();
     // A socket that repeated itself wants to send again at once, and would
     // again: its timer waits a little (packets and calls do not).
     if stalled {

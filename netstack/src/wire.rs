@@ -98,15 +98,19 @@ pub fn view(p: &[u8]) -> Option<IpView> {
     }
 }
 
-/// RFC 1071 check of an upper-layer checksum with its pseudo-header.
-pub fn l4_checksum_ok(v: &IpView, payload: &[u8]) -> bool {
-    let pseudo = checksum::pseudo_header(
+/// The sum of an upper-layer pseudo-header for `len` bytes of `v.proto`.
+fn pseudo_sum(v: &IpView, len: usize) -> u16 {
+    checksum::pseudo_header(
         &v.src.into(),
         &v.dst.into(),
         IpProtocol::from(v.proto),
-        payload.len() as u32,
-    );
-    checksum::combine(&[pseudo, checksum::data(payload)]) == 0xffff
+        len as u32,
+    )
+}
+
+/// RFC 1071 check of an upper-layer checksum with its pseudo-header.
+pub fn l4_checksum_ok(v: &IpView, payload: &[u8]) -> bool {
+    checksum::combine(&[pseudo_sum(v, payload.len()), checksum::data(payload)]) == 0xffff
 }
 
 /// Where a TCP or UDP checksum lies within its header.
@@ -134,13 +138,7 @@ pub fn fill_l4_checksum(packet: &mut [u8], v: &IpView) {
         return;
     }
     seg[at..at + 2].fill(0);
-    let pseudo = checksum::pseudo_header(
-        &v.src.into(),
-        &v.dst.into(),
-        IpProtocol::from(v.proto),
-        seg.len() as u32,
-    );
-    let mut c = !checksum::combine(&[pseudo, checksum::data(seg)]);
+    let mut c = !checksum::combine(&[pseudo_sum(v, seg.len()), checksum::data(seg)]);
     if c == 0 && v.proto == PROTO_UDP {
         // A zero UDP checksum means "none" (RFC 768); all ones is the same sum.
         c = 0xffff;
@@ -158,14 +156,24 @@ pub fn fill_pseudo_checksum(packet: &mut [u8], v: &IpView) -> Option<usize> {
     if seg.len() < at + 2 {
         return None;
     }
-    let pseudo = checksum::pseudo_header(
-        &v.src.into(),
-        &v.dst.into(),
-        IpProtocol::from(v.proto),
-        seg.len() as u32,
-    );
+    let pseudo = pseudo_sum(v, seg.len());
     seg[at..at + 2].copy_from_slice(&pseudo.to_be_bytes());
     Some(v.payload_start + at)
+}
+
+/// Sets an IP packet's length field to its length, and refreshes an IPv4
+/// header's checksum (the header without options): for a packet the stack
+/// cut or joined itself.
+pub fn set_ip_length(p: &mut [u8], v4: bool) {
+    let len = p.len();
+    if v4 {
+        p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        p[10..12].fill(0);
+        let c = !checksum::data(&p[..usize::from(p[0] & 0x0f) * 4]);
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+    } else {
+        p[4..6].copy_from_slice(&((len - 40) as u16).to_be_bytes());
+    }
 }
 
 /// RFC 1071 check of a checksum that covers `data` alone (IPv4 header, ICMPv4).
@@ -173,10 +181,12 @@ pub fn plain_checksum_ok(data: &[u8]) -> bool {
     checksum::data(data) == 0xffff
 }
 
-/// Lowers the MSS option of a TCP SYN to at most `max` and fixes the TCP
-/// checksum; returns whether it changed anything. smoltcp sees one interface
-/// for every NIC, so the stack clamps the MSS to each NIC's MTU here, as
-/// Linux derives it from the route's.
+/// Lowers the MSS option of a TCP SYN to at most `max`; returns whether it
+/// changed anything. smoltcp sees one interface for every NIC, so the stack
+/// clamps the MSS to each NIC's MTU here, as Linux derives it from the
+/// route's. The checksum is left stale: on the way in it was verified
+/// already and smoltcp checks none, and on the way out egress writes it
+/// afterwards (or lo needs none).
 pub fn clamp_mss(packet: &mut [u8], v: &IpView, max: u16) -> bool {
     let Some(seg) = packet.get_mut(v.payload_start..v.payload_end) else {
         return false;
@@ -205,16 +215,6 @@ pub fn clamp_mss(packet: &mut [u8], v: &IpView, max: u16) -> bool {
                         return false;
                     }
                     seg[i + 2..i + 4].copy_from_slice(&max.to_be_bytes());
-                    seg[16] = 0;
-                    seg[17] = 0;
-                    let pseudo = checksum::pseudo_header(
-                        &v.src.into(),
-                        &v.dst.into(),
-                        IpProtocol::Tcp,
-                        seg.len() as u32,
-                    );
-                    let c = !checksum::combine(&[pseudo, checksum::data(seg)]);
-                    seg[16..18].copy_from_slice(&c.to_be_bytes());
                     return true;
                 }
                 i += len;

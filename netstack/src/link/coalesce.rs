@@ -254,16 +254,8 @@ impl<T> Merge<T> {
 
     fn emit(mut self, emit: &mut impl FnMut(T, Packet, VnetHdr)) {
         if self.segments > 1 {
-            let len = self.packet.len();
             let p = &mut self.packet;
-            if self.seg.v4 {
-                p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
-                p[10..12].fill(0);
-                let c = !smoltcp::wire::checksum::data(&p[..20]);
-                p[10..12].copy_from_slice(&c.to_be_bytes());
-            } else {
-                p[4..6].copy_from_slice(&((len - 40) as u16).to_be_bytes());
-            }
+            wire::set_ip_length(p, self.seg.v4);
             if let Some(v) = wire::view(p) {
                 wire::fill_pseudo_checksum(p, &v);
             }
