@@ -113,16 +113,36 @@ pub fn udp_v4(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, data: &[u8])
     u
 }
 
-/// A bare TCP SYN with a correct checksum over the IPv4 pseudo-header.
-pub fn tcp_syn_v4(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16) -> Vec<u8> {
-    let mut t = vec![0u8; 20];
+/// A TCP segment with a correct checksum over the IPv4 pseudo-header.
+/// `options` must be a whole number of 4-byte words.
+#[allow(clippy::too_many_arguments)]
+pub fn tcp_v4(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    (sport, dport): (u16, u16),
+    (seq, ack): (u32, u32),
+    flags: u8,
+    window: u16,
+    options: &[u8],
+    data: &[u8],
+) -> Vec<u8> {
+    let header = 20 + options.len();
+    let mut t = vec![0u8; header];
     t[0..2].copy_from_slice(&sport.to_be_bytes());
     t[2..4].copy_from_slice(&dport.to_be_bytes());
-    t[4..8].copy_from_slice(&1000u32.to_be_bytes());
-    t[12] = 5 << 4;
-    t[13] = 0x02;
-    t[14..16].copy_from_slice(&64240u16.to_be_bytes());
-    let c = checksum(&[&pseudo_v4(src, dst, 6, 20), &t]);
+    t[4..8].copy_from_slice(&seq.to_be_bytes());
+    t[8..12].copy_from_slice(&ack.to_be_bytes());
+    t[12] = ((header / 4) as u8) << 4;
+    t[13] = flags;
+    t[14..16].copy_from_slice(&window.to_be_bytes());
+    t[20..].copy_from_slice(options);
+    t.extend_from_slice(data);
+    let c = checksum(&[&pseudo_v4(src, dst, 6, t.len()), &t]);
     t[16..18].copy_from_slice(&c.to_be_bytes());
     t
+}
+
+/// A bare TCP SYN with a correct checksum over the IPv4 pseudo-header.
+pub fn tcp_syn_v4(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16) -> Vec<u8> {
+    tcp_v4(src, dst, (sport, dport), (1000, 0), 0x02, 64240, &[], &[])
 }

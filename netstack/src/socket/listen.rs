@@ -8,7 +8,7 @@
 
 use super::ports::{as_seen, check_bind, check_local, ephemeral, Binding, Proto};
 use super::table::{Body, Child, Listener, SocketId, TcpConn};
-use super::tcp::{new_tcp_socket, TcpStream};
+use super::tcp::{new_tcp_socket, TcpStream, QUICKACK_BYTES};
 use super::track::synchronized;
 use crate::error::errno;
 use crate::stack::Stack;
@@ -194,6 +194,7 @@ fn take_established(s: &mut State, id: SocketId) -> io::Result<Option<(SocketId,
             reuse: true,
             local,
             peer,
+            quickack: QUICKACK_BYTES,
         }),
     )?;
     s.table.get_mut(conn)?.uid = uid;

@@ -34,7 +34,8 @@ fn unspecified(v6: bool) -> SocketAddr {
 
 /// What smoltcp lets us know of the timers. smoltcp keeps its RTO private
 /// and has no congestion window unless configured: rto is its initial and
-/// minimum (1 s), ato its ACK delay, cwnd the initial window.
+/// minimum (1 s), ato its ACK delay (none during quickack, tcp.rs),
+/// cwnd the initial window.
 fn detail(s: &tcp::Socket) -> TcpDetail {
     let ticks = |d: Option<smoltcp::time::Duration>| d.map_or(0, |d| d.millis() / 10);
     TcpDetail {

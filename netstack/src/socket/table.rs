@@ -63,6 +63,9 @@ pub(crate) struct TcpConn {
     /// kept because smoltcp forgets them once a connection is reset.
     pub local: SocketAddr,
     pub peer: SocketAddr,
+    /// Bytes the program reads before the connection's ACKs are delayed
+    /// (tcp.rs, `QUICKACK_BYTES`).
+    pub quickack: usize,
 }
 
 /// A connection that is not the program's (yet or any more): an embryonic or

@@ -19,15 +19,32 @@ use std::time::Duration;
 /// Linux's with tcp_syn_retries = 6 (1+2+4+8+16+32+64 s).
 const SYN_TIMEOUT: Duration = Duration::from_secs(127);
 
+/// Bytes a connection's program reads before its ACKs are delayed: Linux's
+/// quickack allows up to 16 segments at a connection's start, whose ACKs let
+/// a sender in slow start grow its window at once.
+pub(crate) const QUICKACK_BYTES: usize = 16 * 1460;
+
+/// The ACK delay after that (smoltcp's default).
+const ACK_DELAY: smoltcp::time::Duration = smoltcp::time::Duration::from_millis(10);
+
 pub(crate) fn new_tcp_socket(limits: &Limits) -> tcp::Socket<'static> {
     // vec! of zeroes is calloc: pages the connection never fills are never touched.
-    tcp::Socket::new(
+    let mut s = tcp::Socket::new(
         tcp::SocketBuffer::new(vec![
             0u8;
             super::carry::recv_capacity(limits.tcp_recv_buffer)
         ]),
         tcp::SocketBuffer::new(vec![0u8; limits.tcp_send_buffer]),
-    )
+    );
+    // Every segment is ACKed at once until the program has read
+    // QUICKACK_BYTES (read_inner), as Linux's quickack does while a
+    // connection starts. smoltcp alone would wait its ACK delay here: the
+    // window update that a read should send cannot fire before its first
+    // ACK, because it compares against its SYN's unscaled window as if it
+    // were scaled. Where one segment fills the first window (MTU 65535), the
+    // sender of every connection waited 10 ms (docs/PERFORMANCE.md, "Knobs").
+    s.set_ack_delay(None);
+    s
 }
 
 /// A TCP connection, like `std::net::TcpStream`. Dropping it closes it: with
@@ -121,6 +138,7 @@ fn start_connect(s: &mut State, addr: SocketAddr) -> io::Result<SocketId> {
         reuse: false,
         local: as_seen(local, v6),
         peer: as_seen(dst, v6),
+        quickack: QUICKACK_BYTES,
     });
     match s.table.insert(v6, body) {
         Ok(id) => {
@@ -335,9 +353,14 @@ impl TcpStream {
                     return Poll::Ready(Ok(0));
                 }
                 if sock.can_recv() || carries.len(c.handle) > 0 {
-                    return Poll::Ready(
-                        carry::recv(carries, c.handle, sock, buf).map_err(|_| errno(libc::EIO)),
-                    );
+                    let n = carry::recv(carries, c.handle, sock, buf);
+                    if let Ok(n) = n {
+                        c.quickack = c.quickack.saturating_sub(n);
+                        if c.quickack == 0 && sock.ack_delay().is_none() {
+                            sock.set_ack_delay(Some(ACK_DELAY));
+                        }
+                    }
+                    return Poll::Ready(n.map_err(|_| errno(libc::EIO)));
                 }
                 match sock.state() {
                     T::SynSent | T::SynReceived => Poll::Pending,
