@@ -130,7 +130,7 @@ pub(crate) struct TxToken<'a> {
 
 impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut packet = crate::link::pool::zeroed(len);
+        let mut packet = crate::link::pool::for_writing(len);
         let r = f(&mut packet);
         if let Some((sent, repeated)) = self.sent {
             // The headers (IPv6 and TCP with options) and the length tell
