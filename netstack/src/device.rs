@@ -4,11 +4,13 @@
 //! table. That keeps routing (and `route_get`) in one place that behaves as
 //! Linux does, instead of smoltcp's per-interface model.
 
+use crate::fasthash::Seeded;
 use crate::link::Packet;
 use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
-use std::collections::{HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::collections::hash_map::{Entry, HashMap};
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hasher};
 
 /// Packets smoltcp may emit in one `poll` (replies to received packets aside).
 pub(crate) const MAX_EGRESS_PER_POLL: usize = 1024;
@@ -21,10 +23,10 @@ pub(crate) struct Router<'a> {
     pub ingress: &'a mut VecDeque<Packet>,
     pub egress: &'a mut Vec<Packet>,
     pub mtu: usize,
-    /// Hashes of what sockets emitted in this poll (replies to received
-    /// packets aside), to notice a socket repeating itself. Borrowed from
-    /// the stack and emptied here, so that it is not allocated per poll.
-    pub sent: &'a mut HashSet<u64>,
+    /// What sockets emitted in this poll (replies to received packets
+    /// aside), to notice a socket repeating itself. Borrowed from the stack
+    /// and emptied here, so that it is not allocated per poll.
+    pub sent: &'a mut Repeats,
     /// A socket emitted a packet identical to one it emitted earlier in
     /// this poll: smoltcp is stuck wanting to send (see `transmit`).
     pub repeated: bool,
@@ -34,10 +36,10 @@ impl Router<'_> {
     pub fn new<'a>(
         ingress: &'a mut VecDeque<Packet>,
         egress: &'a mut Vec<Packet>,
-        sent: &'a mut HashSet<u64>,
+        sent: &'a mut Repeats,
         mtu: usize,
     ) -> Router<'a> {
-        sent.clear();
+        sent.seen.clear();
         Router {
             ingress,
             egress,
@@ -121,11 +123,55 @@ impl phy::RxToken for RxToken {
     }
 }
 
+/// The packets sockets emitted in one poll, by a keyed hash of their length
+/// and headers, each with its place in the egress queue, where a match is
+/// confirmed byte for byte: a false match would drop a packet.
+pub(crate) struct Repeats {
+    seed: Seeded,
+    seen: HashMap<u64, usize, Seeded>,
+}
+
+impl Repeats {
+    pub fn new(seed: u64) -> Repeats {
+        let seed = Seeded::new(seed);
+        Repeats {
+            seed,
+            seen: HashMap::with_hasher(seed),
+        }
+    }
+
+    /// Whether `packet` repeats one in `egress` noted before; if not, notes
+    /// it as the next packet of `egress`.
+    fn repeats(&mut self, packet: &[u8], egress: &[Packet]) -> bool {
+        // The headers (IPv6 and TCP with options) and the length tell a
+        // repeat; the payload need not be compared.
+        let head = &packet[..packet.len().min(HEADERS)];
+        let mut h = self.seed.build_hasher();
+        h.write_usize(packet.len());
+        h.write(head);
+        match self.seen.entry(h.finish()) {
+            Entry::Occupied(mut e) => {
+                let same = egress
+                    .get(*e.get())
+                    .is_some_and(|p| p.len() == packet.len() && p.starts_with(head));
+                if !same {
+                    e.insert(egress.len());
+                }
+                same
+            }
+            Entry::Vacant(e) => {
+                e.insert(egress.len());
+                false
+            }
+        }
+    }
+}
+
 pub(crate) struct TxToken<'a> {
     egress: &'a mut Vec<Packet>,
     /// For packets a socket sends on its own: what was sent in this poll,
     /// and where to note a repeat.
-    sent: Option<(&'a mut HashSet<u64>, &'a mut bool)>,
+    sent: Option<(&'a mut Repeats, &'a mut bool)>,
 }
 
 impl phy::TxToken for TxToken<'_> {
@@ -133,12 +179,7 @@ impl phy::TxToken for TxToken<'_> {
         let mut packet = crate::link::pool::for_writing(len);
         let r = f(&mut packet);
         if let Some((sent, repeated)) = self.sent {
-            // The headers (IPv6 and TCP with options) and the length tell
-            // a repeat; the payload need not be hashed.
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            packet.len().hash(&mut h);
-            packet[..packet.len().min(HEADERS)].hash(&mut h);
-            if !sent.insert(h.finish()) {
+            if sent.repeats(&packet, self.egress) {
                 // The copy goes nowhere; the one already queued is enough.
                 *repeated = true;
                 crate::link::pool::recycle(packet);
@@ -168,7 +209,7 @@ mod tests {
     #[test]
     fn a_repeated_packet_exhausts_the_device_for_the_rest_of_the_poll() {
         let (mut ingress, mut egress) = (VecDeque::new(), Vec::new());
-        let mut sent = HashSet::new();
+        let mut sent = Repeats::new(0);
         let mut dev = Router::new(&mut ingress, &mut egress, &mut sent, 1500);
         assert!(emit(&mut dev, 1) && emit(&mut dev, 2));
         assert!(emit(&mut dev, 1), "the token is given; its copy is dropped");
@@ -178,10 +219,24 @@ mod tests {
     }
 
     #[test]
+    fn a_hash_match_is_a_repeat_only_if_the_bytes_match() {
+        let mut r = Repeats::new(3);
+        let egress = vec![vec![1u8; 40]];
+        // As if [2; 40] hashed like the different packet queued at 0.
+        let mut h = r.seed.build_hasher();
+        h.write_usize(40);
+        h.write(&[2u8; 40]);
+        let key = h.finish();
+        r.seen.insert(key, 0);
+        assert!(!r.repeats(&[2u8; 40], &egress));
+        assert_eq!(r.seen[&key], 1, "noted as the next packet instead");
+    }
+
+    #[test]
     fn replies_may_repeat_and_the_ring_is_finite() {
         let (mut ingress, mut egress) = (VecDeque::new(), Vec::new());
         ingress.extend([vec![0u8], vec![0u8]]);
-        let mut sent = HashSet::new();
+        let mut sent = Repeats::new(0);
         let mut dev = Router::new(&mut ingress, &mut egress, &mut sent, 1500);
         // Two identical duplicate ACKs in reply to two segments are fine.
         for _ in 0..2 {
@@ -192,7 +247,7 @@ mod tests {
         let mut n = 0;
         while emit(&mut dev, 0) && n < 10 * MAX_EGRESS_PER_POLL {
             // Distinct packets: only the ring's size stops them.
-            dev.sent.clear();
+            dev.sent.seen.clear();
             n += 1;
         }
         assert_eq!(n, MAX_EGRESS_PER_POLL - 2);

@@ -9,6 +9,7 @@
 mod device;
 mod egress;
 mod error;
+mod fasthash;
 mod gso;
 pub mod inet;
 mod ingress;

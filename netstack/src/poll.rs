@@ -330,10 +330,10 @@ pub(crate) fn step(s: &mut State) -> bool {
                 ingress,
                 egress,
                 stalled,
-                sent_hashes,
+                repeats,
                 ..
             } = &mut *s;
-            let mut dev = Router::new(ingress, egress, sent_hashes, mtu);
+            let mut dev = Router::new(ingress, egress, repeats, mtu);
             // smoltcp's poll, split where the receive queues have all their
             // data and no ACK has been written yet: the carries align them
             // so that no window shrinks (socket/carry.rs).

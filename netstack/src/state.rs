@@ -53,7 +53,7 @@ pub(crate) struct State {
     pub rx_order: Vec<u32>,
     /// The device's record of what sockets sent in one poll (device.rs),
     /// kept here so that its table is allocated once.
-    pub sent_hashes: std::collections::HashSet<u64>,
+    pub repeats: crate::device::Repeats,
     /// Bumped whenever the set of links changes, so the poll thread re-reads it.
     pub generation: u64,
     /// The generation whose links the poll thread waits on: until it has
@@ -76,7 +76,7 @@ pub(crate) struct State {
     pub table: SocketTable,
     /// Highest sequence number sent per connection (local, remote), to tell
     /// retransmissions apart.
-    pub tcp_sent: HashMap<(SocketAddr, SocketAddr), u32>,
+    pub tcp_sent: HashMap<(SocketAddr, SocketAddr), u32, crate::fasthash::Seeded>,
     /// When orphans that reached FIN_WAIT2 give up waiting for their peer
     /// (stack clock, microseconds), earliest first, with the orphan's close
     /// time to tell it from a later socket in the same slot (track.rs).
@@ -111,7 +111,7 @@ impl State {
         config.random_seed = seed;
         let epoch = std::time::Instant::now();
         let iface = {
-            let mut sent = std::collections::HashSet::new();
+            let mut sent = crate::device::Repeats::new(0);
             let mut dev = Router::new(&mut ingress, &mut egress, &mut sent, 65535);
             SmolIface::new(config, &mut dev, smoltcp::time::Instant::from_micros(0))
         };
@@ -131,7 +131,7 @@ impl State {
             egress,
             routing: Vec::new(),
             rx_order: Vec::new(),
-            sent_hashes: std::collections::HashSet::new(),
+            repeats: crate::device::Repeats::new(seed.rotate_left(17)),
             generation: 0,
             links_seen: 0,
             waiters: Default::default(),
@@ -142,7 +142,7 @@ impl State {
             #[cfg(feature = "fuzzing")]
             manual_clock: None,
             table: SocketTable::new(crate::os::geteuid()),
-            tcp_sent: HashMap::new(),
+            tcp_sent: HashMap::with_hasher(crate::fasthash::Seeded::new(seed.rotate_left(41))),
             fin_timers: std::collections::BinaryHeap::new(),
             icmp_limit: Default::default(),
             rng: seed | 1,
