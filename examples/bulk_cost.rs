@@ -164,7 +164,7 @@ fn hold_idle(
 }
 
 /// Lets a stack see its idle connections idle: it parks a connection that
-/// stayed unchanged between two of its scans (one per 100 ms at most), and
+/// stayed unchanged between two of its scans (one per 25 ms at most), and
 /// scans only while rounds run, so a few rounds over 2.5 s (a datagram to
 /// itself each).
 fn settle(stack: &Stack) -> std::io::Result<()> {
