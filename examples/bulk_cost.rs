@@ -5,7 +5,8 @@
 //!     cargo run --release --example bulk_cost -- [MIB=256] [MTU=1500|lo] [BUF_KIB=0] [IDLE=0]
 //!
 //! BUF_KIB sets both stacks' TCP send and receive buffers (0: `Limits`'s
-//! default). MTU `lo` moves the bytes over lo inside one stack instead.
+//! defaults, which give a connection made while the budget is mostly free
+//! 1 MiB buffers). MTU `lo` moves the bytes over lo inside one stack instead.
 //! IDLE opens that many idle connections (4 KiB buffers) first and holds
 //! them through the transfer: smoltcp visits every socket in each poll, so
 //! they show what each open socket costs a busy one.
@@ -59,6 +60,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             s.set_limits(Limits {
                 tcp_recv_buffer: kib << 10,
                 tcp_send_buffer: kib << 10,
+                tcp_recv_buffer_max: 0,
+                tcp_send_buffer_max: 0,
                 ..Limits::default()
             })?;
         }
@@ -145,6 +148,8 @@ fn hold_idle(
     let small = |l: Limits| Limits {
         tcp_recv_buffer: 4096,
         tcp_send_buffer: 4096,
+        tcp_recv_buffer_max: 0,
+        tcp_send_buffer_max: 0,
         ..room(l)
     };
     a.set_limits(small(la))?;

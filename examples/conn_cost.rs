@@ -28,6 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             max_sockets: 2 * n + 16,
             tcp_recv_buffer: 4096,
             tcp_send_buffer: 4096,
+            tcp_recv_buffer_max: 0,
+            tcp_send_buffer_max: 0,
             ..stack.limits()
         })?;
     }

@@ -36,6 +36,9 @@ const LIMITS: Limits = Limits {
     max_buffer_bytes: 16 << 20,
     tcp_recv_buffer: 128 << 10,
     tcp_send_buffer: 128 << 10,
+    // While half of the 16 MiB is free, connections get 1 MiB buffers.
+    tcp_recv_buffer_max: 1 << 20,
+    tcp_send_buffer_max: 1 << 20,
     dgram_recv_buffer: 64 << 10,
     max_backlog: 64,
     fin_timeout: Duration::from_secs(60),

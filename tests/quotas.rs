@@ -6,7 +6,7 @@
 mod support;
 
 use sandnet::netstack::{
-    Limits, ListenOptions, PingSocket, Stack, TcpListener, TcpStream, UdpSocket,
+    Limits, Link, ListenOptions, PingSocket, Stack, TcpListener, TcpStream, UdpSocket,
 };
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -85,6 +85,9 @@ fn connections_past_the_buffer_budget_get_enobufs() {
     let per_conn = Limits::default().tcp_bytes();
     b.set_limits(Limits {
         max_buffer_bytes: 8 * per_conn,
+        // Every connection the usual size, so that 8 fit.
+        tcp_recv_buffer_max: 0,
+        tcp_send_buffer_max: 0,
         ..Limits::default()
     })
     .unwrap();
@@ -121,6 +124,77 @@ fn connections_past_the_buffer_budget_get_enobufs() {
     }));
     // The other side of the wire was never limited.
     assert_eq!(a.limits(), Limits::default());
+}
+
+/// The window scale a SYN announces, which follows its receive buffer.
+fn syn_window_shift(p: &[u8]) -> Option<u8> {
+    let tcp = &p[usize::from(p[0] & 0x0f) * 4..];
+    let mut options = &tcp[20..usize::from(tcp[12] >> 4) * 4];
+    while let [kind, rest @ ..] = options {
+        match kind {
+            0 => return None,
+            1 => options = rest,
+            3 => return rest.get(1).copied(),
+            _ => options = &options[usize::from(*rest.first()?).max(2)..],
+        }
+    }
+    None
+}
+
+#[test]
+fn connections_get_the_larger_buffers_while_half_the_budget_is_free() {
+    let stack = Stack::new().unwrap();
+    let (ours, wire) = Link::pipe();
+    let nic = stack.add_nic("p0", ours).unwrap();
+    stack
+        .add_address(nic, "10.3.0.1".parse().unwrap(), 24)
+        .unwrap();
+    let large = Limits {
+        tcp_recv_buffer: 1 << 20,
+        tcp_send_buffer: 1 << 20,
+        ..Limits::default()
+    }
+    .tcp_bytes();
+    let usual = Limits::default().tcp_bytes();
+    // Two large connections fill half; the other half takes 8 usual ones.
+    stack
+        .set_limits(Limits {
+            max_buffer_bytes: 4 * large,
+            ..Limits::default()
+        })
+        .unwrap();
+    assert_eq!(2 * large / usual, 8);
+    let nobody = sa("10.3.0.99", 80);
+    let mut conns = Vec::new();
+    let mut shifts = Vec::new();
+    let err = loop {
+        match TcpStream::connect_nonblocking(&stack, nobody) {
+            Ok(c) => conns.push(c),
+            Err(e) => break e,
+        }
+        let syn = std::iter::from_fn(|| wire.recv_timeout(Duration::from_secs(5)))
+            .find(|p| p[0] >> 4 == 4 && p[9] == 6)
+            .expect("a SYN");
+        shifts.push(syn_window_shift(&syn).expect("a window scale option"));
+        assert!(conns.len() <= 10);
+    };
+    assert_eq!(errno(&err), libc::ENOBUFS);
+    // 1 MiB is scaled by 2^5, 256 KiB by 2^3.
+    assert_eq!(shifts, [5, 5, 3, 3, 3, 3, 3, 3, 3, 3]);
+    // Back below half, a new one is large again (once the closed ones have
+    // given their reservations back: a usual one may come first).
+    conns.truncate(1);
+    let large_again = eventually(Duration::from_secs(5), || {
+        let Ok(c) = TcpStream::connect_nonblocking(&stack, nobody) else {
+            return false;
+        };
+        let syn = std::iter::from_fn(|| wire.recv_timeout(Duration::from_secs(5)))
+            .find(|p| p[0] >> 4 == 4 && p[9] == 6 && p[33] == 0x02)
+            .expect("a SYN");
+        drop(c);
+        syn_window_shift(&syn) == Some(5)
+    });
+    assert!(large_again);
 }
 
 #[test]

@@ -62,6 +62,9 @@ fn scaled_windows_never_shrink_so_nothing_is_retransmitted() {
             s.set_limits(Limits {
                 tcp_recv_buffer: bytes,
                 tcp_send_buffer: bytes,
+                // These sizes, not the larger ones of a mostly free budget.
+                tcp_recv_buffer_max: 0,
+                tcp_send_buffer_max: 0,
                 ..Limits::default()
             })
             .unwrap();

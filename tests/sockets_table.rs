@@ -5,7 +5,7 @@
 mod support;
 
 use sandnet::netstack::inet::{tcp_state, SocketInfo, SocketKind};
-use sandnet::netstack::{PingSocket, Stack, TcpListener, TcpStream, UdpSocket};
+use sandnet::netstack::{Limits, PingSocket, Stack, TcpListener, TcpStream, UdpSocket};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::time::Duration;
@@ -75,6 +75,14 @@ fn a_connection_shows_every_state_at_the_right_moment() {
 #[test]
 fn queues_are_real_during_a_transfer() {
     let stack = Stack::new().unwrap();
+    // The usual buffer sizes, whatever the budget (the queues below fill them).
+    stack
+        .set_limits(Limits {
+            tcp_recv_buffer_max: 0,
+            tcp_send_buffer_max: 0,
+            ..stack.limits()
+        })
+        .unwrap();
     let addr = sa("127.0.0.1", 7101);
     let listener = TcpListener::bind(&stack, addr).unwrap();
     let mut client = TcpStream::connect(&stack, addr).unwrap();

@@ -27,6 +27,9 @@ pub fn run(mib: u64, mtu: u32, buffer: usize, dir: Dir, offloads: bool) -> io::R
     stack.set_limits(Limits {
         tcp_recv_buffer: buffer,
         tcp_send_buffer: buffer,
+        // Exactly these, as bare smoltcp gets them.
+        tcp_recv_buffer_max: 0,
+        tcp_send_buffer_max: 0,
         ..stack.limits()
     })?;
     let nic = stack.add_nic("sn0", link)?;

@@ -15,6 +15,16 @@ pub struct Limits {
     /// 1/65536 of it).
     pub tcp_recv_buffer: usize,
     pub tcp_send_buffer: usize,
+    /// The larger buffers a TCP connection gets instead when, with them, at
+    /// most half of `max_buffer_bytes` is reserved: Linux grows a busy
+    /// connection's buffers (to 6 MiB and 4 MiB) while TCP memory is not
+    /// under pressure, and smoltcp cannot grow a buffer, so the size is
+    /// chosen when the connection is made. Each hand-off between a writer,
+    /// the stack and a reader then carries four times as much
+    /// (docs/PERFORMANCE.md). Values not above `tcp_recv_buffer` and
+    /// `tcp_send_buffer` (0, say) turn this off.
+    pub tcp_recv_buffer_max: usize,
+    pub tcp_send_buffer_max: usize,
     /// Bytes of datagrams a UDP or ping socket queues before dropping
     /// (Linux's net.core.rmem_default). Each datagram counts its payload and
     /// its bookkeeping (as Linux counts skb truesize), so empty datagrams
@@ -42,6 +52,10 @@ impl Default for Limits {
             // memory per connection.
             tcp_recv_buffer: 256 << 10,
             tcp_send_buffer: 256 << 10,
+            // gVisor's default buffers. 128 connections at these fill the
+            // default budget; the half that may take them, 64.
+            tcp_recv_buffer_max: 1 << 20,
+            tcp_send_buffer_max: 1 << 20,
             dgram_recv_buffer: 212_992,
             max_backlog: 4096,
             fin_timeout: std::time::Duration::from_secs(60),
@@ -50,14 +64,52 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Bytes one TCP connection reserves from `max_buffer_bytes`: its
-    /// buffers, and up to 1/64 of the receive buffer that it may hold back
-    /// to keep its window from shrinking (docs/ARCHITECTURE.md, "Sockets").
+    /// Bytes one TCP connection with the usual buffers reserves from
+    /// `max_buffer_bytes`: its buffers, and up to 1/64 of the receive
+    /// buffer that it may hold back to keep its window from shrinking
+    /// (docs/ARCHITECTURE.md, "Sockets").
     pub fn tcp_bytes(&self) -> usize {
         tcp_bytes(
             super::carry::recv_capacity(self.tcp_recv_buffer),
             self.tcp_send_buffer,
         )
+    }
+
+    /// The buffers (receive capacity, send) of a TCP connection made while
+    /// `reserved` bytes of the budget are: the larger ones if, with them, at
+    /// most half the budget is reserved, the usual ones otherwise.
+    pub(crate) fn tcp_buffers(&self, reserved: usize) -> TcpBuffers {
+        let usual = TcpBuffers {
+            recv: super::carry::recv_capacity(self.tcp_recv_buffer),
+            send: self.tcp_send_buffer,
+        };
+        let large = TcpBuffers {
+            recv: super::carry::recv_capacity(self.tcp_recv_buffer_max.max(self.tcp_recv_buffer)),
+            send: self.tcp_send_buffer_max.max(self.tcp_send_buffer),
+        };
+        let room = reserved
+            .checked_add(large.bytes())
+            .is_some_and(|r| r <= self.max_buffer_bytes / 2);
+        if room {
+            large
+        } else {
+            usual
+        }
+    }
+}
+
+/// A TCP connection's buffer sizes: smoltcp's receive capacity (whole
+/// scale units, carry.rs) and its send buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TcpBuffers {
+    pub recv: usize,
+    pub send: usize,
+}
+
+impl TcpBuffers {
+    /// What the connection reserves from the budget.
+    pub fn bytes(&self) -> usize {
+        tcp_bytes(self.recv, self.send)
     }
 }
 
@@ -65,4 +117,37 @@ impl Limits {
 /// and the carry that keeps its window from shrinking (carry.rs).
 pub(crate) fn tcp_bytes(recv_capacity: usize, send_capacity: usize) -> usize {
     recv_capacity + super::carry::carry_limit(recv_capacity) + send_capacity
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn larger_buffers_while_half_the_budget_is_free() {
+        let l = Limits::default();
+        let large = l.tcp_buffers(0);
+        assert_eq!((large.recv, large.send), (1 << 20, 1 << 20));
+        let usual = TcpBuffers {
+            recv: 256 << 10,
+            send: 256 << 10,
+        };
+        let half = l.max_buffer_bytes / 2;
+        assert_eq!(l.tcp_buffers(half - large.bytes()), large);
+        assert_eq!(l.tcp_buffers(half - large.bytes() + 1), usual);
+        assert_eq!(usual.bytes(), l.tcp_bytes());
+        // Off, and a usual size above the larger one.
+        let off = Limits {
+            tcp_recv_buffer_max: 0,
+            tcp_send_buffer_max: 0,
+            ..l
+        };
+        assert_eq!(off.tcp_buffers(0), usual);
+        let big = Limits {
+            tcp_recv_buffer: 4 << 20,
+            ..l
+        };
+        assert_eq!(big.tcp_buffers(usize::MAX).recv, 4 << 20);
+        assert_eq!(big.tcp_buffers(usize::MAX - 1).send, 256 << 10);
+    }
 }

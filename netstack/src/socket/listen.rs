@@ -240,7 +240,8 @@ pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
     }
     let limits = state.table.limits;
     let born = state.now().total_micros();
-    let budget_ok = state.table.buffer_bytes + limits.tcp_bytes() <= limits.max_buffer_bytes;
+    let buffers = limits.tcp_buffers(state.table.buffer_bytes);
+    let budget_ok = state.table.buffer_bytes + buffers.bytes() <= limits.max_buffer_bytes;
     let State {
         table,
         sockets,
@@ -258,7 +259,7 @@ pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
         snmp.tcp_ext.ListenDrops += 1;
         return false;
     }
-    let mut sock = new_tcp_socket(&limits);
+    let mut sock = new_tcp_socket(buffers);
     // A half-open connection whose peer never completes the handshake goes
     // after Linux's SYN-ACK retries; `observe` lifts this once it is established.
     sock.set_timeout(Some(SYN_RECV_TIMEOUT));
@@ -277,7 +278,7 @@ pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
         v6,
         born,
     });
-    table.buffer_bytes += limits.tcp_bytes();
+    table.buffer_bytes += buffers.bytes();
     true
 }
 

@@ -1,7 +1,7 @@
 //! TCP connections, like `std::net::TcpStream`, on smoltcp's TCP.
 
 use super::carry::{self, Carries};
-use super::limits::Limits;
+use super::limits::TcpBuffers;
 use super::ports::{as_seen, ephemeral, on_wire, Proto};
 use super::table::{Body, Child, SocketId, TcpConn};
 use crate::error::errno;
@@ -27,14 +27,11 @@ pub(crate) const QUICKACK_BYTES: usize = 16 * 1460;
 /// The ACK delay after that (smoltcp's default).
 const ACK_DELAY: smoltcp::time::Duration = smoltcp::time::Duration::from_millis(10);
 
-pub(crate) fn new_tcp_socket(limits: &Limits) -> tcp::Socket<'static> {
+pub(crate) fn new_tcp_socket(buffers: TcpBuffers) -> tcp::Socket<'static> {
     // vec! of zeroes is calloc: pages the connection never fills are never touched.
     let mut s = tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![
-            0u8;
-            super::carry::recv_capacity(limits.tcp_recv_buffer)
-        ]),
-        tcp::SocketBuffer::new(vec![0u8; limits.tcp_send_buffer]),
+        tcp::SocketBuffer::new(vec![0u8; buffers.recv]),
+        tcp::SocketBuffer::new(vec![0u8; buffers.send]),
     );
     // Every segment is ACKed at once until the program has read
     // QUICKACK_BYTES (read_inner), as Linux's quickack does while a
@@ -116,9 +113,9 @@ fn start_connect(s: &mut State, addr: SocketAddr) -> io::Result<SocketId> {
         let seed = s.random_u32();
         ephemeral(&s.table, &s.sockets, Proto::Tcp, seed)
     }?;
-    let limits = s.table.limits;
-    s.table.reserve(limits.tcp_bytes())?;
-    let mut sock = new_tcp_socket(&limits);
+    let buffers = s.table.limits.tcp_buffers(s.table.buffer_bytes);
+    s.table.reserve(buffers.bytes())?;
+    let mut sock = new_tcp_socket(buffers);
     let local = SocketAddr::new(route.prefsrc, port);
     let connected = sock.connect(
         s.iface.context(),
@@ -126,7 +123,7 @@ fn start_connect(s: &mut State, addr: SocketAddr) -> io::Result<SocketId> {
         IpEndpoint::new(local.ip().into(), port),
     );
     if connected.is_err() {
-        s.table.release(limits.tcp_bytes());
+        s.table.release(buffers.bytes());
         return Err(errno(libc::EINVAL));
     }
     let handle = s.sockets.add(sock);
