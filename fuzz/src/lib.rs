@@ -343,10 +343,10 @@ impl Bed {
                 max_buffer_bytes: 4 << 20,
                 tcp_recv_buffer: 70_000,
                 tcp_send_buffer: 8192,
-                // No larger buffers while the budget is free: the same
-                // small ones for every connection.
-                tcp_recv_buffer_max: 0,
-                tcp_send_buffer_max: 0,
+                // Twice as large while half the budget is free (a dozen
+                // connections): both sizes, and the switch between them.
+                tcp_recv_buffer_max: 140_000,
+                tcp_send_buffer_max: 16384,
                 dgram_recv_buffer: 16384,
                 max_backlog: 4,
                 fin_timeout: std::time::Duration::from_secs(60),
