@@ -39,7 +39,7 @@ impl Router<'_> {
         sent: &'a mut Repeats,
         mtu: usize,
     ) -> Router<'a> {
-        sent.seen.clear();
+        sent.clear();
         Router {
             ingress,
             egress,
@@ -138,6 +138,11 @@ impl Repeats {
             seed,
             seen: HashMap::with_hasher(seed),
         }
+    }
+
+    /// Forgets the packets of the last poll.
+    fn clear(&mut self) {
+        self.seen.clear();
     }
 
     /// Whether `packet` repeats one in `egress` noted before; if not, notes
@@ -247,7 +252,7 @@ mod tests {
         let mut n = 0;
         while emit(&mut dev, 0) && n < 10 * MAX_EGRESS_PER_POLL {
             // Distinct packets: only the ring's size stops them.
-            dev.sent.seen.clear();
+            dev.sent.clear();
             n += 1;
         }
         assert_eq!(n, MAX_EGRESS_PER_POLL - 2);
