@@ -6,6 +6,7 @@ use crate::inet::{
     common_prefix_len, mask_addr, rt_scope, rtprot, InterfaceAddr, Route, RouteAnswer, RouteType,
     RT_TABLE_LOCAL, RT_TABLE_MAIN,
 };
+use std::cell::Cell;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -28,6 +29,26 @@ pub trait AddrView {
 #[derive(Clone, Debug, Default)]
 pub struct RouteTable {
     routes: Vec<Route>,
+    /// Bumped by every change that can change a lookup's answer: of the
+    /// routes here, and of the interfaces' existence or state (`invalidate`).
+    generation: u64,
+    /// The last few `lookup` answers: every packet in and out is looked up,
+    /// mostly for the same few destinations, and a scan of the table was 4%
+    /// of the poll thread's time in bulk transfers.
+    cache: Cell<[Option<Cached>; CACHED]>,
+    next: Cell<usize>,
+}
+
+/// How many `lookup` answers are kept: a connection's two directions look up
+/// two destinations (the peer out, the stack's own address in).
+const CACHED: usize = 4;
+
+#[derive(Clone, Copy, Debug)]
+struct Cached {
+    dst: IpAddr,
+    generation: u64,
+    /// Index into `routes`; None: no route.
+    index: Option<usize>,
 }
 
 impl RouteTable {
@@ -62,43 +83,85 @@ impl RouteTable {
             return Err(errno(libc::EEXIST));
         }
         self.routes.push(route);
+        self.invalidate();
         Ok(())
     }
 
     /// Removes the first route that matches `want` on every field `want` sets.
     pub fn remove_matching(&mut self, matches: impl Fn(&Route) -> bool) -> io::Result<Route> {
         match self.routes.iter().position(matches) {
-            Some(i) => Ok(self.routes.remove(i)),
+            Some(i) => {
+                self.invalidate();
+                Ok(self.routes.remove(i))
+            }
             None => Err(errno(libc::ESRCH)),
         }
     }
 
     pub fn retain(&mut self, keep: impl FnMut(&Route) -> bool) {
         self.routes.retain(keep);
+        self.invalidate();
+    }
+
+    /// Forgets every cached lookup: the routes changed, or an interface
+    /// came, went, or went up or down.
+    pub fn invalidate(&mut self) {
+        self.generation += 1;
     }
 
     /// The route Linux would pick for `dst`: the local table first, then main;
     /// in each, the longest prefix, then the lowest metric, then the oldest.
     /// Routes through interfaces that are down are skipped.
     pub fn lookup(&self, dst: IpAddr, view: &impl AddrView) -> Option<&Route> {
-        self.lookup_where(dst, view, |_| true)
+        let mut cache = self.cache.get();
+        let hit = cache
+            .iter()
+            .flatten()
+            .find(|c| c.dst == dst && c.generation == self.generation);
+        if let Some(c) = hit {
+            return c.index.and_then(|i| self.routes.get(i));
+        }
+        let index = self.best(dst, view, |_| true);
+        let slot = self.next.get();
+        cache[slot] = Some(Cached {
+            dst,
+            generation: self.generation,
+            index,
+        });
+        self.cache.set(cache);
+        self.next.set((slot + 1) % CACHED);
+        index.and_then(|i| self.routes.get(i))
     }
 
-    /// `lookup` among the routes `eligible` admits.
+    /// `lookup` among the routes `eligible` admits (not cached).
     pub fn lookup_where(
         &self,
         dst: IpAddr,
         view: &impl AddrView,
         eligible: impl Fn(&Route) -> bool,
     ) -> Option<&Route> {
+        self.best(dst, view, eligible)
+            .and_then(|i| self.routes.get(i))
+    }
+
+    /// The index of the route `lookup_where` answers.
+    fn best(
+        &self,
+        dst: IpAddr,
+        view: &impl AddrView,
+        eligible: impl Fn(&Route) -> bool,
+    ) -> Option<usize> {
         for table in [RT_TABLE_LOCAL, RT_TABLE_MAIN] {
             let best = self
                 .routes
                 .iter()
-                .filter(|r| r.table == table && r.contains(dst) && view.is_up(r.oif) && eligible(r))
-                .min_by_key(|r| (std::cmp::Reverse(r.prefix_len), r.metric));
-            if best.is_some() {
-                return best;
+                .enumerate()
+                .filter(|(_, r)| {
+                    r.table == table && r.contains(dst) && view.is_up(r.oif) && eligible(r)
+                })
+                .min_by_key(|(_, r)| (std::cmp::Reverse(r.prefix_len), r.metric));
+            if let Some((i, _)) = best {
+                return Some(i);
             }
         }
         None
@@ -448,5 +511,72 @@ pub fn multicast_route(ifindex: u32) -> Route {
         scope: rt_scope::UNIVERSE,
         protocol: rtprot::KERNEL,
         prefsrc: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Interfaces 1-9 exist; those in `down` are down.
+    struct View {
+        down: RefCell<Vec<u32>>,
+    }
+
+    impl AddrView for View {
+        fn addrs(&self) -> &[InterfaceAddr] {
+            &[]
+        }
+
+        fn is_up(&self, ifindex: u32) -> bool {
+            (1..10).contains(&ifindex) && !self.down.borrow().contains(&ifindex)
+        }
+    }
+
+    fn route(dst: &str, prefix_len: u8, oif: u32) -> Route {
+        Route {
+            dst: dst.parse().unwrap(),
+            prefix_len,
+            gateway: None,
+            oif,
+            metric: 0,
+            table: RT_TABLE_MAIN,
+            kind: RouteType::Unicast,
+            scope: rt_scope::LINK,
+            protocol: rtprot::KERNEL,
+            prefsrc: None,
+        }
+    }
+
+    #[test]
+    fn cached_lookups_follow_every_change() {
+        let view = View {
+            down: RefCell::new(Vec::new()),
+        };
+        let mut t = RouteTable::default();
+        let dst: IpAddr = "10.0.0.5".parse().unwrap();
+        let oif = |t: &RouteTable| t.lookup(dst, &view).map(|r| r.oif);
+        assert_eq!(oif(&t), None);
+        t.insert(route("10.0.0.0", 8, 2)).unwrap();
+        assert_eq!(oif(&t), Some(2));
+        assert_eq!(oif(&t), Some(2), "from the cache");
+        t.insert(route("10.0.0.0", 24, 3)).unwrap();
+        assert_eq!(oif(&t), Some(3), "a longer prefix added");
+        // Other destinations come and go through the cache's few slots.
+        for i in 0..2 * CACHED as u8 {
+            let other = IpAddr::from([10, 1, 0, i]);
+            assert_eq!(t.lookup(other, &view).map(|r| r.oif), Some(2));
+        }
+        view.down.borrow_mut().push(3);
+        t.invalidate();
+        assert_eq!(oif(&t), Some(2), "its interface went down");
+        t.retain(|r| r.oif != 2);
+        assert_eq!(oif(&t), None, "the rest removed");
+        view.down.borrow_mut().clear();
+        t.invalidate();
+        assert_eq!(oif(&t), Some(3), "back up");
+        t.remove_matching(|r| r.prefix_len == 24).unwrap();
+        assert_eq!(oif(&t), None);
     }
 }

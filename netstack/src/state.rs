@@ -243,6 +243,7 @@ impl State {
         self.routes.retain(|r| r.oif != ifindex);
         self.addrs.retain(|a| a.ifindex != ifindex);
         let nic = self.nics.remove(&ifindex).ok_or(errno(libc::ENODEV))?;
+        self.routes.invalidate();
         self.generation += 1;
         self.sync_smoltcp_addrs();
         Ok(nic)
@@ -259,6 +260,7 @@ impl State {
         }
         nic.up = up;
         let is_loopback = nic.is_loopback();
+        self.routes.invalidate();
         if up {
             if !is_loopback {
                 self.routes.insert(multicast_route(ifindex))?;
