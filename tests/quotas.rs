@@ -142,7 +142,7 @@ fn syn_window_shift(p: &[u8]) -> Option<u8> {
 }
 
 #[test]
-fn connections_get_the_larger_buffers_while_half_the_budget_is_free() {
+fn connections_get_the_larger_buffers_while_the_budget_is_mostly_free() {
     let stack = Stack::new().unwrap();
     let (ours, wire) = Link::pipe();
     let nic = stack.add_nic("p0", ours).unwrap();
@@ -156,14 +156,14 @@ fn connections_get_the_larger_buffers_while_half_the_budget_is_free() {
     }
     .tcp_bytes();
     let usual = Limits::default().tcp_bytes();
-    // Two large connections fill half; the other half takes 8 usual ones.
+    // One large connection fills the quarter; the rest takes 12 usual ones.
     stack
         .set_limits(Limits {
             max_buffer_bytes: 4 * large,
             ..Limits::default()
         })
         .unwrap();
-    assert_eq!(2 * large / usual, 8);
+    assert_eq!(3 * large / usual, 12);
     let nobody = sa("10.3.0.99", 80);
     let mut conns = Vec::new();
     let mut shifts = Vec::new();
@@ -176,14 +176,14 @@ fn connections_get_the_larger_buffers_while_half_the_budget_is_free() {
             .find(|p| p[0] >> 4 == 4 && p[9] == 6)
             .expect("a SYN");
         shifts.push(syn_window_shift(&syn).expect("a window scale option"));
-        assert!(conns.len() <= 10);
+        assert!(conns.len() <= 13);
     };
     assert_eq!(errno(&err), libc::ENOBUFS);
     // 1 MiB is scaled by 2^5, 256 KiB by 2^3.
-    assert_eq!(shifts, [5, 5, 3, 3, 3, 3, 3, 3, 3, 3]);
-    // Back below half, a new one is large again (once the closed ones have
-    // given their reservations back: a usual one may come first).
-    conns.truncate(1);
+    assert_eq!(shifts, [5, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3]);
+    // With all of them gone, a new one is large again (once the closed ones
+    // have given their reservations back: a usual one may come first).
+    conns.clear();
     let large_again = eventually(Duration::from_secs(5), || {
         let Ok(c) = TcpStream::connect_nonblocking(&stack, nobody) else {
             return false;

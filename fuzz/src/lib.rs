@@ -343,7 +343,7 @@ impl Bed {
                 max_buffer_bytes: 4 << 20,
                 tcp_recv_buffer: 70_000,
                 tcp_send_buffer: 8192,
-                // Twice as large while half the budget is free (a dozen
+                // Twice as large while a quarter of the budget is free (six
                 // connections): both sizes, and the switch between them.
                 tcp_recv_buffer_max: 140_000,
                 tcp_send_buffer_max: 16384,

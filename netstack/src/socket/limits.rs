@@ -16,7 +16,7 @@ pub struct Limits {
     pub tcp_recv_buffer: usize,
     pub tcp_send_buffer: usize,
     /// The larger buffers a TCP connection gets instead when, with them, at
-    /// most half of `max_buffer_bytes` is reserved: Linux grows a busy
+    /// most a quarter of `max_buffer_bytes` is reserved: Linux grows a busy
     /// connection's buffers (to 6 MiB and 4 MiB) while TCP memory is not
     /// under pressure, and smoltcp cannot grow a buffer, so the size is
     /// chosen when the connection is made. Each hand-off between a writer,
@@ -52,8 +52,10 @@ impl Default for Limits {
             // memory per connection.
             tcp_recv_buffer: 256 << 10,
             tcp_send_buffer: 256 << 10,
-            // gVisor's default buffers. 128 connections at these fill the
-            // default budget; the half that may take them, 64.
+            // gVisor's default buffers. The quarter of the default budget
+            // that may take them holds 31 connections; if those stay open,
+            // the budget holds 415 connections in all, instead of 508 at
+            // 256 KiB alone.
             tcp_recv_buffer_max: 1 << 20,
             tcp_send_buffer_max: 1 << 20,
             dgram_recv_buffer: 212_992,
@@ -77,7 +79,7 @@ impl Limits {
 
     /// The buffers (receive capacity, send) of a TCP connection made while
     /// `reserved` bytes of the budget are: the larger ones if, with them, at
-    /// most half the budget is reserved, the usual ones otherwise.
+    /// most a quarter of the budget is reserved, the usual ones otherwise.
     pub(crate) fn tcp_buffers(&self, reserved: usize) -> TcpBuffers {
         let usual = TcpBuffers {
             recv: super::carry::recv_capacity(self.tcp_recv_buffer),
@@ -89,7 +91,7 @@ impl Limits {
         };
         let room = reserved
             .checked_add(large.bytes())
-            .is_some_and(|r| r <= self.max_buffer_bytes / 2);
+            .is_some_and(|r| r <= self.max_buffer_bytes / 4);
         if room {
             large
         } else {
@@ -124,7 +126,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn larger_buffers_while_half_the_budget_is_free() {
+    fn larger_buffers_while_three_quarters_of_the_budget_are_free() {
         let l = Limits::default();
         let large = l.tcp_buffers(0);
         assert_eq!((large.recv, large.send), (1 << 20, 1 << 20));
@@ -132,9 +134,13 @@ mod tests {
             recv: 256 << 10,
             send: 256 << 10,
         };
-        let half = l.max_buffer_bytes / 2;
-        assert_eq!(l.tcp_buffers(half - large.bytes()), large);
-        assert_eq!(l.tcp_buffers(half - large.bytes() + 1), usual);
+        let quarter = l.max_buffer_bytes / 4;
+        assert_eq!(l.tcp_buffers(quarter - large.bytes()), large);
+        assert_eq!(l.tcp_buffers(quarter - large.bytes() + 1), usual);
+        // The default budget: 31 large connections, then the usual ones.
+        assert_eq!(quarter / large.bytes(), 31);
+        let all = 31 + (l.max_buffer_bytes - 31 * large.bytes()) / usual.bytes();
+        assert_eq!((all, l.max_buffer_bytes / usual.bytes()), (415, 508));
         assert_eq!(usual.bytes(), l.tcp_bytes());
         // Off, and a usual size above the larger one.
         let off = Limits {
