@@ -1,4 +1,4 @@
-//! A cheap keyed hash for the maps a stack consults per packet.
+//! A cheap hash for the maps a stack consults per packet or per socket.
 //!
 //! std's SipHash was 5% of the poll thread's time in bulk transfers at a
 //! 1500-byte MTU, paid twice per segment sent. This is a multiply-rotate
@@ -29,7 +29,9 @@ impl BuildHasher for Seeded {
     }
 }
 
-pub(crate) struct FastHasher(u64);
+/// Unkeyed by default (`BuildHasherDefault`), for keys no peer chooses.
+#[derive(Default)]
+pub struct FastHasher(u64);
 
 impl FastHasher {
     fn word(&mut self, w: u64) {

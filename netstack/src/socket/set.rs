@@ -16,6 +16,7 @@
 //! socket's source address). smoltcp's handle changes on the way back, so
 //! the stack holds its own `SocketHandle`, which does not.
 
+use crate::fasthash::FastHasher;
 use slab::Slab;
 use smoltcp::iface::{Interface, SocketHandle as SmolHandle, SocketSet};
 use smoltcp::socket::{tcp, AnySocket, Socket};
@@ -23,7 +24,7 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
 /// How long a connection stays unchanged before it is parked. Short, so
 /// that a burst of new connections leaves smoltcp's set soon (each one
@@ -87,35 +88,10 @@ pub(crate) struct Sockets {
 }
 
 /// A map keyed by socket handles: small integers the stack and smoltcp
-/// hand out themselves, never values a peer chooses, so a multiplicative
-/// hash spreads them well enough and costs a fraction of SipHash, which
-/// `state_changes` would pay per socket per round.
-pub type HandleMap<K, V> = HashMap<K, V, BuildHasherDefault<HandleHasher>>;
-
-#[derive(Default)]
-pub struct HandleHasher(u64);
-
-impl Hasher for HandleHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        // Fibonacci hashing: an odd multiplier keeps consecutive handles in
-        // distinct buckets (low bits) and mixes the tag (high bits).
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
+/// hand out themselves, never values a peer chooses, so the fast hash needs
+/// no key, and costs a fraction of SipHash, which `state_changes` would pay
+/// per socket per round.
+pub type HandleMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// What `Sockets::state_changes` found.
 pub enum StateChanges {
