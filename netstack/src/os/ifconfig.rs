@@ -23,7 +23,7 @@ fn control_socket(family: libc::c_int) -> io::Result<OwnedFd> {
 
 /// An `ifreq` naming `name`: at most 15 bytes (IFNAMSIZ with its NUL), no NUL
 /// inside. Anything else is EINVAL, as the kernel would answer.
-fn ifreq(name: &str) -> io::Result<libc::ifreq> {
+pub(super) fn ifreq(name: &str) -> io::Result<libc::ifreq> {
     let bytes = name.as_bytes();
     if bytes.is_empty() || bytes.len() >= libc::IFNAMSIZ || bytes.contains(&0) {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));

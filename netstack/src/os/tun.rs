@@ -22,24 +22,14 @@ const TUN_F_TSO6: libc::c_ulong = 0x04;
 /// Bytes of the virtio-net header before each packet.
 pub const VNET_HDR_LEN: usize = 10;
 
-/// `struct ifreq` as TUNSETIFF reads it: the name, then the flags, in a
-/// union padded to 24 bytes.
-#[repr(C)]
-struct IfReqFlags {
-    name: [libc::c_char; libc::IFNAMSIZ],
-    flags: libc::c_short,
-    _pad: [u8; 22],
-}
-
 /// Creates (or attaches to) TUN device `name` in the calling thread's
 /// namespace, without packet information. With `offload`, packets carry a
 /// virtio-net header and the device takes checksum and TCP segmentation
 /// offloads (TUNSETOFFLOAD). Returns the fd (close-on-exec, non-blocking)
 /// and the name the kernel gave the device.
 pub fn open(name: &str, offload: bool) -> io::Result<(OwnedFd, String)> {
-    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.bytes().any(|b| b == 0) {
-        return Err(io::Error::from_raw_os_error(libc::EINVAL));
-    }
+    let mut req = super::ifconfig::ifreq(name)?;
+    req.ifr_ifru.ifru_flags = IFF_TUN | IFF_NO_PI | if offload { IFF_VNET_HDR } else { 0 };
     // SAFETY: the path is a NUL-terminated literal; the result is checked.
     let fd = unsafe {
         libc::open(
@@ -52,17 +42,8 @@ pub fn open(name: &str, offload: bool) -> io::Result<(OwnedFd, String)> {
     }
     // SAFETY: `fd` was just opened here and nothing else owns it.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut req = IfReqFlags {
-        name: [0; libc::IFNAMSIZ],
-        flags: IFF_TUN | IFF_NO_PI | if offload { IFF_VNET_HDR } else { 0 },
-        _pad: [0; 22],
-    };
-    for (d, s) in req.name.iter_mut().zip(name.bytes()) {
-        *d = s as libc::c_char;
-    }
-    // SAFETY: TUNSETIFF reads and writes one ifreq, which `req` is (same
-    // size and layout), alive for the call.
-    if unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETIFF, &mut req as *mut IfReqFlags) } < 0 {
+    // SAFETY: TUNSETIFF reads and writes one ifreq, `req`, alive for the call.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETIFF, &mut req as *mut libc::ifreq) } < 0 {
         return Err(io::Error::last_os_error());
     }
     if offload {
@@ -73,9 +54,9 @@ pub fn open(name: &str, offload: bool) -> io::Result<(OwnedFd, String)> {
         }
     }
     // The kernel NUL-terminates the name it chose within the array.
-    req.name[libc::IFNAMSIZ - 1] = 0;
+    req.ifr_name[libc::IFNAMSIZ - 1] = 0;
     // SAFETY: the array is NUL-terminated (set above) and outlives the borrow.
-    let chosen = unsafe { CStr::from_ptr(req.name.as_ptr()) };
+    let chosen = unsafe { CStr::from_ptr(req.ifr_name.as_ptr()) };
     Ok((fd, chosen.to_string_lossy().into_owned()))
 }
 
@@ -147,4 +128,17 @@ pub fn write_packet(
     }
     let head = if hdr.is_some() { VNET_HDR_LEN } else { 0 };
     Ok((n as usize).saturating_sub(head))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_the_kernel_would_refuse_is_einval_before_anything_opens() {
+        for bad in ["", "sixteen_bytes_xx", "nul\0inside"] {
+            let e = open(bad, true).expect_err(bad);
+            assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{bad:?}");
+        }
+    }
 }
