@@ -124,7 +124,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(kib) => format!("{kib} KiB buffers"),
         None => format!(
             "default buffers ({} KiB)",
-            a.limits().tcp_recv_buffer_max.max(a.limits().tcp_recv_buffer) >> 10
+            a.limits()
+                .tcp_recv_buffer_max
+                .max(a.limits().tcp_recv_buffer)
+                >> 10
         ),
     };
     drop(held);

@@ -89,12 +89,16 @@ fn tcp_bulk_does_not_allocate_per_segment() {
         segments > 20_000,
         "only {segments} segments for {bytes} bytes"
     );
-    // What remains is high-water growth (a burst longer than any before
-    // grows the buffer pool or a queue once), which depends on scheduling:
-    // 4 to 73 per run here. Anything done per packet is at least one per
-    // few segments.
+    // What remains is high-water growth: a burst longer than any before
+    // grows the buffer pool or a queue once. It depends on scheduling (how
+    // far the receiving stack lags) and on the congestion window, which
+    // Cubic opens by a segment per ACK through the whole transfer. Its
+    // bound is a window of packets in flight: 1 MiB buffers hold 718
+    // segments. Seen here: 47 to 315 without a congestion controller, 539
+    // to 704 with Cubic. Anything done per packet is at least one per few
+    // segments, thousands.
     assert!(
-        allocs * 100 < segments,
+        allocs * 20 < segments,
         "{allocs} allocations for {segments} segments: the packet path allocates"
     );
 }

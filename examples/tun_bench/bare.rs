@@ -38,10 +38,14 @@ fn in_namespace(mib: u64, buffer: usize, dir: Dir) -> io::Result<f64> {
         a.push(IpCidr::new(STACK.parse::<IpAddress>().unwrap(), 24))
             .unwrap();
     });
-    let socket = tcp::Socket::new(
+    let mut socket = tcp::Socket::new(
         tcp::SocketBuffer::new(vec![0; buffer]),
         tcp::SocketBuffer::new(vec![0; buffer]),
     );
+    // smoltcp as it ships: the congestion controller its default features
+    // give. (This workspace enables Reno and Cubic for sandnet, which would
+    // make Cubic smoltcp's default here too.)
+    socket.set_congestion_control(tcp::CongestionControl::None);
     let mut sockets = SocketSet::new(vec![]);
     let handle = sockets.add(socket);
     let total = mib << 20;

@@ -82,5 +82,12 @@ pub fn run(mib: u64, mtu: u32, buffer: usize, dir: Dir, offloads: bool) -> io::R
             (start, end)
         }
     };
+    // Losses show here first when a run is slow: the host's queues
+    // overflowing, and the stack's congestion control answering them.
+    let snmp = stack.statistics().snmp;
+    eprintln!(
+        "sandnet: {} segments out, {} retransmitted, {} in",
+        snmp.tcp.OutSegs, snmp.tcp.RetransSegs, snmp.tcp.InSegs
+    );
     Ok(total as f64 / (end - start).as_secs_f64())
 }

@@ -31,7 +31,7 @@ pub use inet::{
 };
 pub use link::Link;
 pub use socket::{
-    Interest, Limits, ListenOptions, PingSocket, Readiness, SocketId, TcpListener, TcpStream,
-    UdpSocket,
+    CongestionControl, Interest, Limits, ListenOptions, PingSocket, Readiness, SocketId,
+    TcpListener, TcpStream, UdpSocket,
 };
 pub use stack::Stack;

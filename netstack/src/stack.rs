@@ -246,6 +246,20 @@ impl Stack {
         self.read(|s| s.table.limits)
     }
 
+    /// The congestion control of TCP connections made from now on, made
+    /// or accepted (net.ipv4.tcp_congestion_control; default Cubic, as
+    /// Linux's). `TcpStream::set_congestion_control` changes one connection.
+    pub fn set_tcp_congestion_control(&self, cc: crate::CongestionControl) {
+        let _ = self.with(|s| {
+            s.table.congestion = cc;
+            Ok(())
+        });
+    }
+
+    pub fn tcp_congestion_control(&self) -> crate::CongestionControl {
+        self.read(|s| s.table.congestion)
+    }
+
     /// The owner uid of sockets created from now on (default: the process's euid).
     pub fn set_socket_uid(&self, uid: u32) {
         let _ = self.with(|s| {

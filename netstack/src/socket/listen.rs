@@ -239,6 +239,7 @@ pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
         return false;
     }
     let limits = state.table.limits;
+    let congestion = state.table.congestion;
     let born = state.now().total_micros();
     let buffers = limits.tcp_buffers(state.table.buffer_bytes);
     let budget_ok = state.table.buffer_bytes + buffers.bytes() <= limits.max_buffer_bytes;
@@ -259,7 +260,7 @@ pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
         snmp.tcp_ext.ListenDrops += 1;
         return false;
     }
-    let mut sock = new_tcp_socket(buffers);
+    let mut sock = new_tcp_socket(buffers, congestion);
     // A half-open connection whose peer never completes the handshake goes
     // after Linux's SYN-ACK retries; `observe` lifts this once it is established.
     sock.set_timeout(Some(SYN_RECV_TIMEOUT));

@@ -8,6 +8,7 @@
 
 mod build;
 pub(crate) mod carry;
+mod congestion;
 mod dgram;
 mod limits;
 mod listen;
@@ -21,6 +22,7 @@ mod tcp;
 mod track;
 mod udp;
 
+pub use congestion::CongestionControl;
 pub use limits::Limits;
 pub use listen::{ListenOptions, TcpListener};
 pub use ping::PingSocket;

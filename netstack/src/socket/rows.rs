@@ -32,10 +32,11 @@ fn unspecified(v6: bool) -> SocketAddr {
     SocketAddr::new(ip, 0)
 }
 
-/// What smoltcp lets us know of the timers. smoltcp keeps its RTO private
-/// and has no congestion window unless configured: rto is its initial and
-/// minimum (1 s), ato its ACK delay (none during quickack, tcp.rs),
-/// cwnd the initial window.
+/// What smoltcp lets us know of the timers. smoltcp keeps its RTO and its
+/// congestion window private: rto is its initial and minimum (1 s), cwnd
+/// Linux's initial window. ato is the delay of the connection's delayed
+/// ACKs, also while it ACKs at once at its start (tcp.rs), as Linux shows
+/// its ACK timeout in quickack mode too.
 fn detail(s: &tcp::Socket) -> TcpDetail {
     let ticks = |d: Option<smoltcp::time::Duration>| d.map_or(0, |d| d.millis() / 10);
     TcpDetail {
@@ -49,7 +50,7 @@ fn detail(s: &tcp::Socket) -> TcpDetail {
         retransmits: 0,
         probes: 0,
         rto_ticks: 100,
-        ato_ticks: ticks(s.ack_delay()),
+        ato_ticks: ticks(Some(s.ack_delay().unwrap_or(super::tcp::ACK_DELAY))),
         quick_pingpong: 0,
         snd_cwnd: 10,
         ssthresh: None,

@@ -99,6 +99,8 @@ pub(crate) struct SocketTable {
     pub buffer_bytes: usize,
     /// Owner of sockets made from now on.
     pub uid: u32,
+    /// Congestion control of connections made from now on.
+    pub congestion: super::CongestionControl,
     /// Where the next automatic ping ident search starts (ping_port_rover).
     pub ping_rover: u16,
 }
@@ -113,6 +115,7 @@ impl SocketTable {
             limits: Limits::default(),
             buffer_bytes: 0,
             uid,
+            congestion: super::CongestionControl::default(),
             ping_rover: 0,
         }
     }

@@ -25,9 +25,12 @@ const SYN_TIMEOUT: Duration = Duration::from_secs(127);
 pub(crate) const QUICKACK_BYTES: usize = 16 * 1460;
 
 /// The ACK delay after that (smoltcp's default).
-const ACK_DELAY: smoltcp::time::Duration = smoltcp::time::Duration::from_millis(10);
+pub(crate) const ACK_DELAY: smoltcp::time::Duration = smoltcp::time::Duration::from_millis(10);
 
-pub(crate) fn new_tcp_socket(buffers: TcpBuffers) -> tcp::Socket<'static> {
+pub(crate) fn new_tcp_socket(
+    buffers: TcpBuffers,
+    congestion: super::CongestionControl,
+) -> tcp::Socket<'static> {
     // vec! of zeroes is calloc: pages the connection never fills are never touched.
     let mut s = tcp::Socket::new(
         tcp::SocketBuffer::new(vec![0u8; buffers.recv]),
@@ -41,6 +44,7 @@ pub(crate) fn new_tcp_socket(buffers: TcpBuffers) -> tcp::Socket<'static> {
     // were scaled. Where one segment fills the first window (MTU 65535), the
     // sender of every connection waited 10 ms (docs/PERFORMANCE.md, "Knobs").
     s.set_ack_delay(None);
+    s.set_congestion_control(congestion.smoltcp());
     s
 }
 
@@ -115,7 +119,7 @@ fn start_connect(s: &mut State, addr: SocketAddr) -> io::Result<SocketId> {
     }?;
     let buffers = s.table.limits.tcp_buffers(s.table.buffer_bytes);
     s.table.reserve(buffers.bytes())?;
-    let mut sock = new_tcp_socket(buffers);
+    let mut sock = new_tcp_socket(buffers, s.table.congestion);
     let local = SocketAddr::new(route.prefsrc, port);
     let connected = sock.connect(
         s.iface.context(),
@@ -283,6 +287,23 @@ impl TcpStream {
     pub fn nodelay(&self) -> io::Result<bool> {
         self.stack
             .with(|s| Ok(!parts(s, self.id)?.1.nagle_enabled()))
+    }
+
+    /// The connection's congestion control from now on (TCP_CONGESTION).
+    /// The new algorithm starts afresh, from its initial window.
+    pub fn set_congestion_control(&self, cc: super::CongestionControl) -> io::Result<()> {
+        self.stack.with(|s| {
+            parts(s, self.id)?.1.set_congestion_control(cc.smoltcp());
+            Ok(())
+        })
+    }
+
+    pub fn congestion_control(&self) -> io::Result<super::CongestionControl> {
+        self.stack.with(|s| {
+            Ok(super::CongestionControl::from_smoltcp(
+                parts(s, self.id)?.1.congestion_control(),
+            ))
+        })
     }
 
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
