@@ -221,13 +221,11 @@ pub(crate) fn on_syn(state: &mut State, v: &IpView, segment: &[u8]) -> bool {
     }
     let best = state
         .table
-        .entries()
-        .filter_map(|(id, e)| match &e.body {
-            Body::Listener(l) if l.local.port() == dport => {
-                let b = Binding::new(l.local.ip(), e.v6, l.v6only);
-                b.admits(v.dst).then_some((b.is_exact(), id))
-            }
-            _ => None,
+        .listeners()
+        .filter(|(_, _, l)| l.local.port() == dport)
+        .filter_map(|(id, e, l)| {
+            let b = Binding::new(l.local.ip(), e.v6, l.v6only);
+            b.admits(v.dst).then_some((b.is_exact(), id))
         })
         .max_by_key(|(exact, _)| *exact)
         .map(|(_, id)| id);

@@ -3,7 +3,7 @@
 
 use super::dgram::Dgram;
 use super::limits::Limits;
-use super::set::SocketHandle;
+use super::set::{HandleMap, SocketHandle};
 use crate::error::errno;
 use slab::Slab;
 use smoltcp::socket::tcp;
@@ -91,6 +91,15 @@ pub(crate) struct Listener {
 
 pub(crate) struct SocketTable {
     entries: Slab<Entry>,
+    /// The slot of each program-owned TCP connection, by its socket, and
+    /// the slots of the listeners: a round's state changes and a SYN's
+    /// listener are found without a walk over every socket (with
+    /// thousands of connections open, that walk was the largest cost of
+    /// making one more). Kept by `insert` and `remove`, the only places an
+    /// entry comes or goes; a body never changes kind, nor a connection its
+    /// socket.
+    conns: HandleMap<SocketHandle, usize>,
+    listeners: Vec<usize>,
     next_inode: u64,
     /// Closed by the program, still finishing (FIN_WAIT, TIME_WAIT, ...).
     pub orphans: Vec<Child>,
@@ -109,6 +118,8 @@ impl SocketTable {
     pub fn new(uid: u32) -> SocketTable {
         SocketTable {
             entries: Slab::new(),
+            conns: HandleMap::default(),
+            listeners: Vec::new(),
             // Low inode numbers belong to the pseudo filesystem itself.
             next_inode: 10_000,
             orphans: Vec::new(),
@@ -126,7 +137,15 @@ impl SocketTable {
         }
         let inode = self.next_inode;
         self.next_inode += 1;
-        let index = self.entries.insert(Entry {
+        let index = self.entries.vacant_key();
+        match &body {
+            Body::Tcp(c) => {
+                self.conns.insert(c.handle, index);
+            }
+            Body::Listener(_) => self.listeners.push(index),
+            Body::Udp(_) | Body::Ping(_) => {}
+        }
+        self.entries.insert(Entry {
             inode,
             uid: self.uid,
             v6,
@@ -160,7 +179,81 @@ impl SocketTable {
 
     pub fn remove(&mut self, id: SocketId) -> io::Result<Entry> {
         self.get(id)?;
-        Ok(self.entries.remove(id.index))
+        let e = self.entries.remove(id.index);
+        match &e.body {
+            Body::Tcp(c) => {
+                self.conns.remove(&c.handle);
+            }
+            Body::Listener(_) => self.listeners.retain(|&i| i != id.index),
+            Body::Udp(_) | Body::Ping(_) => {}
+        }
+        Ok(e)
+    }
+
+    /// Debug builds (the tests, the fuzz harness) check the indexes
+    /// against the table after every change of state.
+    #[cfg(debug_assertions)]
+    pub fn check_indexes(&self) {
+        let mut conns = 0;
+        let mut listeners = 0;
+        for (index, e) in self.entries.iter() {
+            match &e.body {
+                Body::Tcp(c) => {
+                    conns += 1;
+                    assert_eq!(self.conns.get(&c.handle), Some(&index), "conn index");
+                }
+                Body::Listener(_) => {
+                    listeners += 1;
+                    assert!(self.listeners.contains(&index), "listener index");
+                }
+                Body::Udp(_) | Body::Ping(_) => {}
+            }
+        }
+        assert_eq!(self.conns.len(), conns, "stale conn index entries");
+        assert_eq!(
+            self.listeners.len(),
+            listeners,
+            "stale listener index entries"
+        );
+    }
+
+    /// The program's connection on socket `h`, if it is one.
+    pub fn conn_mut(&mut self, h: SocketHandle) -> Option<&mut TcpConn> {
+        let index = *self.conns.get(&h)?;
+        match &mut self.entries.get_mut(index)?.body {
+            Body::Tcp(c) if c.handle == h => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The listeners, with their ids.
+    pub fn listeners(&self) -> impl Iterator<Item = (SocketId, &Entry, &Listener)> {
+        self.listeners.iter().filter_map(|&index| {
+            let e = self.entries.get(index)?;
+            match &e.body {
+                Body::Listener(l) => Some((
+                    SocketId {
+                        index,
+                        inode: e.inode,
+                    },
+                    e,
+                    l,
+                )),
+                _ => None,
+            }
+        })
+    }
+
+    pub fn for_each_listener_mut(&mut self, mut f: impl FnMut(&mut Listener)) {
+        for &index in &self.listeners {
+            if let Some(Entry {
+                body: Body::Listener(l),
+                ..
+            }) = self.entries.get_mut(index)
+            {
+                f(l);
+            }
+        }
     }
 
     pub fn entries(&self) -> impl Iterator<Item = (SocketId, &Entry)> {

@@ -3,7 +3,7 @@
 //! reports (sk_err), and freeing connections nobody holds any more.
 
 use super::set::{SocketHandle, StateChanges};
-use super::table::{Body, Child};
+use super::table::{Body, Child, TcpConn};
 use crate::state::State;
 use crate::wire::IpView;
 use smoltcp::socket::tcp::{self, State as T};
@@ -56,6 +56,8 @@ fn finished(sockets: &super::set::Sockets, h: SocketHandle) -> bool {
 /// Runs after every poll round; looks at the sockets whose state may have
 /// changed (`Sockets::state_changes`), and at nothing when none did.
 pub(crate) fn observe(state: &mut State) {
+    #[cfg(debug_assertions)]
+    state.table.check_indexes();
     let only = match state.sockets.state_changes() {
         StateChanges::None => return,
         StateChanges::All => None,
@@ -67,36 +69,49 @@ pub(crate) fn observe(state: &mut State) {
     let mut fin_wait2: Vec<(SocketHandle, i64)> = Vec::new();
     {
         let State { table, sockets, .. } = &mut *state;
-        for e in table.entries_mut() {
-            match &mut e.body {
-                Body::Tcp(c) if may_have(&c.handle) => {
-                    let now = sockets.get::<tcp::Socket>(c.handle).state();
-                    if now != c.last {
-                        if now == T::Closed && c.err.is_none() {
-                            c.err = close_error(c.last);
-                        }
-                        changes.push((c.last, now, false));
-                        c.last = now;
+        let mut conn = |c: &mut TcpConn| {
+            let now = sockets.get::<tcp::Socket>(c.handle).state();
+            if now != c.last {
+                if now == T::Closed && c.err.is_none() {
+                    c.err = close_error(c.last);
+                }
+                changes.push((c.last, now, false));
+                c.last = now;
+            }
+        };
+        // The program's connections: the changed ones, found by their
+        // socket, or every one.
+        match &only {
+            Some(list) => {
+                for &h in list {
+                    if let Some(c) = table.conn_mut(h) {
+                        conn(c);
                     }
                 }
-                Body::Listener(l) => {
-                    for child in l.children.iter_mut().filter(|c| may_have(&c.handle)) {
-                        let now = sockets.get::<tcp::Socket>(child.handle).state();
-                        if now != child.last {
-                            if synchronized(now) && !synchronized(child.last) {
-                                // Past the handshake: no more half-open timeout.
-                                sockets
-                                    .get_mut::<tcp::Socket>(child.handle)
-                                    .set_timeout(None);
-                            }
-                            changes.push((child.last, now, true));
-                            child.last = now;
-                        }
+            }
+            None => {
+                for e in table.entries_mut() {
+                    if let Body::Tcp(c) = &mut e.body {
+                        conn(c);
                     }
                 }
-                _ => {}
             }
         }
+        table.for_each_listener_mut(|l| {
+            for child in l.children.iter_mut().filter(|c| may_have(&c.handle)) {
+                let now = sockets.get::<tcp::Socket>(child.handle).state();
+                if now != child.last {
+                    if synchronized(now) && !synchronized(child.last) {
+                        // Past the handshake: no more half-open timeout.
+                        sockets
+                            .get_mut::<tcp::Socket>(child.handle)
+                            .set_timeout(None);
+                    }
+                    changes.push((child.last, now, true));
+                    child.last = now;
+                }
+            }
+        });
         for o in table.orphans.iter_mut().filter(|o| may_have(&o.handle)) {
             let now = sockets.get::<tcp::Socket>(o.handle).state();
             if now != o.last {
@@ -169,19 +184,17 @@ fn reap(state: &mut State) {
             }
             !d
         });
-        for e in table.entries_mut() {
-            if let Body::Listener(l) = &mut e.body {
-                // Ingress is drained by now: a child still listening got no
-                // SYN (smoltcp refused it) or was reset back; it is not needed.
-                l.children.retain(|c| {
-                    let d = dead(c) || c.last == T::Listen;
-                    if d {
-                        gone.push(c.handle);
-                    }
-                    !d
-                });
-            }
-        }
+        table.for_each_listener_mut(|l| {
+            // Ingress is drained by now: a child still listening got no
+            // SYN (smoltcp refused it) or was reset back; it is not needed.
+            l.children.retain(|c| {
+                let d = dead(c) || c.last == T::Listen;
+                if d {
+                    gone.push(c.handle);
+                }
+                !d
+            });
+        });
     }
     if unfinished {
         state.sockets.look_again();
