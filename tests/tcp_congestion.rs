@@ -11,12 +11,12 @@ mod support;
 use sandnet::netstack::{CongestionControl, Link, Stack, TcpListener, TcpStream};
 use std::io::Write;
 use std::net::Ipv4Addr;
+use support::handshake::syn_ack;
 use support::packets::*;
 
 const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const PORTS: (u16, u16) = (40000, 80);
-const SYN: u8 = 0x02;
 const ACK: u8 = 0x10;
 const MSS: u32 = 1460;
 /// Linux's initial window (RFC 6928), more than any controller starts with.
@@ -45,13 +45,7 @@ impl Peer {
         let listener = TcpListener::bind(&stack, (ME, PORTS.1).into()).unwrap();
         listener.set_nonblocking(true).unwrap();
         let options = [2, 4, (MSS >> 8) as u8, MSS as u8, 1, 3, 3, 7];
-        let syn = tcp_v4(PEER, ME, PORTS, (1000, 0), SYN, 65535, &options, &[]);
-        wire.send(&ipv4(PEER, ME, 6, &syn)).unwrap();
-        stack.step();
-        let syn_ack = std::iter::from_fn(|| wire.try_recv())
-            .find(|p| p[0] >> 4 == 4 && p[9] == 6 && p[20 + 13] & 0x12 == 0x12)
-            .expect("a SYN-ACK");
-        let iss = u32::from_be_bytes(syn_ack[24..28].try_into().unwrap()).wrapping_add(1);
+        let iss = syn_ack(&stack, &wire, (PEER, ME), PORTS, 1000, &options);
         let peer = Peer {
             stack,
             wire,
@@ -113,32 +107,27 @@ fn full(flight: u32) -> bool {
     WRITTEN - (flight as usize) < MSS as usize
 }
 
-#[test]
-fn cubic_by_default_starts_small_and_grows_with_acks() {
-    let stack = Stack::new_manual(1).unwrap();
-    assert_eq!(stack.tcp_congestion_control(), CongestionControl::Cubic);
-    let (first, second) = two_flights(stack, None);
-    println!("cubic: {first} then {second} bytes");
+/// A first flight held to a congestion window, and a second one larger.
+fn slow_start(name: &str, (first, second): (u32, u32)) {
+    println!("{name}: {first} then {second} bytes");
     assert!(
         first > 0 && first <= IW10,
-        "first flight of {first} bytes: not held to a congestion window"
+        "{name}: first flight of {first} bytes, not held to a congestion window"
     );
     assert!(
         second > first,
-        "no growth after an ACK: {first} then {second}"
+        "{name}: no growth after an ACK: {first} then {second}"
     );
 }
 
 #[test]
-fn reno_starts_small_too() {
+fn cubic_by_default_and_reno_start_small_and_grow_with_acks() {
+    let stack = Stack::new_manual(1).unwrap();
+    assert_eq!(stack.tcp_congestion_control(), CongestionControl::Cubic);
+    slow_start("cubic", two_flights(stack, None));
     let stack = Stack::new_manual(1).unwrap();
     stack.set_tcp_congestion_control(CongestionControl::Reno);
-    let (first, second) = two_flights(stack, None);
-    assert!(first > 0 && first <= IW10, "first flight of {first} bytes");
-    assert!(
-        second > first,
-        "no growth after an ACK: {first} then {second}"
-    );
+    slow_start("reno", two_flights(stack, None));
 }
 
 #[test]

@@ -10,12 +10,12 @@ mod support;
 use sandnet::netstack::{Link, Stack, TcpListener};
 use std::io::Read;
 use std::net::Ipv4Addr;
+use support::handshake::syn_ack;
 use support::packets::*;
 
 const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const PORTS: (u16, u16) = (40000, 80);
-const SYN: u8 = 0x02;
 const ACK: u8 = 0x10;
 const PSH_ACK: u8 = 0x18;
 
@@ -45,13 +45,7 @@ fn segments_are_acked_at_once_until_the_program_has_read_sixteen() {
     // SYN with MSS 65495 and window scale 7: the stack scales its window
     // only when the peer does too, as Linux.
     let options = [2, 4, 0xff, 0xd7, 1, 3, 3, 7];
-    let syn = tcp_v4(PEER, ME, PORTS, (1000, 0), SYN, 65535, &options, &[]);
-    wire.send(&ipv4(PEER, ME, 6, &syn)).unwrap();
-    stack.step();
-    let syn_ack = std::iter::from_fn(|| wire.try_recv())
-        .find(|p| p[0] >> 4 == 4 && p[9] == 6 && p[20 + 13] & 0x12 == 0x12)
-        .expect("a SYN-ACK");
-    let ack = u32::from_be_bytes(syn_ack[24..28].try_into().unwrap()).wrapping_add(1);
+    let ack = syn_ack(&stack, &wire, (PEER, ME), PORTS, 1000, &options);
     let segment = |seq: u32, flags: u8, data: &[u8]| {
         let tcp = tcp_v4(PEER, ME, PORTS, (seq, ack), flags, 65535, &[], data);
         ipv4(PEER, ME, 6, &tcp)

@@ -1,5 +1,6 @@
 #![allow(dead_code)]
 pub mod data;
+pub mod handshake;
 pub mod kernel;
 pub mod kernel_stats;
 pub mod nl;
