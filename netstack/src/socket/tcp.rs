@@ -352,10 +352,23 @@ impl TcpStream {
             .with(|s| Ok(conn(s, self.id)?.err.take().map(errno)))
     }
 
-    fn read_inner(&self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
+    /// Reads in place: waits as `read` does, then calls `take` once with
+    /// the received bytes at the head of the stream (all of them, or those
+    /// that lie contiguous: the buffer is a ring), and consumes as many as
+    /// it returns. Returns that count; 0 is the end of the stream (or a
+    /// `take` that consumed nothing). `take` runs under the stack's lock: it
+    /// should copy the bytes to where they go and return, without blocking
+    /// or calling the stack. A runtime that copies into its guest's memory
+    /// so makes one copy instead of two (gVisor's endpoints read into an
+    /// io.Writer for the same reason).
+    pub fn read_with(&self, take: impl FnOnce(&[u8]) -> usize) -> io::Result<usize> {
+        let mut take = Some(take);
+        self.read_slices(|data| take.take().map_or(0, |f| f(data)))
+    }
+
+    /// Hands the received bytes to `take` slice by slice (the carry's, then
+    /// the ring's one or two) until it consumes fewer than it is offered.
+    fn read_slices(&self, mut take: impl FnMut(&[u8]) -> usize) -> io::Result<usize> {
         let id = self.id;
         self.stack.blocking(
             id,
@@ -371,7 +384,7 @@ impl TcpStream {
                     return Poll::Ready(Ok(0));
                 }
                 if sock.can_recv() || carries.len(c.handle) > 0 {
-                    let n = carry::recv(carries, c.handle, sock, buf);
+                    let n = carry::recv_with(carries, c.handle, sock, &mut take);
                     if let Ok(n) = n {
                         c.quickack = c.quickack.saturating_sub(n);
                         if c.quickack == 0 && sock.ack_delay().is_none() {
@@ -390,10 +403,32 @@ impl TcpStream {
         )
     }
 
-    fn write_inner(&self, buf: &[u8]) -> io::Result<usize> {
+    fn read_inner(&self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
+        let mut at = 0;
+        self.read_slices(|data| {
+            let n = data.len().min(buf.len() - at);
+            buf[at..at + n].copy_from_slice(&data[..n]);
+            at += n;
+            n
+        })
+    }
+
+    /// Writes in place: waits as `write` does, then calls `fill` once with
+    /// the free space of the send buffer (all of it, or the part that lies
+    /// contiguous: it is a ring); the first bytes, as many as `fill`
+    /// returns, are then sent. Returns that count. `fill` runs under the
+    /// stack's lock, as `read_with`'s `take` does.
+    pub fn write_with(&self, fill: impl FnOnce(&mut [u8]) -> usize) -> io::Result<usize> {
+        let mut fill = Some(fill);
+        self.write_slices(|free| fill.take().map_or(0, |f| f(free)))
+    }
+
+    /// Hands the send buffer's free space to `fill`, one slice or two,
+    /// until it writes fewer bytes than it is offered.
+    fn write_slices(&self, mut fill: impl FnMut(&mut [u8]) -> usize) -> io::Result<usize> {
         let id = self.id;
         self.stack.blocking(
             id,
@@ -413,13 +448,42 @@ impl TcpStream {
                     _ if !sock.may_send() => return Poll::Ready(Err(errno(libc::EPIPE))),
                     _ => {}
                 }
-                if sock.can_send() {
-                    Poll::Ready(sock.send_slice(buf).map_err(|_| errno(libc::EPIPE)))
-                } else {
-                    Poll::Pending
+                if !sock.can_send() {
+                    return Poll::Pending;
                 }
+                let mut written = 0;
+                // At most two slices: the ring's free tail, then its head.
+                for _ in 0..2 {
+                    let mut short = false;
+                    let sent = sock.send(|free| {
+                        let n = fill(free).min(free.len());
+                        short = n < free.len();
+                        (n, n)
+                    });
+                    match sent {
+                        Ok(n) => written += n,
+                        Err(_) => return Poll::Ready(Err(errno(libc::EPIPE))),
+                    }
+                    if short || !sock.can_send() {
+                        break;
+                    }
+                }
+                Poll::Ready(Ok(written))
             },
         )
+    }
+
+    fn write_inner(&self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let mut at = 0;
+        self.write_slices(|free| {
+            let n = free.len().min(buf.len() - at);
+            free[..n].copy_from_slice(&buf[at..at + n]);
+            at += n;
+            n
+        })
     }
 }
 
