@@ -4,7 +4,11 @@
 #            user picks instead of a userspace stack),
 #   smoltcp  a bare smoltcp poll loop on a TUN device (no threads, no API: the
 #            ceiling of any smoltcp design on this link),
-#   sandnet  a sandnet Stack on the same kind of TUN device,
+#   sandnet  a sandnet Stack on the same kind of TUN device, the program
+#            using Read and Write (a copy each way, as any std::net program),
+#   in-place the same, the program using TcpStream::read_with and write_with
+#            (it consumes received bytes where they are, as bare smoltcp's
+#            loop does, and fills the send buffer where it is),
 # in both directions (in: kernel -> stack, out: stack -> kernel). The runs
 # alternate, their order reversed every other round, and the medians and the
 # ratios sandnet/smoltcp and sandnet/kernel are printed, then the CPU time each
@@ -29,10 +33,10 @@ cargo build --quiet --release --example tun_bench
 bin=target/release/examples/tun_bench
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
-modes=(kernel smoltcp sandnet)
+modes=(kernel smoltcp sandnet sandnet-inplace)
 for round in $(seq "$rounds"); do
     order=("${modes[@]}")
-    if [ $((round % 2)) = 0 ]; then order=(sandnet smoltcp kernel); fi
+    if [ $((round % 2)) = 0 ]; then order=(sandnet-inplace sandnet smoltcp kernel); fi
     for dir in in out; do
         for mode in "${order[@]}"; do
             line=$("$bin" "$mode" "$dir" --mib "$mib" --mtu "$mtu" --buffer "$buffer")
@@ -52,14 +56,15 @@ awk '
         return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
     }
     END {
-        printf "%-4s %10s %10s %10s %16s %15s\n", "dir", "kernel", "smoltcp", "sandnet", "sandnet/smoltcp", "sandnet/kernel"
+        printf "%-4s %10s %10s %10s %10s %16s %15s %17s\n", "dir", "kernel", "smoltcp", "sandnet", "in-place", "sandnet/smoltcp", "sandnet/kernel", "in-place/smoltcp"
         split("in out", dirs, " ")
         for (d = 1; d <= 2; d++) {
             k = median(v["kernel " dirs[d]]); s = median(v["smoltcp " dirs[d]]); n = median(v["sandnet " dirs[d]])
-            printf "%-4s %10.1f %10.1f %10.1f %16.2f %15.2f\n", dirs[d], k, s, n, n / s, n / k
+            p = median(v["sandnet-inplace " dirs[d]])
+            printf "%-4s %10.1f %10.1f %10.1f %10.1f %16.2f %15.2f %17.2f\n", dirs[d], k, s, n, p, n / s, n / k, p / s
         }
         printf "\nmedian CPU seconds per GiB moved (the whole process: both ends, kernel work included)\n"
-        printf "%-4s %10s %10s %10s\n", "dir", "kernel", "smoltcp", "sandnet"
+        printf "%-4s %10s %10s %10s %10s\n", "dir", "kernel", "smoltcp", "sandnet", "in-place"
         for (d = 1; d <= 2; d++)
-            printf "%-4s %10.2f %10.2f %10.2f\n", dirs[d], median(c["kernel " dirs[d]]), median(c["smoltcp " dirs[d]]), median(c["sandnet " dirs[d]])
+            printf "%-4s %10.2f %10.2f %10.2f %10.2f\n", dirs[d], median(c["kernel " dirs[d]]), median(c["smoltcp " dirs[d]]), median(c["sandnet " dirs[d]]), median(c["sandnet-inplace " dirs[d]])
     }' "$results"

@@ -66,6 +66,38 @@ fn bulk_once(client: &Stack, server: &Stack, addr: SocketAddr) {
     assert_eq!(sink.join().unwrap(), BULK);
 }
 
+/// `bulk_once` with the program reading and writing in place
+/// (`TcpStream::read_with`, `write_with`): the reader consumes the received
+/// bytes where they are, as smoltcp's loopback benchmark does, and the
+/// writer fills the send buffer where it is (smoltcp's leaves it as it was).
+fn bulk_in_place_once(client: &Stack, server: &Stack, addr: SocketAddr) {
+    let listener = TcpListener::bind(server, addr).unwrap();
+    let sink = std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let mut total = 0;
+        loop {
+            let n = s.read_with(|data| data.len()).unwrap();
+            if n == 0 {
+                return total;
+            }
+            total += n;
+        }
+    });
+    let c = TcpStream::connect(client, addr).unwrap();
+    let mut left = BULK;
+    while left > 0 {
+        left -= c
+            .write_with(|free| {
+                let n = free.len().min(left);
+                free[..n].fill(0x5a);
+                n
+            })
+            .unwrap();
+    }
+    c.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(sink.join().unwrap(), BULK);
+}
+
 /// Each transfer gets new stacks: a stack keeps every closed connection for
 /// TIME_WAIT, and until it parks them (after a second unchanged) smoltcp
 /// visits each in every poll, so a stack reused across hundreds of
@@ -102,6 +134,16 @@ fn tcp_bulk(c: &mut Criterion) {
             || Stack::new().unwrap(),
             |one| {
                 bulk_once(&one, &one, sa("127.0.0.1:10000"));
+                one
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("loopback_in_place_64MiB", |bench| {
+        bench.iter_batched(
+            || Stack::new().unwrap(),
+            |one| {
+                bulk_in_place_once(&one, &one, sa("127.0.0.1:10000"));
                 one
             },
             BatchSize::PerIteration,

@@ -5,6 +5,11 @@
 //!   smoltcp  a bare smoltcp poll loop on a TUN device (no threads, no API)
 //!   sandnet  a sandnet Stack on a TUN device (with offloads, as `Link::tun`)
 //!   sandnet-plain  the same on a TUN device without offloads
+//!   sandnet-inplace  `sandnet`, reading and writing in place
+//!            (`TcpStream::read_with`, `write_with`) instead of through
+//!            `Read`/`Write`: the reader consumes without copying, as bare
+//!            smoltcp's loop does; the writer fills the send buffer (bare
+//!            smoltcp's leaves it as it was)
 //!
 //! `in` is kernel -> stack, `out` is stack -> kernel (for `kernel`, both are
 //! namespace A -> namespace B). Needs root: everything happens in private
@@ -28,7 +33,7 @@ pub enum Dir {
 }
 
 const USAGE: &str =
-    "usage: tun_bench kernel|smoltcp|sandnet|sandnet-plain in|out [--mib N] [--mtu BYTES] [--buffer BYTES]";
+    "usage: tun_bench kernel|smoltcp|sandnet|sandnet-plain|sandnet-inplace in|out [--mib N] [--mtu BYTES] [--buffer BYTES]";
 
 /// CPU time of the whole process (every thread, both ends of the transfer:
 /// the kernel's work for its sockets is charged to the threads that call it
@@ -97,8 +102,9 @@ fn main() -> ExitCode {
     let result = match mode.as_str() {
         "kernel" => kernel::veth(mib, mtu),
         "smoltcp" => bare::run(mib, mtu, buffer, dir),
-        "sandnet" => stack::run(mib, mtu, buffer, dir, true),
-        "sandnet-plain" => stack::run(mib, mtu, buffer, dir, false),
+        "sandnet" => stack::run(mib, mtu, buffer, dir, true, false),
+        "sandnet-plain" => stack::run(mib, mtu, buffer, dir, false, false),
+        "sandnet-inplace" => stack::run(mib, mtu, buffer, dir, true, true),
         other => {
             eprintln!("tun_bench: unknown mode {other:?}\n{USAGE}");
             return ExitCode::from(2);

@@ -12,7 +12,14 @@ const STACK: &str = "10.79.0.2";
 
 /// Bytes per second for `mib` MiB in direction `dir`, socket buffers of
 /// `buffer` bytes, on a TUN device with offloads or without.
-pub fn run(mib: u64, mtu: u32, buffer: usize, dir: Dir, offloads: bool) -> io::Result<f64> {
+pub fn run(
+    mib: u64,
+    mtu: u32,
+    buffer: usize,
+    dir: Dir,
+    offloads: bool,
+    in_place: bool,
+) -> io::Result<f64> {
     let ns = NetNs::new()?;
     let link = ns.run(move || {
         if offloads {
@@ -46,10 +53,15 @@ pub fn run(mib: u64, mtu: u32, buffer: usize, dir: Dir, offloads: bool) -> io::R
             let mut buf = vec![0u8; kernel::CHUNK];
             let mut got = 0u64;
             while got < total {
-                match s.read(&mut buf)? {
-                    0 => break,
-                    n => got += n as u64,
+                let n = if in_place {
+                    s.read_with(|data| data.len())?
+                } else {
+                    s.read(&mut buf)?
+                };
+                if n == 0 {
+                    break;
                 }
+                got += n as u64;
             }
             let end = std::time::Instant::now();
             sender.join().expect("kernel sender")?;
@@ -71,8 +83,17 @@ pub fn run(mib: u64, mtu: u32, buffer: usize, dir: Dir, offloads: bool) -> io::R
             let mut left = total;
             while left > 0 {
                 let n = left.min(kernel::CHUNK as u64) as usize;
-                s.write_all(&buf[..n])?;
-                left -= n as u64;
+                if in_place {
+                    let wrote = s.write_with(|free| {
+                        let k = free.len().min(n);
+                        free[..k].fill(0x5a);
+                        k
+                    })?;
+                    left -= wrote as u64;
+                } else {
+                    s.write_all(&buf[..n])?;
+                    left -= n as u64;
+                }
             }
             s.shutdown(std::net::Shutdown::Write)?;
             let (got, end) = receiver.join().expect("kernel receiver")?;
