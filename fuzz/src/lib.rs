@@ -574,14 +574,41 @@ pub fn session(data: &[u8]) {
                 }
             }
             3 => {
+                // Byte 3: bit 0 writes in place; bits 1-2, when not zero,
+                // first give the connection a congestion control.
                 let n = usize::from(u16_at(d, 1));
-                bed.app_write(conn, &vec![0x5a; n]);
+                let mode = d.get(3).copied().unwrap_or(0);
+                if let Some((s, _)) = bed.conns.get(conn) {
+                    let choice = [
+                        netstack::CongestionControl::Cubic,
+                        netstack::CongestionControl::Reno,
+                        netstack::CongestionControl::None,
+                    ];
+                    if let Some(&cc) = choice.get(usize::from((mode >> 1) & 3).wrapping_sub(1)) {
+                        let _ = s.set_congestion_control(cc);
+                    }
+                    if mode & 1 != 0 {
+                        let _ = s.write_with(|free| {
+                            let k = free.len().min(n);
+                            free[..k].fill(0x5a);
+                            k
+                        });
+                    } else {
+                        bed.app_write(conn, &vec![0x5a; n]);
+                    }
+                }
             }
             4 => {
+                // Byte 3, bit 0: read in place, taking at most the length.
                 if let Some((s, _)) = bed.conns.get(conn) {
-                    let mut buf = vec![0u8; usize::from(u16_at(d, 1)).min(65536)];
-                    let mut r: &netstack::TcpStream = s;
-                    let _ = r.read(&mut buf);
+                    let n = usize::from(u16_at(d, 1)).min(65536);
+                    if d.get(3).copied().unwrap_or(0) & 1 != 0 {
+                        let _ = s.read_with(|data| data.len().min(n));
+                    } else {
+                        let mut buf = vec![0u8; n];
+                        let mut r: &netstack::TcpStream = s;
+                        let _ = r.read(&mut buf);
+                    }
                 }
             }
             5 => {
