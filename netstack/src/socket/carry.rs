@@ -98,33 +98,16 @@ impl Carries {
         self.0.get(&handle).map_or(0, VecDeque::len)
     }
 
-    /// Hands carried bytes to `take`, which returns how many it consumed;
-    /// they come before smoltcp's queue. Returns the bytes consumed and
-    /// whether `take` consumed all it was offered.
-    fn read_with(
-        &mut self,
-        handle: SocketHandle,
-        take: &mut impl FnMut(&[u8]) -> usize,
-    ) -> (usize, bool) {
+    /// Reads carried bytes into `buf`; they come before smoltcp's queue.
+    pub fn read(&mut self, handle: SocketHandle, buf: &mut [u8]) -> usize {
         let Some(carry) = self.0.get_mut(&handle) else {
-            return (0, true);
+            return 0;
         };
-        let mut consumed = 0;
-        let mut all = true;
-        let (a, b) = carry.as_slices();
-        for part in [a, b] {
-            if part.is_empty() {
-                continue;
-            }
-            let n = take(part).min(part.len());
-            consumed += n;
-            if n < part.len() {
-                all = false;
-                break;
-            }
+        let n = buf.len().min(carry.len());
+        for (dst, src) in buf.iter_mut().zip(carry.drain(..n)) {
+            *dst = src;
         }
-        carry.drain(..consumed);
-        (consumed, all)
+        n
     }
 
     /// Forgets a connection's carry (its socket is closed or gone).
@@ -133,37 +116,39 @@ impl Carries {
     }
 }
 
-/// Reads from a connection in place: hands its received bytes, the carry's
-/// and then smoltcp's queue's, to `take` slice by slice (in order; smoltcp's
-/// ring may wrap) until `take` consumes less than it is offered or nothing
-/// is left. Returns the bytes consumed.
+/// Reads from a connection: its carry, then smoltcp's queue.
+pub(crate) fn recv(
+    carries: &mut Carries,
+    handle: SocketHandle,
+    sock: &mut tcp::Socket<'_>,
+    buf: &mut [u8],
+) -> Result<usize, tcp::RecvError> {
+    let carried = carries.read(handle, buf);
+    if carried == buf.len() || !sock.can_recv() {
+        return Ok(carried);
+    }
+    Ok(carried + sock.recv_slice(&mut buf[carried..])?)
+}
+
+/// Reads from a connection in place: `take` gets the bytes at the head of
+/// its stream that lie contiguous (the carry's first part if it holds any,
+/// else smoltcp's queue's) and consumes as many as it returns.
 pub(crate) fn recv_with(
     carries: &mut Carries,
     handle: SocketHandle,
     sock: &mut tcp::Socket<'_>,
-    mut take: impl FnMut(&[u8]) -> usize,
+    take: impl FnOnce(&[u8]) -> usize,
 ) -> Result<usize, tcp::RecvError> {
-    let (mut consumed, all) = carries.read_with(handle, &mut take);
-    if !all {
-        return Ok(consumed);
+    if let Some(carry) = carries.0.get_mut(&handle).filter(|c| !c.is_empty()) {
+        let head = carry.as_slices().0;
+        let n = take(head).min(head.len());
+        carry.drain(..n);
+        return Ok(n);
     }
-    // At most two slices: the ring's tail, then its head.
-    for _ in 0..2 {
-        if !sock.can_recv() {
-            break;
-        }
-        let mut short = false;
-        let n = sock.recv(|data| {
-            let n = take(data).min(data.len());
-            short = n < data.len();
-            (n, n)
-        })?;
-        consumed += n;
-        if short || n == 0 {
-            break;
-        }
-    }
-    Ok(consumed)
+    sock.recv(|data| {
+        let n = take(data).min(data.len());
+        (n, n)
+    })
 }
 
 #[cfg(test)]

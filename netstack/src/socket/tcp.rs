@@ -3,6 +3,7 @@
 use super::carry::{self, Carries};
 use super::limits::TcpBuffers;
 use super::ports::{as_seen, ephemeral, on_wire, Proto};
+use super::set::SocketHandle;
 use super::table::{Body, Child, SocketId, TcpConn};
 use crate::error::errno;
 use crate::inet::RouteType;
@@ -363,12 +364,29 @@ impl TcpStream {
     /// io.Writer for the same reason).
     pub fn read_with(&self, take: impl FnOnce(&[u8]) -> usize) -> io::Result<usize> {
         let mut take = Some(take);
-        self.read_slices(|data| take.take().map_or(0, |f| f(data)))
+        self.read_by(|carries, h, sock| match take.take() {
+            Some(take) => carry::recv_with(carries, h, sock, take),
+            None => Ok(0),
+        })
     }
 
-    /// Hands the received bytes to `take` slice by slice (the carry's, then
-    /// the ring's one or two) until it consumes fewer than it is offered.
-    fn read_slices(&self, mut take: impl FnMut(&[u8]) -> usize) -> io::Result<usize> {
+    fn read_inner(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.read_by(|carries, h, sock| carry::recv(carries, h, sock, buf))
+    }
+
+    /// What `read` and `read_with` share: waits until the connection has
+    /// bytes to read, has ended or has failed, then reads with `recv`, once.
+    fn read_by(
+        &self,
+        mut recv: impl FnMut(
+            &mut Carries,
+            SocketHandle,
+            &mut tcp::Socket<'static>,
+        ) -> Result<usize, tcp::RecvError>,
+    ) -> io::Result<usize> {
         let id = self.id;
         self.stack.blocking(
             id,
@@ -384,7 +402,7 @@ impl TcpStream {
                     return Poll::Ready(Ok(0));
                 }
                 if sock.can_recv() || carries.len(c.handle) > 0 {
-                    let n = carry::recv_with(carries, c.handle, sock, &mut take);
+                    let n = recv(carries, c.handle, sock);
                     if let Ok(n) = n {
                         c.quickack = c.quickack.saturating_sub(n);
                         if c.quickack == 0 && sock.ack_delay().is_none() {
@@ -403,19 +421,6 @@ impl TcpStream {
         )
     }
 
-    fn read_inner(&self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let mut at = 0;
-        self.read_slices(|data| {
-            let n = data.len().min(buf.len() - at);
-            buf[at..at + n].copy_from_slice(&data[..n]);
-            at += n;
-            n
-        })
-    }
-
     /// Writes in place: waits as `write` does, then calls `fill` once with
     /// the free space of the send buffer (all of it, or the part that lies
     /// contiguous: it is a ring); the first bytes, as many as `fill`
@@ -423,12 +428,28 @@ impl TcpStream {
     /// stack's lock, as `read_with`'s `take` does.
     pub fn write_with(&self, fill: impl FnOnce(&mut [u8]) -> usize) -> io::Result<usize> {
         let mut fill = Some(fill);
-        self.write_slices(|free| fill.take().map_or(0, |f| f(free)))
+        self.write_by(|sock| match fill.take() {
+            Some(fill) => sock.send(|free| {
+                let n = fill(free).min(free.len());
+                (n, n)
+            }),
+            None => Ok(0),
+        })
     }
 
-    /// Hands the send buffer's free space to `fill`, one slice or two,
-    /// until it writes fewer bytes than it is offered.
-    fn write_slices(&self, mut fill: impl FnMut(&mut [u8]) -> usize) -> io::Result<usize> {
+    fn write_inner(&self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.write_by(|sock| sock.send_slice(buf))
+    }
+
+    /// What `write` and `write_with` share: waits until the connection can
+    /// take bytes or has failed, then writes with `send`, once.
+    fn write_by(
+        &self,
+        mut send: impl FnMut(&mut tcp::Socket<'static>) -> Result<usize, tcp::SendError>,
+    ) -> io::Result<usize> {
         let id = self.id;
         self.stack.blocking(
             id,
@@ -448,42 +469,13 @@ impl TcpStream {
                     _ if !sock.may_send() => return Poll::Ready(Err(errno(libc::EPIPE))),
                     _ => {}
                 }
-                if !sock.can_send() {
-                    return Poll::Pending;
+                if sock.can_send() {
+                    Poll::Ready(send(sock).map_err(|_| errno(libc::EPIPE)))
+                } else {
+                    Poll::Pending
                 }
-                let mut written = 0;
-                // At most two slices: the ring's free tail, then its head.
-                for _ in 0..2 {
-                    let mut short = false;
-                    let sent = sock.send(|free| {
-                        let n = fill(free).min(free.len());
-                        short = n < free.len();
-                        (n, n)
-                    });
-                    match sent {
-                        Ok(n) => written += n,
-                        Err(_) => return Poll::Ready(Err(errno(libc::EPIPE))),
-                    }
-                    if short || !sock.can_send() {
-                        break;
-                    }
-                }
-                Poll::Ready(Ok(written))
             },
         )
-    }
-
-    fn write_inner(&self, buf: &[u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let mut at = 0;
-        self.write_slices(|free| {
-            let n = free.len().min(buf.len() - at);
-            free[..n].copy_from_slice(&buf[at..at + n]);
-            at += n;
-            n
-        })
     }
 }
 
