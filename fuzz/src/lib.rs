@@ -579,12 +579,14 @@ pub fn session(data: &[u8]) {
                 let n = usize::from(u16_at(d, 1));
                 let mode = d.get(3).copied().unwrap_or(0);
                 if let Some((s, _)) = bed.conns.get(conn) {
-                    let choice = [
-                        netstack::CongestionControl::Cubic,
-                        netstack::CongestionControl::Reno,
-                        netstack::CongestionControl::None,
-                    ];
-                    if let Some(&cc) = choice.get(usize::from((mode >> 1) & 3).wrapping_sub(1)) {
+                    use netstack::CongestionControl as Cc;
+                    let cc = match (mode >> 1) & 3 {
+                        1 => Some(Cc::Cubic),
+                        2 => Some(Cc::Reno),
+                        3 => Some(Cc::None),
+                        _ => None,
+                    };
+                    if let Some(cc) = cc {
                         let _ = s.set_congestion_control(cc);
                     }
                     if mode & 1 != 0 {
