@@ -1,15 +1,25 @@
-//! The steady packet path does not allocate per packet: a TCP transfer
-//! between two stacks, once warmed up, makes a bounded number of heap
-//! allocations however many segments it carries. Counted by a global
-//! allocator that wraps the system's.
+//! The steady packet path does not allocate per packet: a TCP transfer,
+//! once warmed up, makes a bounded number of heap allocations however many
+//! segments it carries, between two stacks and through a TUN device with the
+//! host kernel as the peer. Counted by a global allocator that wraps the
+//! system's; the tests take turns, since it counts the whole process.
 
 mod support;
 
-use sandnet::netstack::{TcpListener, TcpStream};
+use sandnet::netstack::{Stack, TcpListener, TcpStream};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use support::kernel::{ip, tun_bed, KERNEL_V4, STACK_V4};
 use support::pair::{pair, sa, A_V4};
+
+/// One counted test at a time.
+static TURN: Mutex<()> = Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 struct Counting;
 
@@ -45,7 +55,12 @@ static GLOBAL: Counting = Counting;
 const CHUNK: usize = 16 * 1024;
 
 /// Sends `bytes` from `conn` (on a thread) to `peer`; gives `conn` back.
-fn send(mut conn: TcpStream, peer: &mut TcpStream, bytes: usize, buf: &mut [u8]) -> TcpStream {
+fn send<W: Write + Send + 'static>(
+    mut conn: W,
+    peer: &mut impl Read,
+    bytes: usize,
+    buf: &mut [u8],
+) -> W {
     let sender = std::thread::spawn(move || {
         let data = vec![7u8; CHUNK];
         let mut left = bytes;
@@ -66,8 +81,58 @@ fn send(mut conn: TcpStream, peer: &mut TcpStream, bytes: usize, buf: &mut [u8])
     sender.join().unwrap()
 }
 
+/// The allocation count and `stack`'s TCP segments (in and out) so far.
+fn count(stack: &Stack) -> (u64, u64) {
+    let tcp = stack.statistics().snmp.tcp;
+    (
+        ALLOCATIONS.load(Ordering::Relaxed),
+        tcp.InSegs + tcp.OutSegs,
+    )
+}
+
+/// The stack behind a TUN device, the kernel's TCP as the peer, both ways:
+/// the poll thread then waits in ppoll(2) on the device, reads it before
+/// taking the lock and writes the round's packets after.
+#[test]
+fn tun_bulk_does_not_allocate_per_segment() {
+    let _turn = turn();
+    let Some(bed) = tun_bed("tun_bulk_does_not_allocate_per_segment") else {
+        return;
+    };
+    let addr = std::net::SocketAddr::new(ip(KERNEL_V4), 9100);
+    let kernel_listener = bed.kernel_listen(addr);
+    let mut ours = TcpStream::connect(&bed.stack, addr).unwrap();
+    let (mut theirs, _) = kernel_listener.accept().unwrap();
+    let mut buf = vec![0u8; CHUNK];
+    assert_eq!(ours.local_addr().unwrap().ip(), ip(STACK_V4));
+    // Warm up both ways.
+    theirs = send(theirs, &mut ours, 4 << 20, &mut buf);
+    ours = send(ours, &mut theirs, 4 << 20, &mut buf);
+
+    let bytes = 32 << 20;
+    let (allocs_before, segments_before) = count(&bed.stack);
+    theirs = send(theirs, &mut ours, bytes, &mut buf);
+    let _ours = send(ours, &mut theirs, bytes, &mut buf);
+    let (allocs, segments) = count(&bed.stack);
+    let (allocs, segments) = (allocs - allocs_before, segments - segments_before);
+    eprintln!("{segments} segments over the TUN, {allocs} heap allocations");
+    assert!(
+        segments > 2_000,
+        "only {segments} segments for 2 x {bytes} bytes"
+    );
+    // The same bound as below, where the reasons are. Seen here: 163 to 435
+    // allocations for about 24 500 segments; 573 once before the poll
+    // thread's ppoll(2) stopped allocating its fd array every round, which
+    // this bound is too loose to catch: it catches work per segment.
+    assert!(
+        allocs * 20 < segments,
+        "{allocs} allocations for {segments} segments: the TUN path allocates"
+    );
+}
+
 #[test]
 fn tcp_bulk_does_not_allocate_per_segment() {
+    let _turn = turn();
     let (a, b) = pair();
     let listener = TcpListener::bind(&a, sa(A_V4, 9000)).unwrap();
     let client = TcpStream::connect(&b, sa(A_V4, 9000)).unwrap();

@@ -96,14 +96,24 @@ pub fn wait_readable(fd: RawFd, stop: RawFd) -> io::Result<Readiness> {
 /// Blocks until one of `fds` is readable (or in error), or `timeout` passes
 /// (None: no timeout). A signal interrupting the wait counts as a return.
 pub fn poll_readable(fds: &[RawFd], timeout: Option<std::time::Duration>) -> io::Result<()> {
-    let mut pfds: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|&fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
+    let entry = |&fd: &RawFd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // The usual few fds (a stack's TUN devices and its wake-ups) go on the
+    // stack: the poll loop calls this every round.
+    let mut small = [entry(&-1); 8];
+    let mut large = Vec::new();
+    let pfds: &mut [libc::pollfd] = if fds.len() <= small.len() {
+        for (p, fd) in small.iter_mut().zip(fds) {
+            *p = entry(fd);
+        }
+        &mut small[..fds.len()]
+    } else {
+        large.extend(fds.iter().map(entry));
+        &mut large
+    };
     let ts = timeout.map(|t| libc::timespec {
         tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
         tv_nsec: t.subsec_nanos() as libc::c_long,
