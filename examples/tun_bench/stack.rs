@@ -107,8 +107,11 @@ pub fn run(
     // overflowing, and the stack's congestion control answering them.
     let snmp = stack.statistics().snmp;
     eprintln!(
-        "sandnet: {} segments out, {} retransmitted, {} in",
-        snmp.tcp.OutSegs, snmp.tcp.RetransSegs, snmp.tcp.InSegs
+        "sandnet: {} segments out, {} retransmitted, {} in, {} poll rounds",
+        snmp.tcp.OutSegs,
+        snmp.tcp.RetransSegs,
+        snmp.tcp.InSegs,
+        stack.wakeups()
     );
     Ok(total as f64 / (end - start).as_secs_f64())
 }
