@@ -189,3 +189,42 @@ pub fn geteuid() -> u32 {
     // SAFETY: geteuid has no arguments and cannot fail.
     unsafe { libc::geteuid() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// A wait over `n` eventfds returns for the one signaled, wherever it
+    /// sits: few fds go in the array on the stack, more in a Vec.
+    fn wakes_for_any_of(n: usize) {
+        let fds: Vec<EventFd> = (0..n).map(|_| EventFd::new().unwrap()).collect();
+        let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+        for signaled in [0, n / 2, n - 1] {
+            fds[signaled].signal();
+            let start = Instant::now();
+            poll_readable(&raw, Some(Duration::from_secs(10))).unwrap();
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "{n} fds: the wait did not see fd {signaled}"
+            );
+            fds[signaled].drain();
+        }
+        // Nothing signaled: the timeout ends the wait.
+        let start = Instant::now();
+        poll_readable(&raw, Some(Duration::from_millis(20))).unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(20));
+    }
+
+    #[test]
+    fn poll_readable_few_fds() {
+        wakes_for_any_of(1);
+        wakes_for_any_of(8);
+    }
+
+    #[test]
+    fn poll_readable_many_fds() {
+        wakes_for_any_of(9);
+        wakes_for_any_of(40);
+    }
+}
