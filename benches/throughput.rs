@@ -179,6 +179,11 @@ fn tcp_bulk(c: &mut Criterion) {
 /// 64 KiB buffers on one interface over its Loopback device, one thread),
 /// except the IP medium: the in-memory ceiling for smoltcp itself.
 fn smoltcp_loopback_once() {
+    smoltcp_loopback_with(65536)
+}
+
+/// The same with `buffer` bytes per socket buffer.
+fn smoltcp_loopback_with(buffer: usize) {
     use smoltcp::iface::{Config, Interface, SocketSet};
     use smoltcp::phy::{Loopback, Medium};
     use smoltcp::socket::tcp;
@@ -196,8 +201,8 @@ fn smoltcp_loopback_once() {
     });
     let socket = || {
         let mut s = tcp::Socket::new(
-            tcp::SocketBuffer::new(vec![0; 65536]),
-            tcp::SocketBuffer::new(vec![0; 65536]),
+            tcp::SocketBuffer::new(vec![0; buffer]),
+            tcp::SocketBuffer::new(vec![0; buffer]),
         );
         // As it ships: without the Reno and Cubic features that this
         // workspace enables for sandnet, smoltcp has no congestion control.
@@ -238,6 +243,12 @@ fn smoltcp_reference(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(BULK as u64));
     g.bench_function("smoltcp_loopback_64MiB", |bench| {
         bench.iter(smoltcp_loopback_once)
+    });
+    // With the buffers `loopback_64MiB`'s connection gets: the same loop
+    // then pays the first touch of 1 MiB buffers and copies that no longer
+    // stay in the core's cache.
+    g.bench_function("smoltcp_loopback_1MiB_buffers_64MiB", |bench| {
+        bench.iter(|| smoltcp_loopback_with(1 << 20))
     });
     g.finish();
 }
