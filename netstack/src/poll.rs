@@ -321,6 +321,7 @@ pub(crate) fn step(s: &mut State) -> bool {
     let mtu = s.max_mtu();
     s.sockets.unpark_due(now);
     crate::socket::expire_fin_wait2(s);
+    crate::socket::quickack_after_idle(s, now);
     loop {
         {
             let State {
@@ -362,5 +363,6 @@ pub(crate) fn step(s: &mut State) -> bool {
     crate::socket::observe(s);
     let State { iface, sockets, .. } = &mut *s;
     sockets.park_idle(iface, now);
+    crate::socket::quickack_parked(s);
     more
 }

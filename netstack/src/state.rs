@@ -68,6 +68,8 @@ pub(crate) struct State {
     pub stalled: bool,
     /// Poll-loop iterations: how often the poll thread woke.
     pub wakeups: u64,
+    /// When the last round ran (`socket::quickack_after_idle`).
+    pub last_round: Option<smoltcp::time::Instant>,
     pub epoch: std::time::Instant,
     /// A stack driven by hand (`Stack::new_manual`) runs on this clock, in
     /// microseconds since `epoch`, instead of the wall clock.
@@ -138,6 +140,7 @@ impl State {
             shutdown: false,
             stalled: false,
             wakeups: 0,
+            last_round: None,
             epoch,
             #[cfg(feature = "fuzzing")]
             manual_clock: None,

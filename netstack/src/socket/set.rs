@@ -85,6 +85,9 @@ pub(crate) struct Sockets {
     dirty: bool,
     /// The sockets `state_changes` found changed (kept for its buffer).
     changed: Vec<SocketHandle>,
+    /// The connections the last scan parked (the stack re-arms their
+    /// quickack: tcp.rs).
+    pub newly_parked: Vec<SocketHandle>,
 }
 
 /// A map keyed by socket handles: small integers the stack and smoltcp
@@ -118,6 +121,7 @@ impl Sockets {
             next_scan: None,
             dirty: false,
             changed: Vec::new(),
+            newly_parked: Vec::new(),
         }
     }
 
@@ -316,6 +320,7 @@ impl Sockets {
             return;
         }
         self.next_scan = Some(now + SCAN_PERIOD);
+        self.newly_parked.clear();
         let seen = std::mem::take(&mut self.quiet);
         let active: Vec<(SocketHandle, SmolHandle)> = self
             .slots
@@ -360,6 +365,13 @@ impl Sockets {
             };
             match tuple {
                 Some(tuple) if !wants_poll => {
+                    let mut socket = socket;
+                    // Idle: the next data it gets is ACKed at once, as
+                    // Linux's quickack after an idle period (tcp.rs).
+                    if let Socket::Tcp(t) = &mut socket {
+                        t.set_ack_delay(None);
+                    }
+                    self.newly_parked.push(h);
                     self.by_tuple.insert(tuple, h);
                     if let Some(t) = until {
                         self.timers.push(Reverse((t, h.0)));

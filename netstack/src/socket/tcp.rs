@@ -28,6 +28,52 @@ pub(crate) const QUICKACK_BYTES: usize = 16 * 1460;
 /// The ACK delay after that (smoltcp's default).
 pub(crate) const ACK_DELAY: smoltcp::time::Duration = smoltcp::time::Duration::from_millis(10);
 
+/// A connection that received nothing for this long ACKs at once again:
+/// Linux re-enters quickack when data arrives after a gap longer than the
+/// retransmission timeout, whose floor (TCP_RTO_MIN) this is. The sender
+/// has most likely restarted from a small window (RFC 5681's restart after
+/// idle) and waits for those ACKs.
+pub(crate) const QUICKACK_IDLE: smoltcp::time::Duration = smoltcp::time::Duration::from_millis(200);
+
+/// Quickack again for every connection once the stack as a whole ran no
+/// round for `QUICKACK_IDLE` (then none of them received anything). Runs
+/// before smoltcp takes in the round's segments. Linux's rule is per
+/// connection and per segment; without a timestamp per connection the
+/// stack gets it from this and from parking (`quickack_parked`), with no
+/// work per packet.
+pub(crate) fn quickack_after_idle(s: &mut State, now: smoltcp::time::Instant) {
+    let idle = s.last_round.is_some_and(|t| now - t >= QUICKACK_IDLE);
+    s.last_round = Some(now);
+    if !idle {
+        return;
+    }
+    let State { table, sockets, .. } = s;
+    let (set, _) = sockets.smoltcp_and_handles();
+    for (_, socket) in set.iter_mut() {
+        if let smoltcp::socket::Socket::Tcp(t) = socket {
+            t.set_ack_delay(None);
+        }
+    }
+    for e in table.entries_mut() {
+        if let Body::Tcp(c) = &mut e.body {
+            c.quickack = QUICKACK_BYTES;
+        }
+    }
+}
+
+/// Quickack again for the connections the scan just parked: idle for a
+/// scan period while others were not (their sockets were re-armed as they
+/// were parked, set.rs). Runs right after the scan, before a read could
+/// count the old quickack down.
+pub(crate) fn quickack_parked(s: &mut State) {
+    let State { table, sockets, .. } = s;
+    for h in sockets.newly_parked.drain(..) {
+        if let Some(c) = table.conn_mut(h) {
+            c.quickack = QUICKACK_BYTES;
+        }
+    }
+}
+
 pub(crate) fn new_tcp_socket(
     buffers: TcpBuffers,
     congestion: super::CongestionControl,
