@@ -364,12 +364,18 @@ fn accept_tcp(
         tcp.InErrs += 1;
         return false;
     }
-    // A parked connection goes back into smoltcp's set before it looks.
+    // A parked connection goes back into smoltcp's set before it looks;
+    // data after a long rest is ACKed at once (quickack after idle).
     let port = |at: usize| u16::from_be_bytes([payload[at], payload[at + 1]]);
-    state.sockets.unpark_tuple(
+    if let Some((h, since)) = state.sockets.unpark_tuple(
         smoltcp::wire::IpEndpoint::new(v.dst.into(), port(2)),
         smoltcp::wire::IpEndpoint::new(v.src.into(), port(0)),
-    );
+    ) {
+        let data = payload.len() > usize::from(payload[12] >> 4) * 4;
+        if data {
+            crate::socket::quickack_unparked(state, h, since);
+        }
+    }
     let flags = payload[13];
     // SYN without ACK or RST: a listener may need a socket for it.
     if flags & 0x02 != 0 && flags & 0x14 == 0 {

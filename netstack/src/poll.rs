@@ -363,6 +363,5 @@ pub(crate) fn step(s: &mut State) -> bool {
     crate::socket::observe(s);
     let State { iface, sockets, .. } = &mut *s;
     sockets.park_idle(iface, now);
-    crate::socket::quickack_parked(s);
     more
 }

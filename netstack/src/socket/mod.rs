@@ -30,7 +30,7 @@ pub(crate) use ready::{mark, Mark};
 pub use ready::{Interest, Readiness};
 pub use table::SocketId;
 pub use tcp::TcpStream;
-pub(crate) use tcp::{quickack_after_idle, quickack_parked};
+pub(crate) use tcp::{quickack_after_idle, quickack_unparked};
 pub use udp::UdpSocket;
 
 pub(crate) use dgram::{deliver_icmp_error, deliver_udp};

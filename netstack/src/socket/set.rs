@@ -44,6 +44,8 @@ enum Slot {
         socket: Box<Socket<'static>>,
         /// When smoltcp wants it polled again, if ever.
         until: Option<Instant>,
+        /// When it was parked.
+        since: Instant,
     },
 }
 
@@ -85,9 +87,6 @@ pub(crate) struct Sockets {
     dirty: bool,
     /// The sockets `state_changes` found changed (kept for its buffer).
     changed: Vec<SocketHandle>,
-    /// The connections the last scan parked (the stack re-arms their
-    /// quickack: tcp.rs).
-    pub newly_parked: Vec<SocketHandle>,
 }
 
 /// A map keyed by socket handles: small integers the stack and smoltcp
@@ -121,7 +120,6 @@ impl Sockets {
             next_scan: None,
             dirty: false,
             changed: Vec::new(),
-            newly_parked: Vec::new(),
         }
     }
 
@@ -288,14 +286,23 @@ impl Sockets {
     }
 
     /// A segment from `remote` to `local` arrived: its connection, if parked,
-    /// goes back before smoltcp looks for it.
-    pub fn unpark_tuple(&mut self, local: IpEndpoint, remote: IpEndpoint) {
+    /// goes back before smoltcp looks for it. Returns it and when it was
+    /// parked.
+    pub fn unpark_tuple(
+        &mut self,
+        local: IpEndpoint,
+        remote: IpEndpoint,
+    ) -> Option<(SocketHandle, Instant)> {
         if self.parked == 0 {
-            return;
+            return None;
         }
-        if let Some(&h) = self.by_tuple.get(&(local, remote)) {
-            self.unpark(h);
-        }
+        let h = *self.by_tuple.get(&(local, remote))?;
+        let since = match &self.slots[h.0] {
+            Slot::Parked { since, .. } => *since,
+            Slot::Active(_) => return None,
+        };
+        self.unpark(h);
+        Some((h, since))
     }
 
     pub fn unpark_all(&mut self) {
@@ -320,7 +327,6 @@ impl Sockets {
             return;
         }
         self.next_scan = Some(now + SCAN_PERIOD);
-        self.newly_parked.clear();
         let seen = std::mem::take(&mut self.quiet);
         let active: Vec<(SocketHandle, SmolHandle)> = self
             .slots
@@ -365,13 +371,6 @@ impl Sockets {
             };
             match tuple {
                 Some(tuple) if !wants_poll => {
-                    let mut socket = socket;
-                    // Idle: the next data it gets is ACKed at once, as
-                    // Linux's quickack after an idle period (tcp.rs).
-                    if let Socket::Tcp(t) = &mut socket {
-                        t.set_ack_delay(None);
-                    }
-                    self.newly_parked.push(h);
                     self.by_tuple.insert(tuple, h);
                     if let Some(t) = until {
                         self.timers.push(Reverse((t, h.0)));
@@ -379,6 +378,7 @@ impl Sockets {
                     self.slots[h.0] = Slot::Parked {
                         socket: Box::new(socket),
                         until,
+                        since: now,
                     };
                     self.parked += 1;
                 }

@@ -36,11 +36,11 @@ pub(crate) const ACK_DELAY: smoltcp::time::Duration = smoltcp::time::Duration::f
 pub(crate) const QUICKACK_IDLE: smoltcp::time::Duration = smoltcp::time::Duration::from_millis(200);
 
 /// Quickack again for every connection once the stack as a whole ran no
-/// round for `QUICKACK_IDLE` (then none of them received anything). Runs
+/// round for `QUICKACK_IDLE`: then none of them received anything. Runs
 /// before smoltcp takes in the round's segments. Linux's rule is per
-/// connection and per segment; without a timestamp per connection the
-/// stack gets it from this and from parking (`quickack_parked`), with no
-/// work per packet.
+/// connection and per segment; without a timestamp per connection (a lookup
+/// per segment) the stack gets it from this and from parking
+/// (`quickack_unparked`).
 pub(crate) fn quickack_after_idle(s: &mut State, now: smoltcp::time::Instant) {
     let idle = s.last_round.is_some_and(|t| now - t >= QUICKACK_IDLE);
     s.last_round = Some(now);
@@ -61,16 +61,16 @@ pub(crate) fn quickack_after_idle(s: &mut State, now: smoltcp::time::Instant) {
     }
 }
 
-/// Quickack again for the connections the scan just parked: idle for a
-/// scan period while others were not (their sockets were re-armed as they
-/// were parked, set.rs). Runs right after the scan, before a read could
-/// count the old quickack down.
-pub(crate) fn quickack_parked(s: &mut State) {
-    let State { table, sockets, .. } = s;
-    for h in sockets.newly_parked.drain(..) {
-        if let Some(c) = table.conn_mut(h) {
-            c.quickack = QUICKACK_BYTES;
-        }
+/// Data arrived for connection `h`, just unparked, parked `since`: a
+/// connection is parked once idle for a scan period while the stack is
+/// busy, so a long enough rest there is a rest of the connection's own.
+pub(crate) fn quickack_unparked(s: &mut State, h: SocketHandle, since: smoltcp::time::Instant) {
+    if s.now() - since < QUICKACK_IDLE {
+        return;
+    }
+    s.sockets.get_mut::<tcp::Socket>(h).set_ack_delay(None);
+    if let Some(c) = s.table.conn_mut(h) {
+        c.quickack = QUICKACK_BYTES;
     }
 }
 
