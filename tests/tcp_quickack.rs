@@ -1,7 +1,8 @@
 //! When a connection's ACKs go out. At its start every segment is ACKed at
 //! once (Linux's quickack); once the program has read 16 segments' worth,
 //! a lone segment's ACK is delayed again; after the connection was idle it
-//! starts over, as Linux's does. The test is the peer, by hand, on
+//! starts over, as Linux's does, unless its program answers what it reads
+//! (pingpong): then ACKs ride on the answers. The test is the peer, by hand, on
 //! a pipe, and runs the stack's rounds itself on a clock of its own: whether
 //! an ACK is on the wire after the round that took a segment in says whether
 //! it waited.
@@ -9,7 +10,7 @@
 mod support;
 
 use sandnet::netstack::{Link, Stack, TcpListener, TcpStream};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::Ipv4Addr;
 use support::handshake::syn_ack;
 use support::packets::*;
@@ -112,6 +113,18 @@ impl Bed {
         acked
     }
 
+    /// The program answers: 5 bytes, which the peer's next segment ACKs.
+    fn answer(&mut self) {
+        self.conn.write_all(b"reply").unwrap();
+        self.ack += 5;
+    }
+
+    /// Whether the round now sends an ACK of everything received, with the
+    /// answer or alone.
+    fn acked_now(&self) -> bool {
+        acked_in_round(&self.stack, &self.wire, self.seq)
+    }
+
     /// Sends segments until one waits for its ACK: returns how many were
     /// ACKed at once first. Lets the delayed ACK go out after.
     fn quickack_run(&mut self) -> usize {
@@ -163,4 +176,31 @@ fn quickack_again_after_the_connection_was_parked() {
     rest(&bed, 10);
     assert_eq!(bed.quickack_run(), QUICK_SEGMENTS);
     assert_eq!(bed.quickack_run(), 0);
+}
+
+#[test]
+fn a_connection_that_answers_lets_its_acks_ride_on_the_answers() {
+    let mut bed = Bed::new();
+    // The first request is ACKed at once (quickack at the start); the
+    // program answers it: pingpong, as Linux's.
+    assert!(bed.segment_acked_at_once());
+    bed.answer();
+    // The next request's ACK waits, and goes with the answer.
+    assert!(!bed.segment_acked_at_once(), "ACKed alone while answering");
+    bed.answer();
+    assert!(bed.acked_now(), "the answer did not carry the ACK");
+    // A rest does not bring quickack back while it answers.
+    bed.stack.advance_clock(250_000);
+    assert!(!bed.segment_acked_at_once(), "ACKed alone after a rest");
+    bed.answer();
+    assert!(bed.acked_now());
+    // It stops answering (two reads without a write): the delayed ACKs go
+    // alone, and after a rest quickack is back.
+    for _ in 0..2 {
+        assert!(!bed.segment_acked_at_once());
+        bed.stack.advance_clock(10_000);
+        assert!(bed.acked_now(), "no delayed ACK");
+    }
+    bed.stack.advance_clock(250_000);
+    assert_eq!(bed.quickack_run(), QUICK_SEGMENTS);
 }

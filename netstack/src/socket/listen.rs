@@ -195,6 +195,8 @@ fn take_established(s: &mut State, id: SocketId) -> io::Result<Option<(SocketId,
             local,
             peer,
             quickack: QUICKACK_BYTES,
+            read_since_write: false,
+            pingpong: false,
         }),
     )?;
     s.table.get_mut(conn)?.uid = uid;

@@ -66,6 +66,11 @@ pub(crate) struct TcpConn {
     /// Bytes the program reads before the connection's ACKs are delayed
     /// (tcp.rs, `QUICKACK_BYTES`).
     pub quickack: usize,
+    /// The program read since it last wrote: a write now answers it.
+    pub read_since_write: bool,
+    /// Linux's pingpong mode: the program answers what it receives, so its
+    /// ACKs wait to ride on the answers instead of going at once (tcp.rs).
+    pub pingpong: bool,
 }
 
 /// A connection that is not the program's (yet or any more): an embryonic or

@@ -35,6 +35,18 @@ pub(crate) const ACK_DELAY: smoltcp::time::Duration = smoltcp::time::Duration::f
 /// idle) and waits for those ACKs.
 pub(crate) const QUICKACK_IDLE: smoltcp::time::Duration = smoltcp::time::Duration::from_millis(200);
 
+/// The program wrote after reading: it answers what it receives, and its
+/// ACKs now wait to ride on its answers (Linux's pingpong mode, entered
+/// when a connection sends within the ACK timeout of receiving). Quickack
+/// ends: an ACK at once would go alone, a packet more per request.
+fn answered(c: &mut TcpConn, sock: &mut tcp::Socket<'static>) {
+    c.pingpong = true;
+    c.quickack = 0;
+    if sock.ack_delay().is_none() {
+        sock.set_ack_delay(Some(ACK_DELAY));
+    }
+}
+
 /// Quickack again for every connection once the stack as a whole ran no
 /// round for `QUICKACK_IDLE`: then none of them received anything. Runs
 /// before smoltcp takes in the round's segments. Linux's rule is per
@@ -47,17 +59,30 @@ pub(crate) fn quickack_after_idle(s: &mut State, now: smoltcp::time::Instant) {
     if !idle {
         return;
     }
+    // Parked connections rested at least as long: data that unparks them
+    // re-arms them (`quickack_unparked`).
     let State { table, sockets, .. } = s;
-    let (set, _) = sockets.smoltcp_and_handles();
-    for (_, socket) in set.iter_mut() {
-        if let smoltcp::socket::Socket::Tcp(t) = socket {
-            t.set_ack_delay(None);
-        }
+    let (set, handles) = sockets.smoltcp_and_handles();
+    for (smol, socket) in set.iter_mut() {
+        let smoltcp::socket::Socket::Tcp(t) = socket else {
+            continue;
+        };
+        let h = handles.get(&smol).map(|e| e.handle);
+        rearm(h.and_then(|h| table.conn_mut(h)), t);
     }
-    for e in table.entries_mut() {
-        if let Body::Tcp(c) = &mut e.body {
+}
+
+/// Quickack again for one connection, unless it is in pingpong mode (as
+/// Linux, where pingpong overrides quickack). `c`: None for a connection
+/// that is not the program's (not yet accepted, or closed).
+fn rearm(c: Option<&mut TcpConn>, sock: &mut tcp::Socket<'static>) {
+    match c {
+        Some(c) if c.pingpong => {}
+        Some(c) => {
             c.quickack = QUICKACK_BYTES;
+            sock.set_ack_delay(None);
         }
+        None => sock.set_ack_delay(None),
     }
 }
 
@@ -68,10 +93,8 @@ pub(crate) fn quickack_unparked(s: &mut State, h: SocketHandle, since: smoltcp::
     if s.now() - since < QUICKACK_IDLE {
         return;
     }
-    s.sockets.get_mut::<tcp::Socket>(h).set_ack_delay(None);
-    if let Some(c) = s.table.conn_mut(h) {
-        c.quickack = QUICKACK_BYTES;
-    }
+    let State { table, sockets, .. } = s;
+    rearm(table.conn_mut(h), sockets.get_mut::<tcp::Socket>(h));
 }
 
 pub(crate) fn new_tcp_socket(
@@ -187,6 +210,8 @@ fn start_connect(s: &mut State, addr: SocketAddr) -> io::Result<SocketId> {
         local: as_seen(local, v6),
         peer: as_seen(dst, v6),
         quickack: QUICKACK_BYTES,
+        read_since_write: false,
+        pingpong: false,
     });
     match s.table.insert(v6, body) {
         Ok(id) => {
@@ -454,6 +479,13 @@ impl TcpStream {
                         if c.quickack == 0 && sock.ack_delay().is_none() {
                             sock.set_ack_delay(Some(ACK_DELAY));
                         }
+                        if n > 0 {
+                            // Read twice without answering: not pingpong.
+                            // (Linux leaves it when a delayed ACK had to go
+                            // out alone.)
+                            c.pingpong &= !c.read_since_write;
+                            c.read_since_write = true;
+                        }
                     }
                     return Poll::Ready(n.map_err(|_| errno(libc::EIO)));
                 }
@@ -515,11 +547,17 @@ impl TcpStream {
                     _ if !sock.may_send() => return Poll::Ready(Err(errno(libc::EPIPE))),
                     _ => {}
                 }
-                if sock.can_send() {
-                    Poll::Ready(send(sock).map_err(|_| errno(libc::EPIPE)))
-                } else {
-                    Poll::Pending
+                if !sock.can_send() {
+                    return Poll::Pending;
                 }
+                let n = send(sock).map_err(|_| errno(libc::EPIPE));
+                if matches!(n, Ok(n) if n > 0) {
+                    if c.read_since_write {
+                        answered(c, sock);
+                    }
+                    c.read_since_write = false;
+                }
+                Poll::Ready(n)
             },
         )
     }
