@@ -125,6 +125,16 @@ impl Bed {
         acked_in_round(&self.stack, &self.wire, self.seq)
     }
 
+    /// The pingpong bit of the connection's /proc/net/tcp row.
+    fn pingpong_shown(&self) -> bool {
+        let rows = self.stack.sockets();
+        let row = rows
+            .iter()
+            .find(|r| r.remote.port() == PORTS.0)
+            .expect("the connection's row");
+        row.tcp.as_ref().unwrap().quick_pingpong & 1 == 1
+    }
+
     /// Sends segments until one waits for its ACK: returns how many were
     /// ACKed at once first. Lets the delayed ACK go out after.
     fn quickack_run(&mut self) -> usize {
@@ -184,7 +194,9 @@ fn a_connection_that_answers_lets_its_acks_ride_on_the_answers() {
     // The first request is ACKed at once (quickack at the start); the
     // program answers it: pingpong, as Linux's.
     assert!(bed.segment_acked_at_once());
+    assert!(!bed.pingpong_shown());
     bed.answer();
+    assert!(bed.pingpong_shown(), "/proc/net/tcp does not show pingpong");
     // The next request's ACK waits, and goes with the answer.
     assert!(!bed.segment_acked_at_once(), "ACKed alone while answering");
     bed.answer();
@@ -201,6 +213,7 @@ fn a_connection_that_answers_lets_its_acks_ride_on_the_answers() {
         bed.stack.advance_clock(10_000);
         assert!(bed.acked_now(), "no delayed ACK");
     }
+    assert!(!bed.pingpong_shown());
     bed.stack.advance_clock(250_000);
     assert_eq!(bed.quickack_run(), QUICK_SEGMENTS);
 }

@@ -36,7 +36,9 @@ fn unspecified(v6: bool) -> SocketAddr {
 /// congestion window private: rto is its initial and minimum (1 s), cwnd
 /// Linux's initial window. ato is the delay of the connection's delayed
 /// ACKs, also while it ACKs at once at its start (tcp.rs), as Linux shows
-/// its ACK timeout in quickack mode too.
+/// its ACK timeout in quickack mode too. Of Linux's quick/pingpong column
+/// only the pingpong bit is known (set by the caller for the program's
+/// connections): Linux's quick count has no counterpart here.
 fn detail(s: &tcp::Socket) -> TcpDetail {
     let ticks = |d: Option<smoltcp::time::Duration>| d.map_or(0, |d| d.millis() / 10);
     TcpDetail {
@@ -97,14 +99,19 @@ pub(crate) fn socket_rows(state: &State) -> Vec<SocketInfo> {
         match &e.body {
             Body::Tcp(c) => {
                 let s = state.sockets.get::<tcp::Socket>(c.handle);
-                rows.push(tcp_row(
+                let mut row = tcp_row(
                     s,
                     state.carries.len(c.handle),
                     e.v6,
                     e.uid,
                     e.inode,
                     Some((c.local, c.peer)),
-                ));
+                );
+                // Linux's low bit of the quick/pingpong column (tcp.rs).
+                if let Some(d) = row.tcp.as_mut() {
+                    d.quick_pingpong = u32::from(c.pingpong);
+                }
+                rows.push(row);
             }
             Body::Listener(l) => {
                 let accept_queue = l
