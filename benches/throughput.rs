@@ -149,8 +149,8 @@ fn tcp_bulk(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
-    // The same with 256 KiB buffers, what a connection gets once half the
-    // stack's buffer budget is reserved (an empty stack gives 1 MiB): each
+    // The same with 256 KiB buffers, what a connection gets once a quarter of
+    // the stack's buffer budget is reserved (an empty stack gives 1 MiB): each
     // hand-off between the writer, the poll thread and the reader carries a
     // quarter as much (docs/PERFORMANCE.md, "In memory").
     g.bench_function("loopback_256KiB_buffers_64MiB", |bench| {

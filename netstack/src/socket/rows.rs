@@ -40,7 +40,6 @@ fn unspecified(v6: bool) -> SocketAddr {
 /// only the pingpong bit is known (set by the caller for the program's
 /// connections): Linux's quick count has no counterpart here.
 fn detail(s: &tcp::Socket) -> TcpDetail {
-    let ticks = |d: Option<smoltcp::time::Duration>| d.map_or(0, |d| d.millis() / 10);
     TcpDetail {
         timer: match s.state() {
             T::TimeWait => 3,
@@ -52,7 +51,7 @@ fn detail(s: &tcp::Socket) -> TcpDetail {
         retransmits: 0,
         probes: 0,
         rto_ticks: 100,
-        ato_ticks: ticks(Some(s.ack_delay().unwrap_or(super::tcp::ACK_DELAY))),
+        ato_ticks: s.ack_delay().unwrap_or(super::tcp::ACK_DELAY).millis() / 10,
         quick_pingpong: 0,
         snd_cwnd: 10,
         ssthresh: None,
