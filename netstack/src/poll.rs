@@ -50,9 +50,21 @@ pub(crate) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 
 /// The poll thread's wake-up when it waits in poll(2) on TUN devices
 /// rather than in a crossbeam Select (socket calls signal it only then).
+///
+/// Most wake-ups come from a call that a round has just made ready, while
+/// the poll thread is still busy with that round's writes: those need no
+/// eventfd write (and the poll thread no poll(2) and read to clear it), only
+/// a flag that it looks at before it sleeps. `pending` and `sleeping` are a
+/// Dekker pair: a waker sets `pending` then reads `sleeping`, the poll
+/// thread sets `sleeping` then reads `pending` (all SeqCst), so at least one
+/// of them sees the other's store and no wake-up is lost.
 pub(crate) struct WakeFd {
     pub fd: EventFd,
     polled: AtomicBool,
+    /// The poll thread is in poll(2), or about to be: wake-ups signal `fd`.
+    sleeping: AtomicBool,
+    /// A wake-up came since the poll thread last looked.
+    pending: AtomicBool,
 }
 
 impl WakeFd {
@@ -60,13 +72,47 @@ impl WakeFd {
         Ok(WakeFd {
             fd: EventFd::new()?,
             polled: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
+            pending: AtomicBool::new(false),
         })
     }
 
     pub fn wake(&self) {
         if self.polled.load(Ordering::Acquire) {
-            self.fd.signal();
+            self.pending.store(true, Ordering::SeqCst);
+            if self.sleeping.load(Ordering::SeqCst) {
+                self.fd.signal();
+            }
         }
+    }
+
+    /// Waits in poll(2) on `fds` (the links) and the wake-up for at most
+    /// `delay`, unless a wake-up is pending; then takes the pending wake-up,
+    /// whichever way it came: the round that follows answers it.
+    fn sleep(&self, fds: &[RawFd], delay: Option<Duration>) {
+        self.sleeping.store(true, Ordering::SeqCst);
+        if !self.pending.load(Ordering::SeqCst) {
+            match crate::os::poll_readable(fds, self.fd.as_raw_fd(), delay) {
+                // A waker that saw `sleeping` may have signaled the fd after
+                // a round had begun for it: this poll(2) then returned at
+                // once, and the read clears it.
+                Ok(true) => self.fd.drain(),
+                Ok(false) => {}
+                Err(_) => {
+                    // Not expected for live fds; keep serving on the timer alone.
+                    std::thread::sleep(delay.unwrap_or(STALL_PAUSE).min(STALL_PAUSE));
+                    self.fd.drain();
+                }
+            }
+        }
+        self.sleeping.store(false, Ordering::SeqCst);
+        self.take_pending();
+    }
+
+    /// Clears the pending wake-up. Acquire: the round that follows sees
+    /// what the waker did before it woke the poll thread.
+    fn take_pending(&self) {
+        self.pending.swap(false, Ordering::AcqRel);
     }
 }
 
@@ -155,7 +201,7 @@ pub(crate) fn run(state: Arc<Mutex<State>>, wake: Receiver<()>, wake_fd: Arc<Wak
 /// own poll loop). Returns true when the stack is gone, false when its set
 /// of links changed.
 fn run_polled(state: &Mutex<State>, wake: &Receiver<()>, wake_fd: &WakeFd) -> bool {
-    let (mut fds, inputs, generation) = {
+    let (fds, inputs, generation) = {
         let mut s = lock(state);
         let fds: Vec<RawFd> = s
             .nics
@@ -173,7 +219,6 @@ fn run_polled(state: &Mutex<State>, wake: &Receiver<()>, wake_fd: &WakeFd) -> bo
         release(s);
         (fds, inputs, generation)
     };
-    fds.push(wake_fd.fd.as_raw_fd());
     wake_fd.polled.store(true, Ordering::Release);
     // A wake-up sent on the channel before the switch is not lost: one round now.
     let mut more = true;
@@ -191,11 +236,11 @@ fn run_polled(state: &Mutex<State>, wake: &Receiver<()>, wake_fd: &WakeFd) -> bo
             }
             timer(&mut s)
         };
-        if !more && crate::os::poll_readable(&fds, delay).is_err() {
-            // Not expected for live fds; keep serving on the timer alone.
-            std::thread::sleep(delay.unwrap_or(STALL_PAUSE).min(STALL_PAUSE));
+        if more {
+            wake_fd.take_pending();
+        } else {
+            wake_fd.sleep(&fds, delay);
         }
-        wake_fd.fd.drain();
         if wake.try_recv() == Err(crossbeam_channel::TryRecvError::Disconnected) {
             // Every Stack handle is gone.
             return true;

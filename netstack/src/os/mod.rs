@@ -93,25 +93,32 @@ pub fn wait_readable(fd: RawFd, stop: RawFd) -> io::Result<Readiness> {
     }
 }
 
-/// Blocks until one of `fds` is readable (or in error), or `timeout` passes
-/// (None: no timeout). A signal interrupting the wait counts as a return.
-pub fn poll_readable(fds: &[RawFd], timeout: Option<std::time::Duration>) -> io::Result<()> {
-    let entry = |&fd: &RawFd| libc::pollfd {
+/// Blocks until one of `fds` or `wake` is readable (or in error), or
+/// `timeout` passes (None: no timeout). A signal interrupting the wait
+/// counts as a return. Returns whether `wake` is readable: only then does
+/// its counter need a read to clear it.
+pub fn poll_readable(
+    fds: &[RawFd],
+    wake: RawFd,
+    timeout: Option<std::time::Duration>,
+) -> io::Result<bool> {
+    let entry = |fd: RawFd| libc::pollfd {
         fd,
         events: libc::POLLIN,
         revents: 0,
     };
-    // The usual few fds (a stack's TUN devices and its wake-ups) go on the
+    let all = || fds.iter().copied().chain(std::iter::once(wake));
+    // The usual few fds (a stack's TUN devices and its wake-up) go on the
     // stack: the poll loop calls this every round.
-    let mut small = [entry(&-1); 8];
+    let mut small = [entry(-1); 8];
     let mut large = Vec::new();
-    let pfds: &mut [libc::pollfd] = if fds.len() <= small.len() {
-        for (p, fd) in small.iter_mut().zip(fds) {
+    let pfds: &mut [libc::pollfd] = if fds.len() < small.len() {
+        for (p, fd) in small.iter_mut().zip(all()) {
             *p = entry(fd);
         }
-        &mut small[..fds.len()]
+        &mut small[..fds.len() + 1]
     } else {
-        large.extend(fds.iter().map(entry));
+        large.extend(all().map(entry));
         &mut large
     };
     let ts = timeout.map(|t| libc::timespec {
@@ -136,8 +143,9 @@ pub fn poll_readable(fds: &[RawFd], timeout: Option<std::time::Duration>) -> io:
         if e.kind() != io::ErrorKind::Interrupted {
             return Err(e);
         }
+        return Ok(false);
     }
-    Ok(())
+    Ok(pfds.last().is_some_and(|p| p.revents != 0))
 }
 
 /// One read(2) into the free capacity of `buf`, whose length grows by the
@@ -195,24 +203,27 @@ mod tests {
     use super::*;
     use std::time::{Duration, Instant};
 
-    /// A wait over `n` eventfds returns for the one signaled, wherever it
-    /// sits: few fds go in the array on the stack, more in a Vec.
+    /// A wait over `n` eventfds (the last of them the wake-up) returns for
+    /// the one signaled, wherever it sits, and tells whether it was the
+    /// wake-up: few fds go in the array on the stack, more in a Vec.
     fn wakes_for_any_of(n: usize) {
         let fds: Vec<EventFd> = (0..n).map(|_| EventFd::new().unwrap()).collect();
         let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+        let (others, wake) = (&raw[..n - 1], raw[n - 1]);
         for signaled in [0, n / 2, n - 1] {
             fds[signaled].signal();
             let start = Instant::now();
-            poll_readable(&raw, Some(Duration::from_secs(10))).unwrap();
+            let woke = poll_readable(others, wake, Some(Duration::from_secs(10))).unwrap();
             assert!(
                 start.elapsed() < Duration::from_secs(5),
                 "{n} fds: the wait did not see fd {signaled}"
             );
+            assert_eq!(woke, signaled == n - 1, "{n} fds, fd {signaled} signaled");
             fds[signaled].drain();
         }
         // Nothing signaled: the timeout ends the wait.
         let start = Instant::now();
-        poll_readable(&raw, Some(Duration::from_millis(20))).unwrap();
+        assert!(!poll_readable(others, wake, Some(Duration::from_millis(20))).unwrap());
         assert!(start.elapsed() >= Duration::from_millis(20));
     }
 
