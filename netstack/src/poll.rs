@@ -410,3 +410,56 @@ pub(crate) fn step(s: &mut State) -> bool {
     sockets.park_idle(iface, now);
     more
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+    use std::time::Instant;
+
+    /// Every wake-up is followed by a round, whether the poll thread was in
+    /// poll(2) (the eventfd) or busy (the pending flag): a lost one would
+    /// leave the waker waiting out the 10 s bound. The poll thread here sleeps
+    /// with no timeout, so nothing but the wake-up ends a sleep.
+    #[test]
+    fn no_wake_up_is_lost() {
+        let wake = Arc::new(WakeFd::new().unwrap());
+        wake.polled.store(true, Ordering::Release);
+        let rounds = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let poller = {
+            let (wake, rounds, stop) = (wake.clone(), rounds.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Acquire) {
+                    wake.sleep(&[], None);
+                    // A round, sometimes long enough for the next wake-up
+                    // to find the thread busy.
+                    let n = rounds.fetch_add(1, Ordering::AcqRel);
+                    if n % 3 == 0 {
+                        std::thread::yield_now();
+                    }
+                }
+            })
+        };
+        for i in 0..20_000 {
+            // A round ends after this wake-up. (It may be one that had
+            // begun before it; then the wake-up is still pending, and the
+            // next sleep returns at once.)
+            let seen = rounds.load(Ordering::Acquire);
+            wake.wake();
+            let start = Instant::now();
+            while rounds.load(Ordering::Acquire) == seen {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "wake-up {i} lost: no round followed it"
+                );
+                if i % 2 == 0 {
+                    std::thread::yield_now();
+                }
+            }
+        }
+        stop.store(true, Ordering::Release);
+        wake.wake();
+        poller.join().unwrap();
+    }
+}
