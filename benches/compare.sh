@@ -9,10 +9,15 @@
 #   in-place the same, the program using TcpStream::read_with and write_with
 #            (it consumes received bytes where they are, as bare smoltcp's
 #            loop does, and fills the send buffer where it is),
+#   sink     the same, receiving through a sink that the poll thread calls in
+#            the round (TcpStream::set_receive_sink: consumed in the stack's
+#            own thread, as bare smoltcp's loop consumes in its one); in only,
 # in both directions (in: kernel -> stack, out: stack -> kernel). The runs
 # alternate, their order reversed every other round, and the medians and the
-# ratios sandnet/smoltcp and sandnet/kernel are printed, then the CPU time each
-# spent per GiB (robust where wall time is not, on a machine doing other work).
+# ratios sandnet/smoltcp and sandnet/kernel are printed, the ratios also as
+# the median of each round's own (a round runs its modes back to back), then
+# the CPU time each spent per GiB (robust where wall time is not, on a
+# machine doing other work).
 #
 #   sudo benches/compare.sh [ROUNDS=5] [MIB=256] [MTU=1500] [BUFFER_BYTES=262144]
 #
@@ -33,38 +38,55 @@ cargo build --quiet --release --example tun_bench
 bin=target/release/examples/tun_bench
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
-modes=(kernel smoltcp sandnet sandnet-inplace)
+modes=(kernel smoltcp sandnet sandnet-inplace sandnet-sink)
 for round in $(seq "$rounds"); do
     order=("${modes[@]}")
-    if [ $((round % 2)) = 0 ]; then order=(sandnet-inplace sandnet smoltcp kernel); fi
+    if [ $((round % 2)) = 0 ]; then order=(sandnet-sink sandnet-inplace sandnet smoltcp kernel); fi
     for dir in in out; do
         for mode in "${order[@]}"; do
+            # A sink receives; outbound, a program with a sink writes as the in-place one does.
+            if [ "$mode" = sandnet-sink ] && [ "$dir" = out ]; then continue; fi
             line=$("$bin" "$mode" "$dir" --mib "$mib" --mtu "$mtu" --buffer "$buffer")
             echo "round $round: $line" >&2
-            echo "$line" >>"$results"
+            echo "$round $line" >>"$results"
         done
     done
 done
 echo
 echo "$(date -u +%F) $(nproc) cores, Linux $(uname -r), $rounds rounds of $mib MiB, MTU $mtu, $buffer-byte TCP buffers: median MiB/s"
 awk '
-    { split($5, kv, "="); v[$1 " " $2] = v[$1 " " $2] " " kv[2]
-      split($6, cv, "="); c[$1 " " $2] = c[$1 " " $2] " " cv[2] }
+    { key = $2 " " $3
+      split($6, kv, "="); v[key] = v[key] " " kv[2]; r[$1 " " key] = kv[2]
+      split($7, cv, "="); c[key] = c[key] " " cv[2]
+      if ($1 > rounds) rounds = $1 }
     function median(list,   a, n, i, j, t) {
         n = split(list, a, " ")
+        if (n == 0) return 0
         for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
         return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
     }
+    # The median over rounds of mode/smoltcp within each round: a round runs
+    # its modes back to back, so its ratio shares that round'"'"'s conditions.
+    function per_round(mode, dir,   i, l) {
+        l = ""
+        for (i = 1; i <= rounds; i++)
+            if ((i " " mode " " dir) in r && r[i " smoltcp " dir] > 0) l = l " " r[i " " mode " " dir] / r[i " smoltcp " dir]
+        return median(l)
+    }
+    function show(x, fmt) { return x > 0 ? sprintf(fmt, x) : "-" }
     END {
-        printf "%-4s %10s %10s %10s %10s %16s %15s %17s\n", "dir", "kernel", "smoltcp", "sandnet", "in-place", "sandnet/smoltcp", "sandnet/kernel", "in-place/smoltcp"
+        printf "%-4s %10s %10s %10s %10s %10s %16s %15s %17s %13s\n", "dir", "kernel", "smoltcp", "sandnet", "in-place", "sink", "sandnet/smoltcp", "sandnet/kernel", "in-place/smoltcp", "sink/smoltcp"
         split("in out", dirs, " ")
         for (d = 1; d <= 2; d++) {
             k = median(v["kernel " dirs[d]]); s = median(v["smoltcp " dirs[d]]); n = median(v["sandnet " dirs[d]])
-            p = median(v["sandnet-inplace " dirs[d]])
-            printf "%-4s %10.1f %10.1f %10.1f %10.1f %16.2f %15.2f %17.2f\n", dirs[d], k, s, n, p, n / s, n / k, p / s
+            p = median(v["sandnet-inplace " dirs[d]]); q = median(v["sandnet-sink " dirs[d]])
+            printf "%-4s %10.1f %10.1f %10.1f %10.1f %10s %16.2f %15.2f %17.2f %13s\n", dirs[d], k, s, n, p, show(q, "%.1f"), n / s, n / k, p / s, show(q / s, "%.2f")
         }
-        printf "\nmedian CPU seconds per GiB moved (the whole process: both ends, kernel work included)\n"
-        printf "%-4s %10s %10s %10s %10s\n", "dir", "kernel", "smoltcp", "sandnet", "in-place"
+        printf "\nthe same ratios, as the median of the ratios within each round\n"
         for (d = 1; d <= 2; d++)
-            printf "%-4s %10.2f %10.2f %10.2f %10.2f\n", dirs[d], median(c["kernel " dirs[d]]), median(c["smoltcp " dirs[d]]), median(c["sandnet " dirs[d]]), median(c["sandnet-inplace " dirs[d]])
+            printf "%-4s %65s %16.2f %15s %17.2f %13s\n", dirs[d], "", per_round("sandnet", dirs[d]), "", per_round("sandnet-inplace", dirs[d]), show(per_round("sandnet-sink", dirs[d]), "%.2f")
+        printf "\nmedian CPU seconds per GiB moved (the whole process: both ends, kernel work included)\n"
+        printf "%-4s %10s %10s %10s %10s %10s\n", "dir", "kernel", "smoltcp", "sandnet", "in-place", "sink"
+        for (d = 1; d <= 2; d++)
+            printf "%-4s %10.2f %10.2f %10.2f %10.2f %10s\n", dirs[d], median(c["kernel " dirs[d]]), median(c["smoltcp " dirs[d]]), median(c["sandnet " dirs[d]]), median(c["sandnet-inplace " dirs[d]]), show(median(c["sandnet-sink " dirs[d]]), "%.2f")
     }' "$results"

@@ -10,6 +10,9 @@
 //!            `Read`/`Write`: the reader consumes without copying, as bare
 //!            smoltcp's loop does; the writer fills the send buffer (bare
 //!            smoltcp's leaves it as it was)
+//!   sandnet-sink  `sandnet`, receiving through a sink that the poll thread
+//!            calls in the round (`TcpStream::set_receive_sink`), as bare
+//!            smoltcp's loop consumes in its own thread; `in` only
 //!
 //! `in` is kernel -> stack, `out` is stack -> kernel (for `kernel`, both are
 //! namespace A -> namespace B). Needs root: everything happens in private
@@ -24,6 +27,7 @@ mod kernel;
 #[path = "tun_bench/stack.rs"]
 mod stack;
 
+use stack::Program;
 use std::process::ExitCode;
 
 #[derive(Clone, Copy, Debug)]
@@ -33,7 +37,7 @@ pub enum Dir {
 }
 
 const USAGE: &str =
-    "usage: tun_bench kernel|smoltcp|sandnet|sandnet-plain|sandnet-inplace in|out [--mib N] [--mtu BYTES] [--buffer BYTES]";
+    "usage: tun_bench kernel|smoltcp|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink in|out [--mib N] [--mtu BYTES] [--buffer BYTES]";
 
 /// CPU time of the whole process (every thread, both ends of the transfer:
 /// the kernel's work for its sockets is charged to the threads that call it
@@ -102,9 +106,10 @@ fn main() -> ExitCode {
     let result = match mode.as_str() {
         "kernel" => kernel::veth(mib, mtu),
         "smoltcp" => bare::run(mib, mtu, buffer, dir),
-        "sandnet" => stack::run(mib, mtu, buffer, dir, true, false),
-        "sandnet-plain" => stack::run(mib, mtu, buffer, dir, false, false),
-        "sandnet-inplace" => stack::run(mib, mtu, buffer, dir, true, true),
+        "sandnet" => stack::run(mib, mtu, buffer, dir, true, Program::Copy),
+        "sandnet-plain" => stack::run(mib, mtu, buffer, dir, false, Program::Copy),
+        "sandnet-inplace" => stack::run(mib, mtu, buffer, dir, true, Program::InPlace),
+        "sandnet-sink" => stack::run(mib, mtu, buffer, dir, true, Program::Sink),
         other => {
             eprintln!("tun_bench: unknown mode {other:?}\n{USAGE}");
             return ExitCode::from(2);

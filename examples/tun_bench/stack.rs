@@ -6,9 +6,22 @@ use super::Dir;
 use sandnet::netstack::os::netns::NetNs;
 use sandnet::netstack::{Limits, Link, Stack, TcpListener, TcpStream};
 use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 const KERNEL: &str = "10.79.0.1";
 const STACK: &str = "10.79.0.2";
+
+/// How the program moves its bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Program {
+    /// `Read` and `Write`, a copy each way.
+    Copy,
+    /// `read_with` and `write_with`, in place.
+    InPlace,
+    /// A receive sink, on the poll thread (`set_receive_sink`); receiving only.
+    Sink,
+}
 
 /// Bytes per second for `mib` MiB in direction `dir`, socket buffers of
 /// `buffer` bytes, on a TUN device with offloads or without.
@@ -18,8 +31,14 @@ pub fn run(
     buffer: usize,
     dir: Dir,
     offloads: bool,
-    in_place: bool,
+    program: Program,
 ) -> io::Result<f64> {
+    if program == Program::Sink && matches!(dir, Dir::Out) {
+        return Err(io::Error::other(
+            "a sink receives: sandnet-sink runs `in` only (`out` in place is sandnet-inplace)",
+        ));
+    }
+    let in_place = program == Program::InPlace;
     let ns = NetNs::new()?;
     let link = ns.run(move || {
         if offloads {
@@ -50,6 +69,30 @@ pub fn run(
             let conn = kernel::connect(&ns, format!("{STACK}:5001").parse().unwrap());
             let sender = kernel::spawn(move || kernel::send_all(conn, total));
             let (mut s, _) = listener.accept()?;
+            if program == Program::Sink {
+                // The sink counts, and notes when the last byte came; the
+                // program waits for the end of the stream.
+                let done = Arc::new(Mutex::new(None));
+                let got = Arc::new(AtomicU64::new(0));
+                let (d, g) = (done.clone(), got.clone());
+                s.set_receive_sink(move |data| {
+                    let n = g.fetch_add(data.len() as u64, Ordering::Relaxed) + data.len() as u64;
+                    if n == total {
+                        *d.lock().unwrap() = Some(std::time::Instant::now());
+                    }
+                    data.len()
+                })?;
+                let eof = s.read(&mut [0u8; 64])?;
+                sender.join().expect("kernel sender")?;
+                let got = got.load(Ordering::Relaxed);
+                let end = *done.lock().unwrap();
+                return match (eof, end) {
+                    (0, Some(end)) if got == total => Ok(rate(&stack, total, start, end)),
+                    _ => Err(io::Error::other(format!(
+                        "the sink got {got} of {total} bytes, read() {eof} more"
+                    ))),
+                };
+            }
             let mut buf = vec![0u8; kernel::CHUNK];
             let mut got = 0u64;
             while got < total {
@@ -103,6 +146,11 @@ pub fn run(
             (start, end)
         }
     };
+    Ok(rate(&stack, total, start, end))
+}
+
+/// Bytes per second, with the stack's counters on stderr.
+fn rate(stack: &Stack, total: u64, start: std::time::Instant, end: std::time::Instant) -> f64 {
     // Losses show here first when a run is slow: the host's queues
     // overflowing, and the stack's congestion control answering them.
     let snmp = stack.statistics().snmp;
@@ -113,5 +161,5 @@ pub fn run(
         snmp.tcp.InSegs,
         stack.wakeups()
     );
-    Ok(total as f64 / (end - start).as_secs_f64())
+    total as f64 / (end - start).as_secs_f64()
 }

@@ -43,6 +43,7 @@ fn timer(s: &mut State) -> Option<Duration> {
 }
 
 pub(crate) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    crate::socket::sink::assert_not_in_sink();
     // The tables stay consistent between statements, so a panic elsewhere
     // does not leave them half-written; keep serving.
     state.lock().unwrap_or_else(|e| e.into_inner())
@@ -373,6 +374,8 @@ pub(crate) fn step(s: &mut State) -> bool {
                 iface,
                 sockets,
                 carries,
+                sinks,
+                table,
                 ingress,
                 egress,
                 stalled,
@@ -387,6 +390,7 @@ pub(crate) fn step(s: &mut State) -> bool {
             while iface.poll_ingress_single(now, &mut dev, sockets.smoltcp())
                 != PollIngressSingleResult::None
             {}
+            sinks.feed(table, sockets, carries);
             carries.align(sockets);
             while iface.poll_egress(now, &mut dev, sockets.smoltcp()) != PollResult::None {}
             *stalled |= dev.repeated;

@@ -35,6 +35,9 @@ pub(crate) struct State {
     /// Received bytes held back from smoltcp's queues so that their windows
     /// never shrink (socket/carry.rs).
     pub carries: crate::socket::carry::Carries,
+    /// Connections whose received bytes go to the program in the round
+    /// (socket/sink.rs).
+    pub sinks: crate::socket::sink::Sinks,
     /// While the poll thread runs a round: packets for TUN devices, written
     /// after it releases the lock (`Link::send_or_defer`).
     pub tun_out: Option<Vec<crate::link::Deferred>>,
@@ -127,6 +130,7 @@ impl State {
             iface,
             sockets: Sockets::new(),
             carries: Default::default(),
+            sinks: Default::default(),
             tun_out: None,
             tun_in: None,
             ingress,

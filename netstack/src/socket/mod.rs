@@ -17,6 +17,7 @@ mod ports;
 mod ready;
 mod rows;
 pub(crate) mod set;
+pub(crate) mod sink;
 pub(crate) mod table;
 mod tcp;
 mod track;

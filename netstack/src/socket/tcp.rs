@@ -47,6 +47,21 @@ fn answered(c: &mut TcpConn, sock: &mut tcp::Socket<'static>) {
     }
 }
 
+/// The program took `n` bytes (a read, or a sink in a round): the quickack
+/// budget shrinks, and pingpong mode sees a read.
+pub(crate) fn note_read(c: &mut TcpConn, sock: &mut tcp::Socket<'static>, n: usize) {
+    c.quickack = c.quickack.saturating_sub(n);
+    if c.quickack == 0 && sock.ack_delay().is_none() {
+        sock.set_ack_delay(Some(ACK_DELAY));
+    }
+    if n > 0 {
+        // Read twice without answering: not pingpong. (Linux leaves it when
+        // a delayed ACK had to go out alone.)
+        c.pingpong &= !c.read_since_write;
+        c.read_since_write = true;
+    }
+}
+
 /// Quickack again for every connection once the stack as a whole ran no
 /// round for `QUICKACK_IDLE`: then none of them received anything. Runs
 /// before smoltcp takes in the round's segments. Linux's rule is per
@@ -424,6 +439,47 @@ impl TcpStream {
             .with(|s| Ok(conn(s, self.id)?.err.take().map(errno)))
     }
 
+    /// From now on, hands the connection's received bytes to `sink` as they
+    /// arrive, on the stack's poll thread, in the round that received them:
+    /// after the round has taken its segments in and before it sends its
+    /// ACKs, which then announce the window `sink` freed. `sink` gets the
+    /// bytes at the head of the stream (in up to three contiguous parts per
+    /// round) and returns how many it took; what it leaves stays queued, is
+    /// offered again in the next round, and is what `read` returns. With a
+    /// sink that takes everything, `read` waits for the end of the stream and
+    /// returns 0 there, or reports the connection's error.
+    ///
+    /// A program on its own thread, reading with `read` or `read_with`,
+    /// costs a wake-up of that thread per round and a round more for the
+    /// window it frees; this costs neither (docs/PERFORMANCE.md). `sink`
+    /// runs under the stack's lock, as `read_with`'s `take` does: it must
+    /// not block, and calling into the stack from it panics. A panic in
+    /// `sink` resets the connection; the next call reports EIO.
+    pub fn set_receive_sink(
+        &self,
+        sink: impl FnMut(&[u8]) -> usize + Send + 'static,
+    ) -> io::Result<()> {
+        let id = self.id;
+        // The stack's wake-up after the call runs a round: bytes already
+        // queued go to the sink at once.
+        self.stack.with(|s| {
+            let handle = conn(s, id)?.handle;
+            s.sinks.set(id, handle, Box::new(sink));
+            Ok(())
+        })
+    }
+
+    /// Removes the connection's receive sink: received bytes wait for `read`
+    /// again.
+    pub fn clear_receive_sink(&self) -> io::Result<()> {
+        let id = self.id;
+        self.stack.with(|s| {
+            let handle = conn(s, id)?.handle;
+            s.sinks.remove(handle);
+            Ok(())
+        })
+    }
+
     /// Reads in place: waits as `read` does, then calls `take` once with
     /// the received bytes at the head of the stream (all of them, or those
     /// that lie contiguous: the buffer is a ring), and consumes as many as
@@ -475,17 +531,7 @@ impl TcpStream {
                 if sock.can_recv() || carries.len(c.handle) > 0 {
                     let n = recv(carries, c.handle, sock);
                     if let Ok(n) = n {
-                        c.quickack = c.quickack.saturating_sub(n);
-                        if c.quickack == 0 && sock.ack_delay().is_none() {
-                            sock.set_ack_delay(Some(ACK_DELAY));
-                        }
-                        if n > 0 {
-                            // Read twice without answering: not pingpong.
-                            // (Linux leaves it when a delayed ACK had to go
-                            // out alone.)
-                            c.pingpong &= !c.read_since_write;
-                            c.read_since_write = true;
-                        }
+                        note_read(c, sock, n);
                     }
                     return Poll::Ready(n.map_err(|_| errno(libc::EIO)));
                 }
@@ -610,6 +656,7 @@ fn close(s: &mut State, id: SocketId) -> io::Result<()> {
     };
     let carried = s.carries.len(c.handle);
     s.carries.remove(c.handle);
+    s.sinks.remove(c.handle);
     let sock = s.sockets.get_mut::<tcp::Socket>(c.handle);
     if sock.state() == T::Closed && sock.local_endpoint().is_none() {
         super::track::remove_tcp(s, c.handle);

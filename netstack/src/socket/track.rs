@@ -217,6 +217,7 @@ pub(crate) fn remove_tcp(state: &mut State, h: SocketHandle) {
     }
     state.sockets.remove(h);
     state.carries.remove(h);
+    state.sinks.remove(h);
     state.table.release(bytes);
 }
 

@@ -1,0 +1,134 @@
+//! Receive sinks: a connection's bytes handed to the program on the poll
+//! thread, in the round that received them (`TcpStream::set_receive_sink`).
+//!
+//! A program that reads with `read` or `read_with` runs on a thread of its
+//! own: each round that receives data wakes it, and the window it frees goes
+//! out in a later round, which its read has to ask for. Where a window holds
+//! few segments (four of 64 KiB in 256 KiB at MTU 65535) the sender waits on
+//! that hand-off, and on two cores shared with the sender the hand-off is
+//! what keeps a receiving stack below a bare smoltcp loop, which consumes
+//! in its own thread (docs/PERFORMANCE.md). A sink consumes in the round,
+//! after smoltcp has taken in the segments and before it writes its ACKs,
+//! so the ACK announces the window the sink freed, with no thread between;
+//! lwIP's raw API delivers received data the same way (`tcp_recv`).
+//!
+//! A sink runs under the stack's lock: it must not block, and it cannot call
+//! into its own stack (such a call panics instead of deadlocking). A panic
+//! in a sink resets its connection (the next call reports EIO) and the
+//! stack carries on.
+
+use super::carry::{self, Carries};
+use super::set::{SocketHandle, Sockets};
+use super::table::{Body, SocketId, SocketTable};
+use smoltcp::socket::tcp;
+use std::cell::Cell;
+
+/// A sink: takes the bytes it is given, or the first part of them, and
+/// returns how many it took.
+pub(crate) type SinkFn = Box<dyn FnMut(&[u8]) -> usize + Send>;
+
+struct Sink {
+    id: SocketId,
+    handle: SocketHandle,
+    take: SinkFn,
+}
+
+/// The connections that have a sink. Usually none: a round then pays one
+/// emptiness check.
+#[derive(Default)]
+pub(crate) struct Sinks(Vec<Sink>);
+
+thread_local! {
+    /// This thread is running a sink, under its stack's lock.
+    static IN_SINK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Panics if a sink on this thread calls into a stack. (Its own stack's
+/// lock is held, so the call would deadlock; the panic resets the sink's
+/// connection instead. `poll::lock` asks.)
+pub(crate) fn assert_not_in_sink() {
+    if IN_SINK.get() {
+        panic!("a receive sink called into a stack; sinks run under the stack's lock");
+    }
+}
+
+impl Sinks {
+    /// Sets `id`'s sink, replacing the one it had.
+    pub fn set(&mut self, id: SocketId, handle: SocketHandle, take: SinkFn) {
+        self.remove(handle);
+        self.0.push(Sink { id, handle, take });
+    }
+
+    /// Drops the sink of the connection `handle`, if it has one.
+    pub fn remove(&mut self, handle: SocketHandle) {
+        self.0.retain(|s| s.handle != handle);
+    }
+
+    /// Offers each connection with a sink what it has received, once per
+    /// round: between smoltcp's ingress and egress, before the carries are
+    /// aligned (what a sink takes needs no carry). Bytes a sink leaves stay
+    /// queued for `read` and are offered again in the next round.
+    pub fn feed(&mut self, table: &mut SocketTable, sockets: &mut Sockets, carries: &mut Carries) {
+        if self.0.is_empty() {
+            return;
+        }
+        self.0.retain_mut(|sink| {
+            let Ok(entry) = table.get_mut(sink.id) else {
+                return false;
+            };
+            let Body::Tcp(c) = &mut entry.body else {
+                return false;
+            };
+            if c.handle != sink.handle {
+                return false;
+            }
+            // Not `get_mut` first: that would take a parked connection back
+            // into smoltcp's set, and a parked one has received nothing.
+            if c.shut_rd
+                || (!sockets.get::<tcp::Socket>(sink.handle).can_recv()
+                    && carries.len(sink.handle) == 0)
+            {
+                return true;
+            }
+            let sock = sockets.get_mut::<tcp::Socket>(sink.handle);
+            let mut taken = 0;
+            let fed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                IN_SINK.set(true);
+                // The queue may wrap in smoltcp's ring, and the carry comes
+                // first: up to three contiguous parts.
+                loop {
+                    if !sock.can_recv() && carries.len(sink.handle) == 0 {
+                        break;
+                    }
+                    let mut offered = 0;
+                    let Ok(n) = carry::recv_with(carries, sink.handle, sock, |data| {
+                        offered = data.len();
+                        (sink.take)(data)
+                    }) else {
+                        break;
+                    };
+                    taken += n;
+                    // It left some: it is full for now.
+                    if n < offered || offered == 0 {
+                        break;
+                    }
+                }
+            }));
+            IN_SINK.set(false);
+            if fed.is_err() {
+                // What the sink had taken is gone with it: the stream is
+                // broken, and what is left of it goes too, so that the next
+                // call reports the error rather than bytes after a gap.
+                carries.remove(sink.handle);
+                while matches!(sock.recv(|d| (d.len(), d.len())), Ok(n) if n > 0) {}
+                sock.abort();
+                c.err = Some(libc::EIO);
+                return false;
+            }
+            if taken > 0 {
+                super::tcp::note_read(c, sock, taken);
+            }
+            true
+        });
+    }
+}
