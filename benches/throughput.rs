@@ -15,6 +15,8 @@ use sandnet::netstack::os::netns::NetNs;
 use sandnet::netstack::{Limits, Link, PingSocket, Stack, TcpListener, TcpStream, UdpSocket};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 const BULK: usize = 64 << 20;
@@ -98,6 +100,46 @@ fn bulk_in_place_once(client: &Stack, server: &Stack, addr: SocketAddr) {
     assert_eq!(sink.join().unwrap(), BULK);
 }
 
+/// `bulk_in_place_once` with the receiver's bytes going to a sink that the
+/// poll thread calls in the round (`TcpStream::set_receive_sink`): the
+/// receiving program needs no thread of its own, as smoltcp's loop needs none.
+fn bulk_sink_once(client: &Stack, server: &Stack, addr: SocketAddr) {
+    let listener = TcpListener::bind(server, addr).unwrap();
+    let sink = std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let total = Arc::new(AtomicUsize::new(0));
+        let counted = total.clone();
+        s.set_receive_sink(move |data| {
+            counted.fetch_add(data.len(), Ordering::Relaxed);
+            data.len()
+        })
+        .unwrap();
+        // Bytes that came before the sink was set go to read; then the
+        // end of the stream.
+        let mut buf = [0u8; 4096];
+        let mut read = 0;
+        loop {
+            match (&s).read(&mut buf).unwrap() {
+                0 => return read + total.load(Ordering::Relaxed),
+                n => read += n,
+            }
+        }
+    });
+    let c = TcpStream::connect(client, addr).unwrap();
+    let mut left = BULK;
+    while left > 0 {
+        left -= c
+            .write_with(|free| {
+                let n = free.len().min(left);
+                free[..n].fill(0x5a);
+                n
+            })
+            .unwrap();
+    }
+    c.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(sink.join().unwrap(), BULK);
+}
+
 /// Each transfer gets new stacks: a stack keeps every closed connection for
 /// TIME_WAIT, and until it parks them (after a second unchanged) smoltcp
 /// visits each in every poll, so a stack reused across hundreds of
@@ -144,6 +186,16 @@ fn tcp_bulk(c: &mut Criterion) {
             || Stack::new().unwrap(),
             |one| {
                 bulk_in_place_once(&one, &one, sa("127.0.0.1:10000"));
+                one
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("loopback_sink_64MiB", |bench| {
+        bench.iter_batched(
+            || Stack::new().unwrap(),
+            |one| {
+                bulk_sink_once(&one, &one, sa("127.0.0.1:10000"));
                 one
             },
             BatchSize::PerIteration,
