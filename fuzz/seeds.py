@@ -99,6 +99,8 @@ sessions = {
     "udp_ping": rec(8, b"\0dns") + rec(9, b"\0echo") + rec(0, b"\7" + packets["unreach4"]),
     "syn_in_estab": seg(0, 0x02) + seg(0, 0x12, ack_off=5),
     "timers": rec(3, b"\0\x04\0") + rec(7, b"\x01\0") + rec(7, b"\x10\0") + rec(7, b"\xff\xff"),
+    # A sink taking at most 64 bytes a call, 200 bytes in, then no sink and a read.
+    "sink_partial": rec(4, b"\0\0\x40\x02") + seg(0, 0x18, data=b"s" * 200) + seg(0, 0x10) + rec(4, b"\0\x10\0\x04"),
 }
 for name, s in sessions.items():
     write("session", name, s)

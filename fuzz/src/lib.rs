@@ -601,10 +601,20 @@ pub fn session(data: &[u8]) {
                 }
             }
             4 => {
-                // Byte 3, bit 0: read in place, taking at most the length.
+                // Byte 3, bit 0: read in place, taking at most the length;
+                // bit 1: a receive sink that takes at most the length per
+                // call from now on (0: none, so the bytes wait for a read);
+                // bit 2: no sink any more. Then the read.
                 if let Some((s, _)) = bed.conns.get(conn) {
                     let n = usize::from(u16_at(d, 1)).min(65536);
-                    if d.get(3).copied().unwrap_or(0) & 1 != 0 {
+                    let mode = d.get(3).copied().unwrap_or(0);
+                    if mode & 2 != 0 {
+                        let _ = s.set_receive_sink(move |data| data.len().min(n));
+                    }
+                    if mode & 4 != 0 {
+                        let _ = s.clear_receive_sink();
+                    }
+                    if mode & 1 != 0 {
                         let _ = s.read_with(|data| data.len().min(n));
                     } else {
                         let mut buf = vec![0u8; n];
