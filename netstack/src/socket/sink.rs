@@ -13,9 +13,10 @@
 //! lwIP's raw API delivers received data the same way (`tcp_recv`).
 //!
 //! A sink runs under the stack's lock: it must not block, and it cannot call
-//! into its own stack (such a call panics instead of deadlocking). A panic
-//! in a sink resets its connection (the next call reports EIO) and the
-//! stack carries on.
+//! into a stack (such a call panics instead of deadlocking: into its own
+//! stack at once, into another when that one's sink calls back). A panic in
+//! a sink resets its connection (the next call reports EIO) and the stack
+//! carries on.
 
 use super::carry::{self, Carries};
 use super::set::{SocketHandle, Sockets};

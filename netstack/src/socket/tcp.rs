@@ -453,8 +453,11 @@ impl TcpStream {
     /// costs a wake-up of that thread per round and a round more for the
     /// window it frees; this costs neither (docs/PERFORMANCE.md). `sink`
     /// runs under the stack's lock, as `read_with`'s `take` does: it must
-    /// not block, and calling into the stack from it panics. A panic in
-    /// `sink` resets the connection; the next call reports EIO.
+    /// not block, and a call from it into a stack, this one or another,
+    /// panics (into its own it would deadlock, and two stacks whose sinks
+    /// call each other would). A panic in `sink` resets the connection; the
+    /// next call reports EIO. To move the bytes on, queue them to a thread
+    /// of the program's own.
     pub fn set_receive_sink(
         &self,
         sink: impl FnMut(&[u8]) -> usize + Send + 'static,
