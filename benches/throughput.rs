@@ -85,7 +85,13 @@ fn bulk_in_place_once(client: &Stack, server: &Stack, addr: SocketAddr) {
             total += n;
         }
     });
-    let c = TcpStream::connect(client, addr).unwrap();
+    write_in_place(&TcpStream::connect(client, addr).unwrap());
+    assert_eq!(sink.join().unwrap(), BULK);
+}
+
+/// Writes `BULK` bytes on `c` in place, filling its send buffer where it
+/// is, then shuts its sending side.
+fn write_in_place(c: &TcpStream) {
     let mut left = BULK;
     while left > 0 {
         left -= c
@@ -97,7 +103,6 @@ fn bulk_in_place_once(client: &Stack, server: &Stack, addr: SocketAddr) {
             .unwrap();
     }
     c.shutdown(Shutdown::Write).unwrap();
-    assert_eq!(sink.join().unwrap(), BULK);
 }
 
 /// `bulk_in_place_once` with the receiver's bytes going to a sink that the
@@ -125,18 +130,7 @@ fn bulk_sink_once(client: &Stack, server: &Stack, addr: SocketAddr) {
             }
         }
     });
-    let c = TcpStream::connect(client, addr).unwrap();
-    let mut left = BULK;
-    while left > 0 {
-        left -= c
-            .write_with(|free| {
-                let n = free.len().min(left);
-                free[..n].fill(0x5a);
-                n
-            })
-            .unwrap();
-    }
-    c.shutdown(Shutdown::Write).unwrap();
+    write_in_place(&TcpStream::connect(client, addr).unwrap());
     assert_eq!(sink.join().unwrap(), BULK);
 }
 

@@ -48,29 +48,38 @@ fn connected(
     (server, client.join().unwrap())
 }
 
-#[test]
-fn a_sink_gets_every_byte_in_order_and_read_sees_the_end() {
-    let (a, b) = pair();
-    let (server, client) = connected(&a, &b, 9200);
+/// Gives `server` a sink that takes everything, runs `send` (which sends
+/// `total` bytes from the peer, ends the stream and returns their digest)
+/// on a thread, and checks that the sink got exactly those bytes and that
+/// read, with nothing left to it, returns the end of the stream.
+fn sink_takes_all(
+    server: &TcpStream,
+    total: usize,
+    send: impl FnOnce(usize) -> u64 + Send + 'static,
+) {
     let taken = Arc::new(Mutex::new(Taken::default()));
     server.set_receive_sink(taking_all(&taken)).unwrap();
-    const TOTAL: usize = 8 << 20;
-    let writer = std::thread::spawn(move || {
-        let digest = send_stream(&client, 7, TOTAL).unwrap();
-        client.shutdown(Shutdown::Write).unwrap();
-        digest
-    });
-    // The sink takes every byte: read has nothing until the end of the stream.
-    let mut buf = [0u8; 64];
-    assert_eq!((&server).read(&mut buf).unwrap(), 0);
+    let writer = std::thread::spawn(move || send(total));
+    assert_eq!((&*server).read(&mut [0u8; 64]).unwrap(), 0);
     let sent = writer.join().unwrap();
     let t = taken.lock().unwrap();
-    assert_eq!(t.bytes, TOTAL);
+    assert_eq!(t.bytes, total);
     assert_eq!(
         t.digest.value(),
         sent,
         "the sink's bytes differ from those sent"
     );
+}
+
+#[test]
+fn a_sink_gets_every_byte_in_order_and_read_sees_the_end() {
+    let (a, b) = pair();
+    let (server, client) = connected(&a, &b, 9200);
+    sink_takes_all(&server, 8 << 20, move |total| {
+        let digest = send_stream(&client, 7, total).unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        digest
+    });
 }
 
 /// The point of a sink: it consumes before the round's ACKs go out, so
@@ -271,18 +280,9 @@ fn a_sink_receives_a_kernel_senders_bytes_over_tun() {
     let accepted = std::thread::spawn(move || listener.accept().unwrap().0);
     let client = bed.kernel_connect(sa(STACK_V4, 5100)).unwrap();
     let server = accepted.join().unwrap();
-    let taken = Arc::new(Mutex::new(Taken::default()));
-    server.set_receive_sink(taking_all(&taken)).unwrap();
-    const TOTAL: usize = 32 << 20;
-    let writer = std::thread::spawn(move || {
-        let digest = send_stream(&client, 11, TOTAL).unwrap();
+    sink_takes_all(&server, 32 << 20, move |total| {
+        let digest = send_stream(&client, 11, total).unwrap();
         client.shutdown(Shutdown::Write).unwrap();
         digest
     });
-    let mut buf = [0u8; 64];
-    assert_eq!((&server).read(&mut buf).unwrap(), 0);
-    let sent = writer.join().unwrap();
-    let t = taken.lock().unwrap();
-    assert_eq!(t.bytes, TOTAL);
-    assert_eq!(t.digest.value(), sent);
 }
