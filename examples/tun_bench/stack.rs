@@ -70,28 +70,36 @@ pub fn run(
             let sender = kernel::spawn(move || kernel::send_all(conn, total));
             let (mut s, _) = listener.accept()?;
             if program == Program::Sink {
-                // The sink counts, and notes when the last byte came; the
-                // program waits for the end of the stream.
-                let done = Arc::new(Mutex::new(None));
+                // The sink counts and notes when it last took bytes; bytes
+                // that came before it was set go to read, which then waits
+                // for the end of the stream.
+                let last = Arc::new(Mutex::new(start));
                 let got = Arc::new(AtomicU64::new(0));
-                let (d, g) = (done.clone(), got.clone());
+                let (l, g) = (last.clone(), got.clone());
                 s.set_receive_sink(move |data| {
-                    let n = g.fetch_add(data.len() as u64, Ordering::Relaxed) + data.len() as u64;
-                    if n == total {
-                        *d.lock().unwrap() = Some(std::time::Instant::now());
-                    }
+                    g.fetch_add(data.len() as u64, Ordering::Relaxed);
+                    *l.lock().unwrap() = std::time::Instant::now();
                     data.len()
                 })?;
-                let eof = s.read(&mut [0u8; 64])?;
+                let mut buf = [0u8; 4096];
+                let mut read = 0u64;
+                let mut read_end = start;
+                loop {
+                    match s.read(&mut buf)? {
+                        0 => break,
+                        n => {
+                            read += n as u64;
+                            read_end = std::time::Instant::now();
+                        }
+                    }
+                }
                 sender.join().expect("kernel sender")?;
-                let got = got.load(Ordering::Relaxed);
-                let end = *done.lock().unwrap();
-                return match (eof, end) {
-                    (0, Some(end)) if got == total => Ok(rate(&stack, total, start, end)),
-                    _ => Err(io::Error::other(format!(
-                        "the sink got {got} of {total} bytes, read() {eof} more"
-                    ))),
-                };
+                let got = got.load(Ordering::Relaxed) + read;
+                if got != total {
+                    return Err(io::Error::other(format!("received {got} of {total} bytes")));
+                }
+                let end = (*last.lock().unwrap()).max(read_end);
+                return Ok(rate(&stack, total, start, end));
             }
             let mut buf = vec![0u8; kernel::CHUNK];
             let mut got = 0u64;
