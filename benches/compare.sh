@@ -9,9 +9,10 @@
 #   in-place the same, the program using TcpStream::read_with and write_with
 #            (it consumes received bytes where they are, as bare smoltcp's
 #            loop does, and fills the send buffer where it is),
-#   sink     the same, receiving through a sink that the poll thread calls in
-#            the round (TcpStream::set_receive_sink: consumed in the stack's
-#            own thread, as bare smoltcp's loop consumes in its one); in only,
+#   sink/src the same, the program's closure called by the poll thread in the
+#            round: inbound a receive sink (TcpStream::set_receive_sink),
+#            outbound a send source (set_send_source); the stack's own thread
+#            consumes and fills, as bare smoltcp's loop does in its one,
 # in both directions (in: kernel -> stack, out: stack -> kernel). The runs
 # alternate, their order reversed every other round, and the medians and the
 # ratios sandnet/smoltcp and sandnet/kernel are printed, the ratios also as
@@ -38,14 +39,15 @@ cargo build --quiet --release --example tun_bench
 bin=target/release/examples/tun_bench
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
-modes=(kernel smoltcp sandnet sandnet-inplace sandnet-sink)
+modes=(kernel smoltcp sandnet sandnet-inplace sandnet-sink sandnet-source)
 for round in $(seq "$rounds"); do
     order=("${modes[@]}")
-    if [ $((round % 2)) = 0 ]; then order=(sandnet-sink sandnet-inplace sandnet smoltcp kernel); fi
+    if [ $((round % 2)) = 0 ]; then order=(sandnet-source sandnet-sink sandnet-inplace sandnet smoltcp kernel); fi
     for dir in in out; do
         for mode in "${order[@]}"; do
-            # A sink receives; outbound, a program with a sink writes as the in-place one does.
+            # A sink receives, a source sends.
             if [ "$mode" = sandnet-sink ] && [ "$dir" = out ]; then continue; fi
+            if [ "$mode" = sandnet-source ] && [ "$dir" = in ]; then continue; fi
             line=$("$bin" "$mode" "$dir" --mib "$mib" --mtu "$mtu" --buffer "$buffer")
             echo "round $round: $line" >&2
             echo "$round $line" >>"$results"
@@ -56,6 +58,7 @@ echo
 echo "$(date -u +%F) $(nproc) cores, Linux $(uname -r), $rounds rounds of $mib MiB, MTU $mtu, $buffer-byte TCP buffers: median MiB/s"
 awk '
     { key = $2 " " $3
+      if ($2 == "sandnet-source") key = "sandnet-sink " $3
       split($6, kv, "="); v[key] = v[key] " " kv[2]; r[$1 " " key] = kv[2]
       split($7, cv, "="); c[key] = c[key] " " cv[2]
       if ($1 > rounds) rounds = $1 }
@@ -75,18 +78,18 @@ awk '
     }
     function show(x, fmt) { return x > 0 ? sprintf(fmt, x) : "-" }
     END {
-        printf "%-4s %10s %10s %10s %10s %10s %16s %15s %17s %13s\n", "dir", "kernel", "smoltcp", "sandnet", "in-place", "sink", "sandnet/smoltcp", "sandnet/kernel", "in-place/smoltcp", "sink/smoltcp"
+        printf "%-4s %10s %10s %10s %10s %10s %16s %15s %17s %17s\n", "dir", "kernel", "smoltcp", "sandnet", "in-place", "sink/src", "sandnet/smoltcp", "sandnet/kernel", "in-place/smoltcp", "sink/src/smoltcp"
         split("in out", dirs, " ")
         for (d = 1; d <= 2; d++) {
             k = median(v["kernel " dirs[d]]); s = median(v["smoltcp " dirs[d]]); n = median(v["sandnet " dirs[d]])
             p = median(v["sandnet-inplace " dirs[d]]); q = median(v["sandnet-sink " dirs[d]])
-            printf "%-4s %10.1f %10.1f %10.1f %10.1f %10s %16.2f %15.2f %17.2f %13s\n", dirs[d], k, s, n, p, show(q, "%.1f"), n / s, n / k, p / s, show(q / s, "%.2f")
+            printf "%-4s %10.1f %10.1f %10.1f %10.1f %10s %16.2f %15.2f %17.2f %17s\n", dirs[d], k, s, n, p, show(q, "%.1f"), n / s, n / k, p / s, show(q / s, "%.2f")
         }
         printf "\nthe same ratios, as the median of the ratios within each round\n"
         for (d = 1; d <= 2; d++)
-            printf "%-4s %65s %16.2f %15s %17.2f %13s\n", dirs[d], "", per_round("sandnet", dirs[d]), "", per_round("sandnet-inplace", dirs[d]), show(per_round("sandnet-sink", dirs[d]), "%.2f")
+            printf "%-4s %65s %16.2f %15s %17.2f %17s\n", dirs[d], "", per_round("sandnet", dirs[d]), "", per_round("sandnet-inplace", dirs[d]), show(per_round("sandnet-sink", dirs[d]), "%.2f")
         printf "\nmedian CPU seconds per GiB moved (the whole process: both ends, kernel work included)\n"
-        printf "%-4s %10s %10s %10s %10s %10s\n", "dir", "kernel", "smoltcp", "sandnet", "in-place", "sink"
+        printf "%-4s %10s %10s %10s %10s %10s\n", "dir", "kernel", "smoltcp", "sandnet", "in-place", "sink/src"
         for (d = 1; d <= 2; d++)
             printf "%-4s %10.2f %10.2f %10.2f %10.2f %10s\n", dirs[d], median(c["kernel " dirs[d]]), median(c["smoltcp " dirs[d]]), median(c["sandnet " dirs[d]]), median(c["sandnet-inplace " dirs[d]]), show(median(c["sandnet-sink " dirs[d]]), "%.2f")
     }' "$results"

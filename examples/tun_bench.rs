@@ -13,6 +13,9 @@
 //!   sandnet-sink  `sandnet`, receiving through a sink that the poll thread
 //!            calls in the round (`TcpStream::set_receive_sink`), as bare
 //!            smoltcp's loop consumes in its own thread; `in` only
+//!   sandnet-source  `sandnet`, sending from a source that the poll thread
+//!            asks in the round (`TcpStream::set_send_source`), as bare
+//!            smoltcp's loop fills in its own thread; `out` only
 //!
 //! `in` is kernel -> stack, `out` is stack -> kernel (for `kernel`, both are
 //! namespace A -> namespace B). Needs root: everything happens in private
@@ -37,7 +40,7 @@ pub enum Dir {
 }
 
 const USAGE: &str =
-    "usage: tun_bench kernel|smoltcp|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink in|out [--mib N] [--mtu BYTES] [--buffer BYTES]";
+    "usage: tun_bench kernel|smoltcp|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source in|out [--mib N] [--mtu BYTES] [--buffer BYTES]";
 
 /// CPU time of the whole process (every thread, both ends of the transfer:
 /// the kernel's work for its sockets is charged to the threads that call it
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
         "sandnet-plain" => stack::run(mib, mtu, buffer, dir, false, Program::Copy),
         "sandnet-inplace" => stack::run(mib, mtu, buffer, dir, true, Program::InPlace),
         "sandnet-sink" => stack::run(mib, mtu, buffer, dir, true, Program::Sink),
+        "sandnet-source" => stack::run(mib, mtu, buffer, dir, true, Program::Source),
         other => {
             eprintln!("tun_bench: unknown mode {other:?}\n{USAGE}");
             return ExitCode::from(2);

@@ -100,6 +100,8 @@ sessions = {
     "syn_in_estab": seg(0, 0x02) + seg(0, 0x12, ack_off=5),
     "timers": rec(3, b"\0\x04\0") + rec(7, b"\x01\0") + rec(7, b"\x10\0") + rec(7, b"\xff\xff"),
     # A sink taking at most 64 bytes a call, 200 bytes in, then no sink and a read.
+    # A source filling at most 100 bytes a call, ACKed, resumed, then removed.
+    "source_pausing": rec(3, b"\0\0\x64\x08") + seg(0, 0x10, ack_off=100) + rec(3, b"\0\0\0\x10") + seg(0, 0x10, ack_off=200) + rec(3, b"\0\0\0\x20"),
     "sink_partial": rec(4, b"\0\0\x40\x02") + seg(0, 0x18, data=b"s" * 200) + seg(0, 0x10) + rec(4, b"\0\x10\0\x04"),
 }
 for name, s in sessions.items():

@@ -21,6 +21,8 @@ pub enum Program {
     InPlace,
     /// A receive sink, on the poll thread (`set_receive_sink`); receiving only.
     Sink,
+    /// A send source, on the poll thread (`set_send_source`); sending only.
+    Source,
 }
 
 /// Bytes per second for `mib` MiB in direction `dir`, socket buffers of
@@ -33,10 +35,18 @@ pub fn run(
     offloads: bool,
     program: Program,
 ) -> io::Result<f64> {
-    if program == Program::Sink && matches!(dir, Dir::Out) {
-        return Err(io::Error::other(
-            "a sink receives: sandnet-sink runs `in` only (`out` in place is sandnet-inplace)",
-        ));
+    match (program, dir) {
+        (Program::Sink, Dir::Out) => {
+            return Err(io::Error::other(
+                "a sink receives: sandnet-sink runs `in` only",
+            ))
+        }
+        (Program::Source, Dir::In) => {
+            return Err(io::Error::other(
+                "a source sends: sandnet-source runs `out` only",
+            ))
+        }
+        _ => {}
     }
     let in_place = program == Program::InPlace;
     let ns = NetNs::new()?;
@@ -130,6 +140,28 @@ pub fn run(
             });
             let start = std::time::Instant::now();
             let mut s = TcpStream::connect(&stack, format!("{KERNEL}:5001").parse().unwrap())?;
+            if program == Program::Source {
+                // The source fills until it has given `total` bytes, then
+                // says so; the program then ends the stream.
+                let (done, all_given) = std::sync::mpsc::channel();
+                let mut given = 0u64;
+                s.set_send_source(move |free| {
+                    let n = (free.len() as u64).min(total - given) as usize;
+                    free[..n].fill(0x5a);
+                    given += n as u64;
+                    if given == total && n > 0 {
+                        let _ = done.send(());
+                    }
+                    n
+                })?;
+                all_given.recv().map_err(io::Error::other)?;
+                s.shutdown(std::net::Shutdown::Write)?;
+                let (got, end) = receiver.join().expect("kernel receiver")?;
+                if got != total {
+                    return Err(io::Error::other(format!("received {got} of {total} bytes")));
+                }
+                return Ok(rate(&stack, total, start, end));
+            }
             let buf = vec![0x5au8; kernel::CHUNK];
             let mut left = total;
             while left > 0 {

@@ -575,10 +575,26 @@ pub fn session(data: &[u8]) {
             }
             3 => {
                 // Byte 3: bit 0 writes in place; bits 1-2, when not zero,
-                // first give the connection a congestion control.
+                // first give the connection a congestion control; bit 3 a
+                // send source that fills at most the length per call (less
+                // than it is offered pauses it), bit 4 resumes it, bit 5
+                // removes it.
                 let n = usize::from(u16_at(d, 1));
                 let mode = d.get(3).copied().unwrap_or(0);
                 if let Some((s, _)) = bed.conns.get(conn) {
+                    if mode & 8 != 0 {
+                        let _ = s.set_send_source(move |free| {
+                            let k = free.len().min(n);
+                            free[..k].fill(0x5b);
+                            k
+                        });
+                    }
+                    if mode & 16 != 0 {
+                        let _ = s.resume_send_source();
+                    }
+                    if mode & 32 != 0 {
+                        let _ = s.clear_send_source();
+                    }
                     use netstack::CongestionControl as Cc;
                     let cc = match (mode >> 1) & 3 {
                         1 => Some(Cc::Cubic),

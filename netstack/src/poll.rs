@@ -43,7 +43,7 @@ fn timer(s: &mut State) -> Option<Duration> {
 }
 
 pub(crate) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    crate::socket::sink::assert_not_in_sink();
+    crate::socket::guard::assert_not_in_callback();
     // The tables stay consistent between statements, so a panic elsewhere
     // does not leave them half-written; keep serving.
     state.lock().unwrap_or_else(|e| e.into_inner())
@@ -375,6 +375,7 @@ pub(crate) fn step(s: &mut State) -> bool {
                 sockets,
                 carries,
                 sinks,
+                sources,
                 table,
                 ingress,
                 egress,
@@ -391,6 +392,7 @@ pub(crate) fn step(s: &mut State) -> bool {
                 != PollIngressSingleResult::None
             {}
             sinks.feed(table, sockets, carries);
+            sources.fill(table, sockets);
             carries.align(sockets);
             while iface.poll_egress(now, &mut dev, sockets.smoltcp()) != PollResult::None {}
             *stalled |= dev.repeated;

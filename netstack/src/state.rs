@@ -38,6 +38,9 @@ pub(crate) struct State {
     /// Connections whose received bytes go to the program in the round
     /// (socket/sink.rs).
     pub sinks: crate::socket::sink::Sinks,
+    /// Connections whose send buffers the program fills in the round
+    /// (socket/source.rs).
+    pub sources: crate::socket::source::Sources,
     /// While the poll thread runs a round: packets for TUN devices, written
     /// after it releases the lock (`Link::send_or_defer`).
     pub tun_out: Option<Vec<crate::link::Deferred>>,
@@ -131,6 +134,7 @@ impl State {
             sockets: Sockets::new(),
             carries: Default::default(),
             sinks: Default::default(),
+            sources: Default::default(),
             tun_out: None,
             tun_in: None,
             ingress,

@@ -22,7 +22,6 @@ use super::carry::{self, Carries};
 use super::set::{SocketHandle, Sockets};
 use super::table::{Body, SocketId, SocketTable};
 use smoltcp::socket::tcp;
-use std::cell::Cell;
 
 /// A sink: takes the bytes it is given, or the first part of them, and
 /// returns how many it took.
@@ -38,20 +37,6 @@ struct Sink {
 /// emptiness check.
 #[derive(Default)]
 pub(crate) struct Sinks(Vec<Sink>);
-
-thread_local! {
-    /// This thread is running a sink, under its stack's lock.
-    static IN_SINK: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Panics if a sink on this thread calls into a stack. (Its own stack's
-/// lock is held, so the call would deadlock; the panic resets the sink's
-/// connection instead. `poll::lock` asks.)
-pub(crate) fn assert_not_in_sink() {
-    if IN_SINK.get() {
-        panic!("a receive sink called into a stack; sinks run under the stack's lock");
-    }
-}
 
 impl Sinks {
     /// Sets `id`'s sink, replacing the one it had.
@@ -93,8 +78,7 @@ impl Sinks {
             }
             let sock = sockets.get_mut::<tcp::Socket>(sink.handle);
             let mut taken = 0;
-            let fed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                IN_SINK.set(true);
+            let fed = super::guard::run(|| {
                 // The queue may wrap in smoltcp's ring, and the carry comes
                 // first: up to three contiguous parts.
                 loop {
@@ -114,8 +98,7 @@ impl Sinks {
                         break;
                     }
                 }
-            }));
-            IN_SINK.set(false);
+            });
             if fed.is_err() {
                 // What the sink had taken is gone with it: the stream is
                 // broken, and what is left of it goes too, so that the next

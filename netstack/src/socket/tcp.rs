@@ -62,6 +62,15 @@ pub(crate) fn note_read(c: &mut TcpConn, sock: &mut tcp::Socket<'static>, n: usi
     }
 }
 
+/// The program gave the connection bytes to send (a write, or a source in a
+/// round): after a read, that answers it.
+pub(crate) fn note_write(c: &mut TcpConn, sock: &mut tcp::Socket<'static>) {
+    if c.read_since_write {
+        answered(c, sock);
+    }
+    c.read_since_write = false;
+}
+
 /// Quickack again for every connection once the stack as a whole ran no
 /// round for `QUICKACK_IDLE`: then none of them received anything. Runs
 /// before smoltcp takes in the round's segments. Linux's rule is per
@@ -483,6 +492,56 @@ impl TcpStream {
         })
     }
 
+    /// From now on, fills the connection's send buffer from `source` on the
+    /// stack's poll thread, in each round that has room for it: after the
+    /// round has taken in the ACKs that made room, and before it sends, so
+    /// what `source` writes goes out in that round. `source` gets the free
+    /// space (in up to two contiguous parts per round), writes bytes at its
+    /// start and returns how many. Returning less than it was given means it
+    /// has nothing more for now: it is asked again once the program calls
+    /// `resume_send_source`. The program ends the stream with `shutdown`,
+    /// as ever; `write` still works, its bytes queued in call order.
+    ///
+    /// A program writing on its own thread is woken when ACKs make room and
+    /// then wakes the poll thread to send what it wrote; this costs neither
+    /// (docs/PERFORMANCE.md). `source` runs under the stack's lock, as a
+    /// receive sink does, with the same rules: it must not block, a call
+    /// from it into a stack panics, and a panic in it resets the connection
+    /// (the next call reports EIO).
+    pub fn set_send_source(
+        &self,
+        source: impl FnMut(&mut [u8]) -> usize + Send + 'static,
+    ) -> io::Result<()> {
+        let id = self.id;
+        // The stack's wake-up after the call runs a round, which asks it.
+        self.stack.with(|s| {
+            let handle = conn(s, id)?.handle;
+            s.sources.set(id, handle, Box::new(source));
+            Ok(())
+        })
+    }
+
+    /// Asks the connection's send source for bytes again, in the next round
+    /// (after it returned less than it was offered).
+    pub fn resume_send_source(&self) -> io::Result<()> {
+        let id = self.id;
+        self.stack.with(|s| {
+            let handle = conn(s, id)?.handle;
+            s.sources.resume(handle);
+            Ok(())
+        })
+    }
+
+    /// Removes the connection's send source.
+    pub fn clear_send_source(&self) -> io::Result<()> {
+        let id = self.id;
+        self.stack.with(|s| {
+            let handle = conn(s, id)?.handle;
+            s.sources.remove(handle);
+            Ok(())
+        })
+    }
+
     /// Reads in place: waits as `read` does, then calls `take` once with
     /// the received bytes at the head of the stream (all of them, or those
     /// that lie contiguous: the buffer is a ring), and consumes as many as
@@ -601,10 +660,7 @@ impl TcpStream {
                 }
                 let n = send(sock).map_err(|_| errno(libc::EPIPE));
                 if matches!(n, Ok(n) if n > 0) {
-                    if c.read_since_write {
-                        answered(c, sock);
-                    }
-                    c.read_since_write = false;
+                    note_write(c, sock);
                 }
                 Poll::Ready(n)
             },
@@ -660,6 +716,7 @@ fn close(s: &mut State, id: SocketId) -> io::Result<()> {
     let carried = s.carries.len(c.handle);
     s.carries.remove(c.handle);
     s.sinks.remove(c.handle);
+    s.sources.remove(c.handle);
     let sock = s.sockets.get_mut::<tcp::Socket>(c.handle);
     if sock.state() == T::Closed && sock.local_endpoint().is_none() {
         super::track::remove_tcp(s, c.handle);

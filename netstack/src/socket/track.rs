@@ -218,6 +218,7 @@ pub(crate) fn remove_tcp(state: &mut State, h: SocketHandle) {
     state.sockets.remove(h);
     state.carries.remove(h);
     state.sinks.remove(h);
+    state.sources.remove(h);
     state.table.release(bytes);
 }
 
