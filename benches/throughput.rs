@@ -105,12 +105,11 @@ fn write_in_place(c: &TcpStream) {
     c.shutdown(Shutdown::Write).unwrap();
 }
 
-/// `bulk_in_place_once` with the receiver's bytes going to a sink that the
-/// poll thread calls in the round (`TcpStream::set_receive_sink`): the
-/// receiving program needs no thread of its own, as smoltcp's loop needs none.
-fn bulk_sink_once(client: &Stack, server: &Stack, addr: SocketAddr) {
-    let listener = TcpListener::bind(server, addr).unwrap();
-    let sink = std::thread::spawn(move || {
+/// Accepts one connection on a thread and counts what it receives through a
+/// receive sink (bytes that came before the sink was set are read), to the
+/// end of the stream.
+fn receive_into_sink(listener: TcpListener) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
         let (s, _) = listener.accept().unwrap();
         let total = Arc::new(AtomicUsize::new(0));
         let counted = total.clone();
@@ -119,8 +118,6 @@ fn bulk_sink_once(client: &Stack, server: &Stack, addr: SocketAddr) {
             data.len()
         })
         .unwrap();
-        // Bytes that came before the sink was set go to read; then the
-        // end of the stream.
         let mut buf = [0u8; 4096];
         let mut read = 0;
         loop {
@@ -129,8 +126,38 @@ fn bulk_sink_once(client: &Stack, server: &Stack, addr: SocketAddr) {
                 n => read += n,
             }
         }
-    });
+    })
+}
+
+/// `bulk_in_place_once` with the receiver's bytes going to a sink that the
+/// poll thread calls in the round (`TcpStream::set_receive_sink`): the
+/// receiving program needs no thread of its own, as smoltcp's loop needs none.
+fn bulk_sink_once(client: &Stack, server: &Stack, addr: SocketAddr) {
+    let sink = receive_into_sink(TcpListener::bind(server, addr).unwrap());
     write_in_place(&TcpStream::connect(client, addr).unwrap());
+    assert_eq!(sink.join().unwrap(), BULK);
+}
+
+/// `bulk_sink_once` with the sender's bytes coming from a source that the
+/// poll thread asks in the round (`TcpStream::set_send_source`): no program
+/// thread takes part in the transfer, as in smoltcp's loop.
+fn bulk_sink_source_once(client: &Stack, server: &Stack, addr: SocketAddr) {
+    let sink = receive_into_sink(TcpListener::bind(server, addr).unwrap());
+    let c = TcpStream::connect(client, addr).unwrap();
+    let (done, all_given) = std::sync::mpsc::channel();
+    let mut left = BULK;
+    c.set_send_source(move |free| {
+        let n = free.len().min(left);
+        free[..n].fill(0x5a);
+        left -= n;
+        if left == 0 && n > 0 {
+            let _ = done.send(());
+        }
+        n
+    })
+    .unwrap();
+    all_given.recv().unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
     assert_eq!(sink.join().unwrap(), BULK);
 }
 
@@ -190,6 +217,16 @@ fn tcp_bulk(c: &mut Criterion) {
             || Stack::new().unwrap(),
             |one| {
                 bulk_sink_once(&one, &one, sa("127.0.0.1:10000"));
+                one
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("loopback_sink_source_64MiB", |bench| {
+        bench.iter_batched(
+            || Stack::new().unwrap(),
+            |one| {
+                bulk_sink_source_once(&one, &one, sa("127.0.0.1:10000"));
                 one
             },
             BatchSize::PerIteration,

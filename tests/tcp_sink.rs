@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::data::{send_stream, Digest};
 use support::kernel::{eventually, tun_bed, STACK_V4};
-use support::pair::{pair, relayed_pair, sa, A_V4};
+use support::pair::{connected, pair, relayed_pair, sa, still_serves};
 
 /// What a sink has taken so far: the bytes and their digest.
 #[derive(Default)]
@@ -32,20 +32,6 @@ fn taking_all(taken: &Arc<Mutex<Taken>>) -> impl FnMut(&[u8]) -> usize + Send + 
         t.digest.update(data);
         data.len()
     }
-}
-
-/// A connection from `b` to a listener on `a`: (the accepted end on `a`,
-/// the connecting end on `b`).
-fn connected(
-    a: &sandnet::netstack::Stack,
-    b: &sandnet::netstack::Stack,
-    port: u16,
-) -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind(a, sa(A_V4, port)).unwrap();
-    let b = b.clone();
-    let client = std::thread::spawn(move || TcpStream::connect(&b, sa(A_V4, port)).unwrap());
-    let (server, _) = listener.accept().unwrap();
-    (server, client.join().unwrap())
 }
 
 /// Gives `server` a sink that takes everything, runs `send` (which sends
@@ -235,11 +221,7 @@ fn assert_reset_and_stack_serves(
         matches!(&peer, Err(e) if e.kind() == ErrorKind::ConnectionReset),
         "the peer saw {peer:?}"
     );
-    let (mut s2, mut c2) = connected(a, b, port);
-    c2.write_all(b"still here").unwrap();
-    let mut got = [0u8; 10];
-    s2.read_exact(&mut got).unwrap();
-    assert_eq!(&got, b"still here");
+    still_serves(a, b, port);
 }
 
 #[test]

@@ -7,24 +7,14 @@
 
 mod support;
 
-use sandnet::netstack::{Stack, TcpListener, TcpStream};
+use sandnet::netstack::{Stack, TcpStream};
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
 use std::sync::mpsc;
 use std::time::Duration;
 use support::data::{recv_stream, Digest};
 use support::kernel::{tun_bed, KERNEL_V4};
-use support::pair::{pair, sa, A_V4};
-
-/// A connection from `b` to a listener on `a`: (the accepted end on `a`,
-/// the connecting end on `b`).
-fn connected(a: &Stack, b: &Stack, port: u16) -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind(a, sa(A_V4, port)).unwrap();
-    let b = b.clone();
-    let client = std::thread::spawn(move || TcpStream::connect(&b, sa(A_V4, port)).unwrap());
-    let (server, _) = listener.accept().unwrap();
-    (server, client.join().unwrap())
-}
+use support::pair::{connected, pair, sa, still_serves};
 
 /// The byte at stream offset `i`.
 fn byte(i: usize) -> u8 {
@@ -139,11 +129,7 @@ fn assert_reset_and_stack_serves(
     );
     let err = (&*server).write(b"x").unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
-    let (mut s2, mut c2) = connected(a, b, port);
-    c2.write_all(b"still here").unwrap();
-    let mut got = [0u8; 10];
-    s2.read_exact(&mut got).unwrap();
-    assert_eq!(&got, b"still here");
+    still_serves(a, b, port);
 }
 
 #[test]

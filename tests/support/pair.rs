@@ -1,7 +1,8 @@
 //! Two stacks joined by an in-memory link: 10.1.0.1/24 + fd00:1::1/64 on
 //! `a`, 10.1.0.2/24 + fd00:1::2/64 on `b`. Nothing leaves the process.
 
-use sandnet::netstack::{Link, Stack};
+use sandnet::netstack::{Link, Stack, TcpListener, TcpStream};
+use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,6 +15,25 @@ pub const B_V6: &str = "fd00:1::2";
 
 pub fn sa(addr: &str, port: u16) -> SocketAddr {
     SocketAddr::new(addr.parse().unwrap(), port)
+}
+
+/// A connection from `b` to a listener on `a` at `A_V4:port`: (the
+/// accepted end on `a`, the connecting end on `b`).
+pub fn connected(a: &Stack, b: &Stack, port: u16) -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind(a, sa(A_V4, port)).unwrap();
+    let b = b.clone();
+    let client = std::thread::spawn(move || TcpStream::connect(&b, sa(A_V4, port)).unwrap());
+    let (server, _) = listener.accept().unwrap();
+    (server, client.join().unwrap())
+}
+
+/// A new connection on `port` carries bytes: the stacks still serve.
+pub fn still_serves(a: &Stack, b: &Stack, port: u16) {
+    let (mut s, mut c) = connected(a, b, port);
+    c.write_all(b"still here").unwrap();
+    let mut got = [0u8; 10];
+    s.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"still here");
 }
 
 fn configure(stack: &Stack, link: Link, v4: &str, v6: &str) -> u32 {

@@ -20,7 +20,7 @@
 
 use super::carry::{self, Carries};
 use super::set::{SocketHandle, Sockets};
-use super::table::{Body, SocketId, SocketTable};
+use super::table::SocketTable;
 use smoltcp::socket::tcp;
 
 /// A sink: takes the bytes it is given, or the first part of them, and
@@ -28,7 +28,6 @@ use smoltcp::socket::tcp;
 pub(crate) type SinkFn = Box<dyn FnMut(&[u8]) -> usize + Send>;
 
 struct Sink {
-    id: SocketId,
     handle: SocketHandle,
     take: SinkFn,
 }
@@ -39,10 +38,10 @@ struct Sink {
 pub(crate) struct Sinks(Vec<Sink>);
 
 impl Sinks {
-    /// Sets `id`'s sink, replacing the one it had.
-    pub fn set(&mut self, id: SocketId, handle: SocketHandle, take: SinkFn) {
+    /// Sets the sink of the connection `handle`, replacing the one it had.
+    pub fn set(&mut self, handle: SocketHandle, take: SinkFn) {
         self.remove(handle);
-        self.0.push(Sink { id, handle, take });
+        self.0.push(Sink { handle, take });
     }
 
     /// Drops the sink of the connection `handle`, if it has one.
@@ -59,15 +58,9 @@ impl Sinks {
             return;
         }
         self.0.retain_mut(|sink| {
-            let Ok(entry) = table.get_mut(sink.id) else {
+            let Some(c) = table.conn_mut(sink.handle) else {
                 return false;
             };
-            let Body::Tcp(c) = &mut entry.body else {
-                return false;
-            };
-            if c.handle != sink.handle {
-                return false;
-            }
             // Not `get_mut` first: that would take a parked connection back
             // into smoltcp's set, and a parked one has received nothing.
             if c.shut_rd

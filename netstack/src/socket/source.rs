@@ -14,7 +14,7 @@
 //! under the stack's lock, as a sink does (guard.rs).
 
 use super::set::{SocketHandle, Sockets};
-use super::table::{Body, SocketId, SocketTable};
+use super::table::SocketTable;
 use smoltcp::socket::tcp;
 
 /// A source: writes bytes at the start of the space it is given and
@@ -22,7 +22,6 @@ use smoltcp::socket::tcp;
 pub(crate) type SourceFn = Box<dyn FnMut(&mut [u8]) -> usize + Send>;
 
 struct Source {
-    id: SocketId,
     handle: SocketHandle,
     fill: SourceFn,
     /// It filled less than it was offered: not asked again until resumed.
@@ -35,11 +34,10 @@ struct Source {
 pub(crate) struct Sources(Vec<Source>);
 
 impl Sources {
-    /// Sets `id`'s source, replacing the one it had.
-    pub fn set(&mut self, id: SocketId, handle: SocketHandle, fill: SourceFn) {
+    /// Sets the source of the connection `handle`, replacing the one it had.
+    pub fn set(&mut self, handle: SocketHandle, fill: SourceFn) {
         self.remove(handle);
         self.0.push(Source {
-            id,
             handle,
             fill,
             paused: false,
@@ -65,15 +63,9 @@ impl Sources {
             return;
         }
         self.0.retain_mut(|source| {
-            let Ok(entry) = table.get_mut(source.id) else {
+            let Some(c) = table.conn_mut(source.handle) else {
                 return false;
             };
-            let Body::Tcp(c) = &mut entry.body else {
-                return false;
-            };
-            if c.handle != source.handle {
-                return false;
-            }
             if source.paused {
                 return true;
             }

@@ -476,7 +476,7 @@ impl TcpStream {
         // queued go to the sink at once.
         self.stack.with(|s| {
             let handle = conn(s, id)?.handle;
-            s.sinks.set(id, handle, Box::new(sink));
+            s.sinks.set(handle, Box::new(sink));
             Ok(())
         })
     }
@@ -516,7 +516,7 @@ impl TcpStream {
         // The stack's wake-up after the call runs a round, which asks it.
         self.stack.with(|s| {
             let handle = conn(s, id)?.handle;
-            s.sources.set(id, handle, Box::new(source));
+            s.sources.set(handle, Box::new(source));
             Ok(())
         })
     }
