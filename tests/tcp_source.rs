@@ -113,7 +113,9 @@ fn assert_reset_and_stack_serves(
     port: u16,
 ) {
     client
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        // Generous: a panic's backtrace, printed on the poll thread under
+        // the stack's lock, takes seconds under ThreadSanitizer.
+        .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     let mut buf = [0u8; 16];
     let peer = loop {
