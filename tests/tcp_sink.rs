@@ -201,6 +201,37 @@ fn a_sink_set_late_gets_what_was_queued_and_clearing_it_gives_bytes_back_to_read
     );
 }
 
+#[test]
+fn a_full_sink_resumed_gets_what_it_left() {
+    let (a, b) = pair();
+    let (server, mut client) = connected(&a, &b, 9208);
+    let full = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let taken = Arc::new(Mutex::new(Taken::default()));
+    let (is_full, mut take) = (full.clone(), taking_all(&taken));
+    server
+        .set_receive_sink(move |data| {
+            if is_full.load(std::sync::atomic::Ordering::Relaxed) {
+                0
+            } else {
+                take(data)
+            }
+        })
+        .unwrap();
+    client.write_all(&[7u8; 1000]).unwrap();
+    // Left queued: the peer has nothing more to send, so no round would
+    // offer them again on its own.
+    assert!(eventually(Duration::from_secs(10), || {
+        a.sockets().iter().any(|s| s.rx_queue == 1000)
+    }));
+    full.store(false, std::sync::atomic::Ordering::Relaxed);
+    server.resume_receive_sink().unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || taken.lock().unwrap().bytes
+            == 1000),
+        "the resumed sink did not get the bytes it had left"
+    );
+}
+
 /// A connection whose sink failed: the program's next read reports EIO,
 /// the peer sees a reset, and the stack serves a new connection.
 fn assert_reset_and_stack_serves(

@@ -620,7 +620,8 @@ pub fn session(data: &[u8]) {
                 // Byte 3, bit 0: read in place, taking at most the length;
                 // bit 1: a receive sink that takes at most the length per
                 // call from now on (0: none, so the bytes wait for a read);
-                // bit 2: no sink any more. Then the read.
+                // bit 2: no sink any more; bit 3: the sink asks for what it
+                // left. Then the read.
                 if let Some((s, _)) = bed.conns.get(conn) {
                     let n = usize::from(u16_at(d, 1)).min(65536);
                     let mode = d.get(3).copied().unwrap_or(0);
@@ -629,6 +630,9 @@ pub fn session(data: &[u8]) {
                     }
                     if mode & 4 != 0 {
                         let _ = s.clear_receive_sink();
+                    }
+                    if mode & 8 != 0 {
+                        let _ = s.resume_receive_sink();
                     }
                     if mode & 1 != 0 {
                         let _ = s.read_with(|data| data.len().min(n));

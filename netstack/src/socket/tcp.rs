@@ -454,7 +454,9 @@ impl TcpStream {
     /// ACKs, which then announce the window `sink` freed. `sink` gets the
     /// bytes at the head of the stream (in up to three contiguous parts per
     /// round) and returns how many it took; what it leaves stays queued, is
-    /// offered again in the next round, and is what `read` returns. With a
+    /// offered again in the next round (a sink that was full asks for one
+    /// with `resume_receive_sink` once it has room), and is what `read`
+    /// returns. With a
     /// sink that takes everything, `read` waits for the end of the stream and
     /// returns 0 there, or reports the connection's error.
     ///
@@ -479,6 +481,16 @@ impl TcpStream {
             s.sinks.set(handle, Box::new(sink));
             Ok(())
         })
+    }
+
+    /// Offers what the connection has queued to its receive sink again, in a
+    /// round now: for a sink that left bytes because it was full, once it
+    /// has room. (Without it they wait for the next round, which may not
+    /// come while the peer has nothing more to send.)
+    pub fn resume_receive_sink(&self) -> io::Result<()> {
+        let id = self.id;
+        // The stack's wake-up after the call runs the round.
+        self.stack.with(|s| conn(s, id).map(|_| ()))
     }
 
     /// Removes the connection's receive sink: received bytes wait for `read`
