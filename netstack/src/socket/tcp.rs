@@ -473,14 +473,9 @@ impl TcpStream {
         &self,
         sink: impl FnMut(&[u8]) -> usize + Send + 'static,
     ) -> io::Result<()> {
-        let id = self.id;
         // The stack's wake-up after the call runs a round: bytes already
         // queued go to the sink at once.
-        self.stack.with(|s| {
-            let handle = conn(s, id)?.handle;
-            s.sinks.set(handle, Box::new(sink));
-            Ok(())
-        })
+        self.on_conn(|s, h| s.sinks.set(h, Box::new(sink)))
     }
 
     /// Offers what the connection has queued to its receive sink again, in a
@@ -488,20 +483,14 @@ impl TcpStream {
     /// has room. (Without it they wait for the next round, which may not
     /// come while the peer has nothing more to send.)
     pub fn resume_receive_sink(&self) -> io::Result<()> {
-        let id = self.id;
         // The stack's wake-up after the call runs the round.
-        self.stack.with(|s| conn(s, id).map(|_| ()))
+        self.on_conn(|_, _| {})
     }
 
     /// Removes the connection's receive sink: received bytes wait for `read`
     /// again.
     pub fn clear_receive_sink(&self) -> io::Result<()> {
-        let id = self.id;
-        self.stack.with(|s| {
-            let handle = conn(s, id)?.handle;
-            s.sinks.remove(handle);
-            Ok(())
-        })
+        self.on_conn(|s, h| s.sinks.remove(h))
     }
 
     /// From now on, fills the connection's send buffer from `source` on the
@@ -524,32 +513,28 @@ impl TcpStream {
         &self,
         source: impl FnMut(&mut [u8]) -> usize + Send + 'static,
     ) -> io::Result<()> {
-        let id = self.id;
         // The stack's wake-up after the call runs a round, which asks it.
-        self.stack.with(|s| {
-            let handle = conn(s, id)?.handle;
-            s.sources.set(handle, Box::new(source));
-            Ok(())
-        })
+        self.on_conn(|s, h| s.sources.set(h, Box::new(source)))
     }
 
     /// Asks the connection's send source for bytes again, in the next round
     /// (after it returned less than it was offered).
     pub fn resume_send_source(&self) -> io::Result<()> {
-        let id = self.id;
-        self.stack.with(|s| {
-            let handle = conn(s, id)?.handle;
-            s.sources.resume(handle);
-            Ok(())
-        })
+        self.on_conn(|s, h| s.sources.resume(h))
     }
 
     /// Removes the connection's send source.
     pub fn clear_send_source(&self) -> io::Result<()> {
+        self.on_conn(|s, h| s.sources.remove(h))
+    }
+
+    /// Runs `f` on the stack's state and the connection's handle, under the
+    /// lock; the stack's wake-up after it runs a round.
+    fn on_conn(&self, f: impl FnOnce(&mut State, SocketHandle)) -> io::Result<()> {
         let id = self.id;
         self.stack.with(|s| {
             let handle = conn(s, id)?.handle;
-            s.sources.remove(handle);
+            f(s, handle);
             Ok(())
         })
     }
