@@ -3,6 +3,9 @@
 //!
 //!   kernel   the kernel's own TCP over a veth pair between two namespaces
 //!   smoltcp  a bare smoltcp poll loop on a TUN device (no threads, no API)
+//!   smoltcp-copy  the same, its program copying into and out of a buffer
+//!            of its own as a program behind `Read` and `Write` does: the
+//!            reference for `sandnet`, which pays the same copies
 //!   sandnet  a sandnet Stack on a TUN device (with offloads, as `Link::tun`)
 //!   sandnet-plain  the same on a TUN device without offloads
 //!   sandnet-inplace  `sandnet`, reading and writing in place
@@ -40,7 +43,7 @@ pub enum Dir {
 }
 
 const USAGE: &str =
-    "usage: tun_bench kernel|smoltcp|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source in|out [--mib N] [--mtu BYTES] [--buffer BYTES]";
+    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source in|out [--mib N] [--mtu BYTES] [--buffer BYTES]";
 
 /// CPU time of the whole process (every thread, both ends of the transfer:
 /// the kernel's work for its sockets is charged to the threads that call it
@@ -108,7 +111,8 @@ fn main() -> ExitCode {
     let cpu_before = cpu_seconds();
     let result = match mode.as_str() {
         "kernel" => kernel::veth(mib, mtu),
-        "smoltcp" => bare::run(mib, mtu, buffer, dir),
+        "smoltcp" => bare::run(mib, mtu, buffer, dir, false),
+        "smoltcp-copy" => bare::run(mib, mtu, buffer, dir, true),
         "sandnet" => stack::run(mib, mtu, buffer, dir, true, Program::Copy),
         "sandnet-plain" => stack::run(mib, mtu, buffer, dir, false, Program::Copy),
         "sandnet-inplace" => stack::run(mib, mtu, buffer, dir, true, Program::InPlace),

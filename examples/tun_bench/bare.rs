@@ -1,6 +1,11 @@
 //! A bare smoltcp poll loop on a TUN device: smoltcp's own TunTapInterface,
 //! one thread, one socket, no locks, no API layer, as smoltcp's benchmark
 //! example drives it. The ceiling of a smoltcp design on this link.
+//!
+//! With `copy`, the loop's program copies what it receives into a buffer of
+//! its own and sends from one (`recv_slice`, `send_slice`, `kernel::CHUNK`
+//! bytes at a time), as a program behind `Read` and `Write` does: the
+//! reference for sandnet's `Read`/`Write` modes, which pay the same copies.
 
 use super::kernel;
 use super::Dir;
@@ -18,17 +23,17 @@ const KERNEL: &str = "10.78.0.1";
 const STACK: &str = "10.78.0.2";
 
 /// Bytes per second for `mib` MiB in direction `dir`, socket buffers of `buffer` bytes.
-pub fn run(mib: u64, mtu: u32, buffer: usize, dir: Dir) -> io::Result<f64> {
+pub fn run(mib: u64, mtu: u32, buffer: usize, dir: Dir, copy: bool) -> io::Result<f64> {
     let ns = NetNs::new()?;
     // A persistent device configured first, so that smoltcp reads the MTU when it attaches.
     ns.ip(&["tuntap", "add", "dev", "sb0", "mode", "tun"])?;
     ns.ip(&["addr", "add", &format!("{KERNEL}/24"), "dev", "sb0"])?;
     ns.ip(&["link", "set", "sb0", "mtu", &mtu.to_string(), "up"])?;
     // TunTapInterface is not Send: the whole loop runs on the namespace's thread.
-    ns.run(move || in_namespace(mib, buffer, dir))
+    ns.run(move || in_namespace(mib, buffer, dir, copy))
 }
 
-fn in_namespace(mib: u64, buffer: usize, dir: Dir) -> io::Result<f64> {
+fn in_namespace(mib: u64, buffer: usize, dir: Dir, copy: bool) -> io::Result<f64> {
     let mut dev = TunTapInterface::new("sb0", Medium::Ip)?;
     let fd = dev.as_raw_fd();
     let mut config = Config::new(HardwareAddress::Ip);
@@ -58,12 +63,17 @@ fn in_namespace(mib: u64, buffer: usize, dir: Dir) -> io::Result<f64> {
             // Threads start in the namespace of the thread that spawns them.
             let sender = kernel::spawn(move || kernel::send_all(kernel::connect_here(addr), total));
             let mut got = 0u64;
+            let mut program = vec![0u8; kernel::CHUNK];
             while got < total {
                 iface.poll(Instant::now(), &mut dev, &mut sockets);
                 let s = sockets.get_mut::<tcp::Socket>(handle);
                 let mut progressed = false;
                 while s.can_recv() {
-                    got += s.recv(|b| (b.len(), b.len())).unwrap() as u64;
+                    got += if copy {
+                        s.recv_slice(&mut program).unwrap()
+                    } else {
+                        s.recv(|b| (b.len(), b.len())).unwrap()
+                    } as u64;
                     progressed = true;
                 }
                 if !progressed {
@@ -95,18 +105,22 @@ fn in_namespace(mib: u64, buffer: usize, dir: Dir) -> io::Result<f64> {
                 .unwrap();
             let mut sent = 0u64;
             let mut closed = false;
+            let program = vec![0x5au8; kernel::CHUNK];
             while !receiver.is_finished() {
                 iface.poll(Instant::now(), &mut dev, &mut sockets);
                 let s = sockets.get_mut::<tcp::Socket>(handle);
                 let mut progressed = false;
                 while sent < total && s.can_send() {
                     let want = (total - sent) as usize;
-                    sent += s
-                        .send(|b| {
+                    sent += if copy {
+                        s.send_slice(&program[..want.min(program.len())]).unwrap()
+                    } else {
+                        s.send(|b| {
                             let n = b.len().min(want);
                             (n, n)
                         })
-                        .unwrap() as u64;
+                        .unwrap()
+                    } as u64;
                     progressed = true;
                 }
                 if sent == total && !closed {
