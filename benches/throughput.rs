@@ -262,11 +262,14 @@ fn tcp_bulk(c: &mut Criterion) {
 /// 64 KiB buffers on one interface over its Loopback device, one thread),
 /// except the IP medium: the in-memory ceiling for smoltcp itself.
 fn smoltcp_loopback_once() {
-    smoltcp_loopback_with(65536)
+    smoltcp_loopback_with(65536, false)
 }
 
-/// The same with `buffer` bytes per socket buffer.
-fn smoltcp_loopback_with(buffer: usize) {
+/// The same with `buffer` bytes per socket buffer; with `copy`, the loop's
+/// program copies what it receives into a 256 KiB buffer of its own and
+/// sends from one, as `bulk_once`'s reader and writer do through `Read`
+/// and `Write` (the reference for `loopback_64MiB`).
+fn smoltcp_loopback_with(buffer: usize, copy: bool) {
     use smoltcp::iface::{Config, Interface, SocketSet};
     use smoltcp::phy::{Loopback, Medium};
     use smoltcp::socket::tcp;
@@ -302,20 +305,29 @@ fn smoltcp_loopback_with(buffer: usize) {
         .connect(cx, (IpAddress::v4(127, 0, 0, 1), 1234), 65000)
         .unwrap();
     let (mut sent, mut received) = (0, 0);
+    let mut program = vec![0x5au8; 256 << 10];
     while received < BULK {
         iface.poll(Instant::now(), &mut device, &mut sockets);
         let s = sockets.get_mut::<tcp::Socket>(server);
         while s.can_recv() {
-            received += s.recv(|b| (b.len(), b.len())).unwrap();
+            received += if copy {
+                s.recv_slice(&mut program).unwrap()
+            } else {
+                s.recv(|b| (b.len(), b.len())).unwrap()
+            };
         }
         let c = sockets.get_mut::<tcp::Socket>(client);
         while sent < BULK && c.can_send() {
-            sent += c
-                .send(|b| {
-                    let n = b.len().min(BULK - sent);
+            let want = BULK - sent;
+            sent += if copy {
+                c.send_slice(&program[..want.min(program.len())]).unwrap()
+            } else {
+                c.send(|b| {
+                    let n = b.len().min(want);
                     (n, n)
                 })
-                .unwrap();
+                .unwrap()
+            };
         }
     }
 }
@@ -331,7 +343,12 @@ fn smoltcp_reference(c: &mut Criterion) {
     // then pays the first touch of 1 MiB buffers and copies that no longer
     // stay in the core's cache.
     g.bench_function("smoltcp_loopback_1MiB_buffers_64MiB", |bench| {
-        bench.iter(|| smoltcp_loopback_with(1 << 20))
+        bench.iter(|| smoltcp_loopback_with(1 << 20, false))
+    });
+    // With the copies a program behind Read and Write makes, and the
+    // buffers `loopback_64MiB`'s connection gets.
+    g.bench_function("smoltcp_loopback_copy_1MiB_buffers_64MiB", |bench| {
+        bench.iter(|| smoltcp_loopback_with(1 << 20, true))
     });
     g.finish();
 }
