@@ -459,29 +459,40 @@ fn ping_flood_is_answered_or_counted_and_bounded() {
         peak.saturating_sub(base) < rss_bound_kib(),
         "RSS grew past the bound"
     );
-    let st = bed.stack.statistics();
-    let dev = st.dev.get(&bed.ifindex).copied().unwrap_or_default();
-    let icmp = &st.snmp.icmp;
-    println!(
-        "Icmp InMsgs {} InEchos {} OutEchoReps {}; {} rx packets, rx_fifo {} (queue full), tx_drop {}",
-        icmp.InMsgs,
-        st.snmp.icmp_msg.in_type[8],
-        st.snmp.icmp_msg.out_type[0],
-        dev.rx_packets,
-        dev.rx_fifo,
-        dev.tx_drop
-    );
     // Every echo sent was taken in (and answered), dropped at the stack's
     // full link queue (rx_fifo), or dropped by the kernel's TUN queue before
     // the stack saw it (its tx_dropped); both queues also carry the
-    // transfer's packets, hence at most.
-    let kernel_tx_dropped = bed.kernel_dev_row()[11];
-    println!("kernel's TUN tx_dropped {kernel_tx_dropped}");
-    assert!(st.snmp.icmp_msg.in_type[8] > 0);
-    assert!(
-        sent <= st.snmp.icmp_msg.in_type[8] + dev.rx_fifo + kernel_tx_dropped,
-        "every echo is accounted for"
+    // transfer's packets, hence at most. The last ones may still sit in the
+    // TUN queue when the flood ends: the stack takes them soon, so the sum
+    // is awaited, as the other floods' are.
+    let accounted = || {
+        let st = bed.stack.statistics();
+        let dev = st.dev.get(&bed.ifindex).copied().unwrap_or_default();
+        (st, dev, bed.kernel_dev_row()[11])
+    };
+    let mut last = accounted();
+    let all = support::kernel::eventually(Duration::from_secs(5), || {
+        last = accounted();
+        let (st, dev, kernel_tx_dropped) = &last;
+        sent <= st.snmp.icmp_msg.in_type[8] + dev.rx_fifo + kernel_tx_dropped
+    });
+    let (st, dev, kernel_tx_dropped) = last;
+    println!(
+        "Icmp InMsgs {} InEchos {} OutEchoReps {}; Ip InReceives {} InHdrErrors {} InAddrErrors {} InDiscards {}; {} rx packets, rx_fifo {} (queue full), rx_errs {}, tx_drop {}; kernel's TUN tx_dropped {kernel_tx_dropped}",
+        st.snmp.icmp.InMsgs,
+        st.snmp.icmp_msg.in_type[8],
+        st.snmp.icmp_msg.out_type[0],
+        st.snmp.ip.InReceives,
+        st.snmp.ip.InHdrErrors,
+        st.snmp.ip.InAddrErrors,
+        st.snmp.ip.InDiscards,
+        dev.rx_packets,
+        dev.rx_fifo,
+        dev.rx_errs,
+        dev.tx_drop
     );
+    assert!(st.snmp.icmp_msg.in_type[8] > 0);
+    assert!(all, "every echo is accounted for: {sent} sent");
     assert_eq!(
         st.snmp.icmp_msg.in_type[8], st.snmp.icmp_msg.out_type[0],
         "every echo taken in is answered"
