@@ -161,6 +161,25 @@ fn bulk_sink_source_once(client: &Stack, server: &Stack, addr: SocketAddr) {
     assert_eq!(sink.join().unwrap(), BULK);
 }
 
+/// A transfer inside one fresh stack over lo, 127.0.0.1 to itself, moved by
+/// `once`; the stack is returned so that its teardown is not timed.
+fn loopback(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    once: fn(&Stack, &Stack, SocketAddr),
+) {
+    g.bench_function(name, |bench| {
+        bench.iter_batched(
+            || Stack::new().unwrap(),
+            |one| {
+                once(&one, &one, sa("127.0.0.1:10000"));
+                one
+            },
+            BatchSize::PerIteration,
+        )
+    });
+}
+
 /// Each transfer gets new stacks: a stack keeps every closed connection for
 /// TIME_WAIT, and until it parks them (after a second unchanged) smoltcp
 /// visits each in every poll, so a stack reused across hundreds of
@@ -192,46 +211,10 @@ fn tcp_bulk(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
-    g.bench_function("loopback_64MiB", |bench| {
-        bench.iter_batched(
-            || Stack::new().unwrap(),
-            |one| {
-                bulk_once(&one, &one, sa("127.0.0.1:10000"));
-                one
-            },
-            BatchSize::PerIteration,
-        )
-    });
-    g.bench_function("loopback_in_place_64MiB", |bench| {
-        bench.iter_batched(
-            || Stack::new().unwrap(),
-            |one| {
-                bulk_in_place_once(&one, &one, sa("127.0.0.1:10000"));
-                one
-            },
-            BatchSize::PerIteration,
-        )
-    });
-    g.bench_function("loopback_sink_64MiB", |bench| {
-        bench.iter_batched(
-            || Stack::new().unwrap(),
-            |one| {
-                bulk_sink_once(&one, &one, sa("127.0.0.1:10000"));
-                one
-            },
-            BatchSize::PerIteration,
-        )
-    });
-    g.bench_function("loopback_sink_source_64MiB", |bench| {
-        bench.iter_batched(
-            || Stack::new().unwrap(),
-            |one| {
-                bulk_sink_source_once(&one, &one, sa("127.0.0.1:10000"));
-                one
-            },
-            BatchSize::PerIteration,
-        )
-    });
+    loopback(&mut g, "loopback_64MiB", bulk_once);
+    loopback(&mut g, "loopback_in_place_64MiB", bulk_in_place_once);
+    loopback(&mut g, "loopback_sink_64MiB", bulk_sink_once);
+    loopback(&mut g, "loopback_sink_source_64MiB", bulk_sink_source_once);
     // The same with 256 KiB buffers, what a connection gets once a quarter of
     // the stack's buffer budget is reserved (an empty stack gives 1 MiB): each
     // hand-off between the writer, the poll thread and the reader carries a

@@ -456,9 +456,8 @@ impl TcpStream {
     /// round) and returns how many it took; what it leaves stays queued, is
     /// offered again in the next round (a sink that was full asks for one
     /// with `resume_receive_sink` once it has room), and is what `read`
-    /// returns. With a
-    /// sink that takes everything, `read` waits for the end of the stream and
-    /// returns 0 there, or reports the connection's error.
+    /// returns. With a sink that takes everything, `read` waits for the end
+    /// of the stream and returns 0 there, or reports the connection's error.
     ///
     /// A program on its own thread, reading with `read` or `read_with`,
     /// costs a wake-up of that thread per round and a round more for the
