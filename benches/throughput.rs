@@ -94,13 +94,15 @@ fn bulk_in_place_once(client: &Stack, server: &Stack, addr: SocketAddr) {
 fn write_in_place(c: &TcpStream) {
     let mut left = BULK;
     while left > 0 {
-        left -= c
-            .write_with(|free| {
-                let n = free.len().min(left);
-                free[..n].fill(0x5a);
-                n
-            })
-            .unwrap();
+        // Offered the free space part by part: the count goes down in the
+        // closure.
+        c.write_with(|free| {
+            let n = free.len().min(left);
+            free[..n].fill(0x5a);
+            left -= n;
+            n
+        })
+        .unwrap();
     }
     c.shutdown(Shutdown::Write).unwrap();
 }

@@ -167,9 +167,14 @@ pub fn run(
             while left > 0 {
                 let n = left.min(kernel::CHUNK as u64) as usize;
                 if in_place {
+                    // Up to a chunk per call, as the copying program
+                    // writes; offered the free space part by part, so the
+                    // budget goes down in the closure.
+                    let mut budget = n;
                     let wrote = s.write_with(|free| {
-                        let k = free.len().min(n);
+                        let k = free.len().min(budget);
                         free[..k].fill(0x5a);
+                        budget -= k;
                         k
                     })?;
                     left -= wrote as u64;

@@ -606,9 +606,11 @@ pub fn session(data: &[u8]) {
                         let _ = s.set_congestion_control(cc);
                     }
                     if mode & 1 != 0 {
+                        let mut left = n;
                         let _ = s.write_with(|free| {
-                            let k = free.len().min(n);
+                            let k = free.len().min(left);
                             free[..k].fill(0x5a);
+                            left -= k;
                             k
                         });
                     } else {
@@ -635,7 +637,12 @@ pub fn session(data: &[u8]) {
                         let _ = s.resume_receive_sink();
                     }
                     if mode & 1 != 0 {
-                        let _ = s.read_with(|data| data.len().min(n));
+                        let mut left = n;
+                        let _ = s.read_with(|data| {
+                            let k = data.len().min(left);
+                            left -= k;
+                            k
+                        });
                     } else {
                         let mut buf = vec![0u8; n];
                         let mut r: &netstack::TcpStream = s;

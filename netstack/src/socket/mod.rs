@@ -13,6 +13,7 @@ mod dgram;
 pub(crate) mod guard;
 mod limits;
 mod listen;
+mod parts;
 mod ping;
 mod ports;
 mod ready;

@@ -18,7 +18,8 @@
 //! a sink resets its connection (the next call reports EIO) and the stack
 //! carries on.
 
-use super::carry::{self, Carries};
+use super::carry::Carries;
+use super::parts;
 use super::set::{SocketHandle, Sockets};
 use super::table::SocketTable;
 use smoltcp::socket::tcp;
@@ -72,25 +73,9 @@ impl Sinks {
             let sock = sockets.get_mut::<tcp::Socket>(sink.handle);
             let mut taken = 0;
             let fed = super::guard::run(|| {
-                // The queue may wrap in smoltcp's ring, and the carry comes
-                // first: up to three contiguous parts.
-                loop {
-                    if !sock.can_recv() && carries.len(sink.handle) == 0 {
-                        break;
-                    }
-                    let mut offered = 0;
-                    let Ok(n) = carry::recv_with(carries, sink.handle, sock, |data| {
-                        offered = data.len();
-                        (sink.take)(data)
-                    }) else {
-                        break;
-                    };
-                    taken += n;
-                    // It left some: it is full for now.
-                    if n < offered || offered == 0 {
-                        break;
-                    }
-                }
+                // What it leaves stays queued: it is full for now.
+                taken = parts::recv_parts(carries, sink.handle, sock, &mut sink.take)
+                    .map_or(0, |o| o.n);
             });
             if fed.is_err() {
                 // What the sink had taken is gone with it: the stream is

@@ -79,22 +79,10 @@ impl Sources {
             let sock = sockets.get_mut::<tcp::Socket>(source.handle);
             let mut filled = 0;
             let run = super::guard::run(|| {
-                // The free space may wrap in smoltcp's ring: two parts.
-                loop {
-                    let mut offered = 0;
-                    let Ok(n) = sock.send(|free| {
-                        offered = free.len();
-                        let n = (source.fill)(free).min(free.len());
-                        (n, n)
-                    }) else {
-                        break;
-                    };
-                    filled += n;
-                    if n < offered || offered == 0 {
-                        // Less than it could: nothing more for now.
-                        source.paused = n < offered;
-                        break;
-                    }
+                if let Ok(o) = super::parts::send_parts(sock, &mut source.fill) {
+                    filled = o.n;
+                    // Less than it could: nothing more for now.
+                    source.paused = o.short;
                 }
             });
             if run.is_err() {

@@ -538,20 +538,19 @@ impl TcpStream {
         })
     }
 
-    /// Reads in place: waits as `read` does, then calls `take` once with
-    /// the received bytes at the head of the stream (all of them, or those
-    /// that lie contiguous: the buffer is a ring), and consumes as many as
-    /// it returns. Returns that count; 0 is the end of the stream (or a
+    /// Reads in place: waits as `read` does, then calls `take` with the
+    /// received bytes at the head of the stream, and consumes as many as it
+    /// returns. They may lie in up to three contiguous parts (the buffer is
+    /// a ring), offered in order, each while `take` took all of the one
+    /// before. Returns the count consumed; 0 is the end of the stream (or a
     /// `take` that consumed nothing). `take` runs under the stack's lock: it
     /// should copy the bytes to where they go and return, without blocking
     /// or calling the stack. A runtime that copies into its guest's memory
     /// so makes one copy instead of two (gVisor's endpoints read into an
     /// io.Writer for the same reason).
-    pub fn read_with(&self, take: impl FnOnce(&[u8]) -> usize) -> io::Result<usize> {
-        let mut take = Some(take);
-        self.read_by(|carries, h, sock| match take.take() {
-            Some(take) => carry::recv_with(carries, h, sock, take),
-            None => Ok(0),
+    pub fn read_with(&self, mut take: impl FnMut(&[u8]) -> usize) -> io::Result<usize> {
+        self.read_by(|carries, h, sock| {
+            super::parts::recv_parts(carries, h, sock, &mut take).map(|o| o.n)
         })
     }
 
@@ -603,20 +602,14 @@ impl TcpStream {
         )
     }
 
-    /// Writes in place: waits as `write` does, then calls `fill` once with
-    /// the free space of the send buffer (all of it, or the part that lies
-    /// contiguous: it is a ring); the first bytes, as many as `fill`
-    /// returns, are then sent. Returns that count. `fill` runs under the
-    /// stack's lock, as `read_with`'s `take` does.
-    pub fn write_with(&self, fill: impl FnOnce(&mut [u8]) -> usize) -> io::Result<usize> {
-        let mut fill = Some(fill);
-        self.write_by(|sock| match fill.take() {
-            Some(fill) => sock.send(|free| {
-                let n = fill(free).min(free.len());
-                (n, n)
-            }),
-            None => Ok(0),
-        })
+    /// Writes in place: waits as `write` does, then calls `fill` with the
+    /// free space of the send buffer; the first bytes of each part, as many
+    /// as `fill` returns, are then sent. The space may lie in two contiguous
+    /// parts (the buffer is a ring), offered in order, the second only if
+    /// `fill` filled all of the first. Returns the count filled. `fill` runs
+    /// under the stack's lock, as `read_with`'s `take` does.
+    pub fn write_with(&self, mut fill: impl FnMut(&mut [u8]) -> usize) -> io::Result<usize> {
+        self.write_by(|sock| super::parts::send_parts(sock, &mut fill).map(|o| o.n))
     }
 
     fn write_inner(&self, buf: &[u8]) -> io::Result<usize> {
