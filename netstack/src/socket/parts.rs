@@ -17,8 +17,8 @@ use smoltcp::socket::tcp;
 pub(crate) struct Offered {
     /// Bytes it took (or filled).
     pub n: usize,
-    /// It took less than a part it was offered: it is full (or empty) for
-    /// now, and was not offered the rest.
+    /// It took less than a part it was offered: it is full (or, filling,
+    /// has nothing more) for now, and was not offered the rest.
     pub short: bool,
 }
 
@@ -44,7 +44,7 @@ pub(crate) fn recv_parts(
         };
         done.n += n;
         if n < offered || offered == 0 {
-            done.short = true;
+            done.short = n < offered;
             break;
         }
     }
@@ -72,7 +72,7 @@ pub(crate) fn send_parts(
         };
         done.n += n;
         if n < offered || offered == 0 {
-            done.short = true;
+            done.short = n < offered;
             break;
         }
     }
