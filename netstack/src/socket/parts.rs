@@ -31,24 +31,17 @@ pub(crate) fn recv_parts(
     sock: &mut tcp::Socket<'_>,
     mut take: impl FnMut(&[u8]) -> usize,
 ) -> Result<Offered, tcp::RecvError> {
-    let mut done = Offered::default();
-    while sock.can_recv() || carries.len(handle) > 0 {
+    in_turn(|| {
+        if !sock.can_recv() && carries.len(handle) == 0 {
+            return None;
+        }
         let mut offered = 0;
-        let n = match carry::recv_with(carries, handle, sock, |data| {
+        let taken = carry::recv_with(carries, handle, sock, |data| {
             offered = data.len();
             take(data)
-        }) {
-            Ok(n) => n,
-            Err(e) if done.n == 0 => return Err(e),
-            Err(_) => break,
-        };
-        done.n += n;
-        if n < offered || offered == 0 {
-            done.short = n < offered;
-            break;
-        }
-    }
-    Ok(done)
+        });
+        Some(taken.map(|n| (offered, n)))
+    })
 }
 
 /// Offers `fill` the free space of a connection's send buffer, part by
@@ -58,15 +51,28 @@ pub(crate) fn send_parts(
     sock: &mut tcp::Socket<'_>,
     mut fill: impl FnMut(&mut [u8]) -> usize,
 ) -> Result<Offered, tcp::SendError> {
-    let mut done = Offered::default();
-    while sock.can_send() {
+    in_turn(|| {
+        if !sock.can_send() {
+            return None;
+        }
         let mut offered = 0;
-        let n = match sock.send(|free| {
+        let filled = sock.send(|free| {
             offered = free.len();
             let n = fill(free).min(free.len());
             (n, n)
-        }) {
-            Ok(n) => n,
+        });
+        Some(filled.map(|n| (offered, n)))
+    })
+}
+
+/// Runs `part` while it has a part to offer (it returns None when it has
+/// not) and the closure behind it took all of the last one; `part` returns
+/// the size of the part it offered and what was taken of it.
+fn in_turn<E>(mut part: impl FnMut() -> Option<Result<(usize, usize), E>>) -> Result<Offered, E> {
+    let mut done = Offered::default();
+    while let Some(result) = part() {
+        let (offered, n) = match result {
+            Ok(r) => r,
             Err(e) if done.n == 0 => return Err(e),
             Err(_) => break,
         };
