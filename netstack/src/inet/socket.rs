@@ -1,6 +1,6 @@
 use std::net::SocketAddr;
 
-/// Which table a socket shows in: /proc/net/{tcp,udp,raw,icmp}[6].
+/// Which table a socket shows in: `/proc/net/{tcp,udp,raw,icmp}[6]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SocketKind {
     Tcp,

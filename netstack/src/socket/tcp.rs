@@ -542,12 +542,13 @@ impl TcpStream {
     /// received bytes at the head of the stream, and consumes as many as it
     /// returns. They may lie in up to three contiguous parts (the buffer is
     /// a ring), offered in order, each while `take` took all of the one
-    /// before. Returns the count consumed; 0 is the end of the stream (or a
-    /// `take` that consumed nothing). `take` runs under the stack's lock: it
-    /// should copy the bytes to where they go and return, without blocking
-    /// or calling the stack. A runtime that copies into its guest's memory
-    /// so makes one copy instead of two (gVisor's endpoints read into an
-    /// io.Writer for the same reason).
+    /// before: a `take` that caps what it takes counts across its calls (as
+    /// one that copies does with its offset). Returns the count consumed; 0
+    /// is the end of the stream (or a `take` that consumed nothing). `take`
+    /// runs under the stack's lock: it should copy the bytes to where they
+    /// go and return, without blocking or calling the stack. A runtime that
+    /// copies into its guest's memory so makes one copy instead of two
+    /// (gVisor's endpoints read into an io.Writer for the same reason).
     pub fn read_with(&self, mut take: impl FnMut(&[u8]) -> usize) -> io::Result<usize> {
         self.read_by(|carries, h, sock| {
             super::parts::recv_parts(carries, h, sock, &mut take).map(|o| o.n)
@@ -606,8 +607,9 @@ impl TcpStream {
     /// free space of the send buffer; the first bytes of each part, as many
     /// as `fill` returns, are then sent. The space may lie in two contiguous
     /// parts (the buffer is a ring), offered in order, the second only if
-    /// `fill` filled all of the first. Returns the count filled. `fill` runs
-    /// under the stack's lock, as `read_with`'s `take` does.
+    /// `fill` filled all of the first (a `fill` that caps what it writes
+    /// counts across its calls). Returns the count filled. `fill` runs under
+    /// the stack's lock, as `read_with`'s `take` does.
     pub fn write_with(&self, mut fill: impl FnMut(&mut [u8]) -> usize) -> io::Result<usize> {
         self.write_by(|sock| super::parts::send_parts(sock, &mut fill).map(|o| o.n))
     }
