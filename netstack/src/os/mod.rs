@@ -1,6 +1,7 @@
 //! The thin OS layer: the only place with `unsafe`. Each call wraps one
 //! system call and turns its failure into an `io::Error`.
 
+pub mod affinity;
 pub mod ifconfig;
 pub mod mountns;
 pub mod netns;
