@@ -21,8 +21,11 @@
 //!            smoltcp's loop fills in its own thread; `out` only
 //!
 //! `in` is kernel -> stack, `out` is stack -> kernel (for `kernel`, both are
-//! namespace A -> namespace B). Needs root: everything happens in private
-//! network namespaces created here and gone when it exits.
+//! namespace A -> namespace B). `--pin` puts the program's side on CPU 0 (the
+//! thread running bare smoltcp's loop, or the program's thread and sandnet's
+//! poll thread) and the kernel's peer thread on CPU 1. Needs root:
+//! everything happens in private network namespaces created here and gone
+//! when it exits.
 //!
 //!     cargo run --release --example tun_bench -- sandnet in --mib 256 --mtu 1500
 
@@ -43,7 +46,7 @@ pub enum Dir {
 }
 
 const USAGE: &str =
-    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source in|out [--mib N] [--mtu BYTES] [--buffer BYTES]";
+    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source in|out [--mib N] [--mtu BYTES] [--buffer BYTES] [--pin]";
 
 /// CPU time of the whole process (every thread, both ends of the transfer:
 /// the kernel's work for its sockets is charged to the threads that call it
@@ -108,6 +111,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(1);
     }
+    kernel::set_pinned(args.iter().any(|a| a == "--pin"));
     let cpu_before = cpu_seconds();
     let result = match mode.as_str() {
         "kernel" => kernel::veth(mib, mtu),

@@ -34,6 +34,7 @@ pub fn run(mib: u64, mtu: u32, buffer: usize, dir: Dir, copy: bool) -> io::Resul
 }
 
 fn in_namespace(mib: u64, buffer: usize, dir: Dir, copy: bool) -> io::Result<f64> {
+    kernel::pin_program()?;
     let mut dev = TunTapInterface::new("sb0", Medium::Ip)?;
     let fd = dev.as_raw_fd();
     let mut config = Config::new(HardwareAddress::Ip);

@@ -1,9 +1,11 @@
 //! The host kernel's side of a transfer: a sender that writes N bytes and a
 //! receiver that counts them, on sockets opened inside a namespace.
 
+use sandnet::netstack::os::affinity::set_thread_affinity;
 use sandnet::netstack::os::netns::NetNs;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -59,13 +61,47 @@ pub fn drain(mut s: TcpStream) -> io::Result<u64> {
     }
 }
 
+/// With `--pin`, the program side of a run (its thread, and sandnet's poll
+/// thread) gets CPU 0 and the kernel's peer thread CPU 1, so that both stacks
+/// under test get one core each and the peer another, as a runtime that
+/// places its threads would.
+static PIN: AtomicBool = AtomicBool::new(false);
+
+pub fn set_pinned(pin: bool) {
+    PIN.store(pin, Ordering::Relaxed);
+}
+
+pub fn pinned() -> bool {
+    PIN.load(Ordering::Relaxed)
+}
+
+/// The CPU of the program side, with `--pin`.
+pub const PROGRAM_CPU: usize = 0;
+const PEER_CPU: usize = 1;
+
+/// Puts the calling thread, the program's, on its CPU with `--pin`.
+pub fn pin_program() -> io::Result<()> {
+    if pinned() {
+        set_thread_affinity(0, &[PROGRAM_CPU])?;
+    }
+    Ok(())
+}
+
+/// A thread of the kernel's side of the transfer (on its CPU with `--pin`).
 pub fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
-    std::thread::spawn(f)
+    let pin = pinned();
+    std::thread::spawn(move || {
+        if pin {
+            set_thread_affinity(0, &[PEER_CPU]).expect("pin the peer thread");
+        }
+        f()
+    })
 }
 
 /// The kernel's own TCP over a veth pair between two namespaces: what a user
 /// who skips the userspace stack gets.
 pub fn veth(mib: u64, mtu: u32) -> io::Result<f64> {
+    pin_program()?;
     let (a, b) = (NetNs::new()?, NetNs::new()?);
     // /proc/thread-self names the namespace thread's tid, which `ip` accepts as a netns.
     let tid_b = b.run(|| std::fs::read_link("/proc/thread-self"))?;

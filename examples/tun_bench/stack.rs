@@ -49,6 +49,7 @@ pub fn run(
         _ => {}
     }
     let in_place = program == Program::InPlace;
+    kernel::pin_program()?;
     let ns = NetNs::new()?;
     let link = ns.run(move || {
         if offloads {
@@ -60,6 +61,10 @@ pub fn run(
     ns.ip(&["addr", "add", &format!("{KERNEL}/24"), "dev", "sn0"])?;
     ns.ip(&["link", "set", "sn0", "mtu", &mtu.to_string(), "up"])?;
     let stack = Stack::new()?;
+    if kernel::pinned() {
+        // Beside the program's thread, as bare smoltcp's loop is its own.
+        stack.set_poll_thread_affinity(&[kernel::PROGRAM_CPU])?;
+    }
     stack.set_limits(Limits {
         tcp_recv_buffer: buffer,
         tcp_send_buffer: buffer,
