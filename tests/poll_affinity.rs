@@ -72,4 +72,13 @@ fn the_poll_thread_runs_where_it_is_told_and_still_serves() {
 
     stack.set_poll_thread_affinity(&all).unwrap();
     assert_eq!(allowed("sandnet-poll"), all);
+
+    // Once the thread is gone its id may name another thread: refused.
+    stack.shutdown();
+    let e = stack.set_poll_thread_affinity(&all).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ENETDOWN));
+    assert_eq!(
+        stack.poll_thread_affinity().unwrap_err().raw_os_error(),
+        Some(libc::ENETDOWN)
+    );
 }

@@ -422,18 +422,38 @@ impl Stack {
     /// threads are the caller's to place. EINVAL for an empty set or no usable CPU in it, EOPNOTSUPP for
     /// a stack without a poll thread.
     pub fn set_poll_thread_affinity(&self, cpus: &[usize]) -> io::Result<()> {
-        if self.shared.poll_tid == 0 {
-            return Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP));
-        }
-        crate::os::affinity::set_thread_affinity(self.shared.poll_tid, cpus)
+        self.on_poll_thread(|tid| crate::os::affinity::set_thread_affinity(tid, cpus))
     }
 
     /// The CPUs the stack's poll thread may run on.
     pub fn poll_thread_affinity(&self) -> io::Result<Vec<usize>> {
+        self.on_poll_thread(crate::os::affinity::thread_affinity)
+    }
+
+    /// Runs `f` with the poll thread's id while that thread is alive: it
+    /// ends only once the stack is shut down, which happens under the lock
+    /// held here, so the id cannot meanwhile name a newer thread of the
+    /// process. ENETDOWN after a shutdown.
+    fn on_poll_thread<T>(&self, f: impl FnOnce(i32) -> io::Result<T>) -> io::Result<T> {
         if self.shared.poll_tid == 0 {
             return Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP));
         }
-        crate::os::affinity::thread_affinity(self.shared.poll_tid)
+        let s = lock(&self.shared.state);
+        if s.shutdown {
+            return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
+        }
+        // A thread that ended without a shutdown would be a bug; it is
+        // checked for too. (The handle's lock is only ever held for a
+        // moment, never while waiting on the state's.)
+        let thread = self.shared.thread.lock().unwrap_or_else(|e| e.into_inner());
+        if thread.as_ref().is_none_or(|t| t.is_finished()) {
+            return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
+        }
+        drop(thread);
+        // Under the state's lock: the thread cannot see a shutdown and end.
+        let r = f(self.shared.poll_tid);
+        drop(s);
+        r
     }
 
     /// How many times the poll thread has woken so far (an idle stack with no
