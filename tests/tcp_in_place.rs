@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::time::Duration;
 use support::kernel::eventually;
-use support::pair::{pair, sa, A_V4};
+use support::pair::{connected, pair, sa, A_V4};
 
 /// The byte at stream offset `i`: a pattern that a lost, repeated or
 /// reordered byte breaks.
@@ -142,9 +142,7 @@ fn queues(stack: &Stack, port: u16) -> (u32, u32) {
 fn one_read_in_place_takes_the_whole_queue_across_the_wrap() {
     let (a, b) = pair();
     fixed_buffers(&a);
-    let listener = TcpListener::bind(&a, sa(A_V4, 9102)).unwrap();
-    let mut c = TcpStream::connect(&b, sa(A_V4, 9102)).unwrap();
-    let (conn, _) = listener.accept().unwrap();
+    let (conn, mut c) = connected(&a, &b, 9102);
     // Odd sizes: the head of the ring moves off its start and off the
     // window's scale units (a carry), and the second batch wraps.
     let (first, second) = (150_001, 200_003);
@@ -192,9 +190,7 @@ fn one_write_in_place_fills_the_whole_free_space_across_the_wrap() {
         ..a.limits()
     })
     .unwrap();
-    let listener = TcpListener::bind(&a, sa(A_V4, 9103)).unwrap();
-    let c = TcpStream::connect(&b, sa(A_V4, 9103)).unwrap();
-    let (mut conn, _) = listener.accept().unwrap();
+    let (mut conn, c) = connected(&a, &b, 9103);
     let port = c.local_addr().unwrap().port();
     let first = 150_001;
     let mut at = 0;

@@ -419,8 +419,9 @@ impl Stack {
     /// reading in place on its own thread went from 0.83x bare smoltcp's
     /// loop to parity with it pinned the same way; with 1 MiB buffers the
     /// measurements disagreed (docs/PERFORMANCE.md). The program's own
-    /// threads are the caller's to place. EINVAL for an empty set or no usable CPU in it, EOPNOTSUPP for
-    /// a stack without a poll thread.
+    /// threads are the caller's to place. EINVAL for an empty set or no
+    /// usable CPU in it, EOPNOTSUPP for a stack without a poll thread,
+    /// ENETDOWN once the stack is shut down.
     pub fn set_poll_thread_affinity(&self, cpus: &[usize]) -> io::Result<()> {
         self.on_poll_thread(|tid| crate::os::affinity::set_thread_affinity(tid, cpus))
     }
@@ -450,10 +451,9 @@ impl Stack {
             return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
         }
         drop(thread);
-        // Under the state's lock: the thread cannot see a shutdown and end.
-        let r = f(self.shared.poll_tid);
-        drop(s);
-        r
+        // Still under the state's lock (`s` lives to the end): the thread
+        // cannot see a shutdown and end meanwhile.
+        f(self.shared.poll_tid)
     }
 
     /// How many times the poll thread has woken so far (an idle stack with no
