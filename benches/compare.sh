@@ -23,12 +23,16 @@
 # the CPU time each spent per GiB (robust where wall time is not, on a
 # machine doing other work).
 #
-#   sudo [PIN=1] benches/compare.sh [ROUNDS=5] [MIB=256] [MTU=1500] [BUFFER_BYTES=262144]
+#   sudo [PIN=1] [SENDER_CC=cubic] benches/compare.sh [ROUNDS=5] [MIB=256] [MTU=1500] [BUFFER_BYTES=262144]
 #
 # BUFFER_BYTES is the TCP send and receive buffer of both userspace stacks.
 # PIN=1 runs every mode with `tun_bench --pin`: the program's side (bare
 # smoltcp's loop; sandnet's program thread and poll thread) on CPU 0, the
-# kernel's peer thread on CPU 1.
+# kernel's peer thread on CPU 1. SENDER_CC is the congestion control of the
+# kernel's sending socket (`tun_bench --sender-cc`): cubic, Linux's default,
+# unless said otherwise, whatever the host's net.ipv4.tcp_congestion_control
+# is (a BBR sender paces from the ACKs it sees, and the receiving stacks'
+# figures move with it: docs/PERFORMANCE.md).
 #
 # Needs root: every run lives in private network namespaces that vanish with it.
 set -euo pipefail
@@ -39,6 +43,7 @@ mtu=${3:-1500}
 buffer=${4:-262144}
 pin=
 [ "${PIN:-0}" = 0 ] || pin=1
+sender_cc=${SENDER_CC:-cubic}
 if [ "$(id -u)" != 0 ]; then
     echo "compare.sh: needs root (it creates network namespaces, veth pairs and TUN devices)" >&2
     exit 1
@@ -56,14 +61,14 @@ for round in $(seq "$rounds"); do
             # A sink receives, a source sends.
             if [ "$mode" = sandnet-sink ] && [ "$dir" = out ]; then continue; fi
             if [ "$mode" = sandnet-source ] && [ "$dir" = in ]; then continue; fi
-            line=$("$bin" "$mode" "$dir" --mib "$mib" --mtu "$mtu" --buffer "$buffer" ${pin:+--pin})
+            line=$("$bin" "$mode" "$dir" --mib "$mib" --mtu "$mtu" --buffer "$buffer" --sender-cc "$sender_cc" ${pin:+--pin})
             echo "round $round: $line" >&2
             echo "$round $line" >>"$results"
         done
     done
 done
 echo
-echo "$(date -u +%F) $(nproc) cores, Linux $(uname -r), $rounds rounds of $mib MiB, MTU $mtu, $buffer-byte TCP buffers${pin:+, pinned (--pin)}: median MiB/s"
+echo "$(date -u +%F) $(nproc) cores, Linux $(uname -r), $rounds rounds of $mib MiB, MTU $mtu, $buffer-byte TCP buffers, the kernel sending with $sender_cc${pin:+, pinned (--pin)}: median MiB/s"
 awk '
     { key = $2 " " $3
       if ($2 == "sandnet-source") key = "sandnet-sink " $3

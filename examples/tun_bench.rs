@@ -21,7 +21,11 @@
 //!            smoltcp's loop fills in its own thread; `out` only
 //!
 //! `in` is kernel -> stack, `out` is stack -> kernel (for `kernel`, both are
-//! namespace A -> namespace B). `--pin` puts the program's side on CPU 0 (the
+//! namespace A -> namespace B). `--sender-cc NAME` sets the congestion
+//! control of the kernel's sending socket (default `cubic`, Linux's default,
+//! whatever the host's `net.ipv4.tcp_congestion_control` says: with `bbr`
+//! the sender paces from the ACKs it sees, and the receiving stacks' figures
+//! move with it; docs/PERFORMANCE.md). `--pin` puts the program's side on CPU 0 (the
 //! thread running bare smoltcp's loop, or the program's thread and sandnet's
 //! poll thread) and the kernel's peer thread on CPU 1. Needs root:
 //! everything happens in private network namespaces created here and gone
@@ -46,7 +50,7 @@ pub enum Dir {
 }
 
 const USAGE: &str =
-    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source in|out [--mib N] [--mtu BYTES] [--buffer BYTES] [--pin]";
+    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source in|out [--mib N] [--mtu BYTES] [--buffer BYTES] [--pin] [--sender-cc NAME]";
 
 /// CPU time of the whole process (every thread, both ends of the transfer:
 /// the kernel's work for its sockets is charged to the threads that call it
@@ -112,6 +116,20 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     kernel::set_pinned(args.iter().any(|a| a == "--pin"));
+    if let Some(i) = args.iter().position(|a| a == "--sender-cc") {
+        match args.get(i + 1) {
+            Some(name) if !name.is_empty() && !name.starts_with("--") => {
+                if let Err(e) = kernel::set_sender_cc(name) {
+                    eprintln!("tun_bench: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+            _ => {
+                eprintln!("tun_bench: --sender-cc needs a congestion control's name\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let cpu_before = cpu_seconds();
     let result = match mode.as_str() {
         "kernel" => kernel::veth(mib, mtu),
@@ -134,8 +152,13 @@ fn main() -> ExitCode {
                 Dir::Out => "out",
             };
             let cpu = (cpu_seconds() - cpu_before) / (mib as f64 / 1024.0);
+            // Named where the kernel is the one sending.
+            let cc = match (dir, mode.as_str()) {
+                (Dir::In, _) | (_, "kernel") => format!(" sender_cc={}", kernel::sender_cc()),
+                _ => String::new(),
+            };
             println!(
-                "{mode} {d} mtu={mtu} MiB={mib} MiB/s={:.1} cpu_s_per_GiB={cpu:.2}",
+                "{mode} {d} mtu={mtu} MiB={mib} MiB/s={:.1} cpu_s_per_GiB={cpu:.2}{cc}",
                 bps / (1 << 20) as f64
             );
             ExitCode::SUCCESS

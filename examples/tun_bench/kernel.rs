@@ -6,6 +6,7 @@ use sandnet::netstack::os::netns::NetNs;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -37,8 +38,45 @@ pub fn connect_here(addr: SocketAddr) -> TcpStream {
     panic!("kernel connect to {addr}: refused for 2 s")
 }
 
+/// The congestion control of the kernel's sending socket, unless
+/// `set_sender_cc` says otherwise: Linux's own default. A host's
+/// `net.ipv4.tcp_congestion_control` may name another (this project's
+/// machine says `bbr`), and the sender's pacing and window then shape every
+/// figure of a receiving stack, so the figures name it rather than inherit it.
+pub const DEFAULT_SENDER_CC: &str = "cubic";
+
+static SENDER_CC: OnceLock<String> = OnceLock::new();
+
+/// Sets the congestion control of every kernel socket that sends in this
+/// process (`--sender-cc`), once it is known to be one the kernel has: tried
+/// first on a socket of its own, so that a bad name fails before a run
+/// rather than leave a receiver waiting for a sender that quit.
+pub fn set_sender_cc(name: &str) -> io::Result<()> {
+    let probe = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    set_cc(&probe, name)?;
+    let _ = SENDER_CC.set(name.to_string());
+    Ok(())
+}
+
+fn set_cc(s: &socket2::Socket, cc: &str) -> io::Result<()> {
+    s.set_tcp_congestion(cc.as_bytes()).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "the kernel sender's congestion control {cc:?}: {e} \
+                 (the kernel offers those in /proc/sys/net/ipv4/tcp_available_congestion_control)"
+            ),
+        )
+    })
+}
+
+pub fn sender_cc() -> &'static str {
+    SENDER_CC.get().map_or(DEFAULT_SENDER_CC, String::as_str)
+}
+
 /// Writes `total` bytes and closes.
 pub fn send_all(mut s: TcpStream, total: u64) -> io::Result<()> {
+    set_cc(&socket2::SockRef::from(&s), sender_cc())?;
     let buf = vec![0x5au8; CHUNK];
     let mut left = total;
     while left > 0 {
