@@ -25,11 +25,11 @@
 //! control of the kernel's sending socket (default `cubic`, Linux's default,
 //! whatever the host's `net.ipv4.tcp_congestion_control` says: with `bbr`
 //! the sender paces from the ACKs it sees, and the receiving stacks' figures
-//! move with it; docs/PERFORMANCE.md). `--pin` puts the program's side on CPU 0 (the
-//! thread running bare smoltcp's loop, or the program's thread and sandnet's
-//! poll thread) and the kernel's peer thread on CPU 1. Needs root:
-//! everything happens in private network namespaces created here and gone
-//! when it exits.
+//! move with it; docs/PERFORMANCE.md). `--pin` puts the program's side on
+//! CPU 0 (the thread running bare smoltcp's loop, or the program's thread
+//! and sandnet's poll thread) and the kernel's peer thread on CPU 1. Needs
+//! root: everything happens in private network namespaces created here and
+//! gone when it exits.
 //!
 //!     cargo run --release --example tun_bench -- sandnet in --mib 256 --mtu 1500
 

@@ -43,14 +43,15 @@ pub fn connect_here(addr: SocketAddr) -> TcpStream {
 /// `net.ipv4.tcp_congestion_control` may name another (this project's
 /// machine says `bbr`), and the sender's pacing and window then shape every
 /// figure of a receiving stack, so the figures name it rather than inherit it.
-pub const DEFAULT_SENDER_CC: &str = "cubic";
+const DEFAULT_SENDER_CC: &str = "cubic";
 
 static SENDER_CC: OnceLock<String> = OnceLock::new();
 
 /// Sets the congestion control of every kernel socket that sends in this
-/// process (`--sender-cc`), once it is known to be one the kernel has: tried
-/// first on a socket of its own, so that a bad name fails before a run
-/// rather than leave a receiver waiting for a sender that quit.
+/// process (`--sender-cc`; the first call that succeeds wins), once it is
+/// known to be one the kernel has: tried first on a socket of its own, so
+/// that a bad name fails before a run rather than leave a receiver waiting
+/// for a sender that quit.
 pub fn set_sender_cc(name: &str) -> io::Result<()> {
     let probe = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
     set_cc(&probe, name)?;
