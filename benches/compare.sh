@@ -19,9 +19,12 @@
 # in both directions (in: kernel -> stack, out: stack -> kernel). The runs
 # alternate, their order reversed every other round, and the medians and the
 # ratios sandnet/smoltcp and sandnet/kernel are printed, the ratios also as
-# the median of each round's own (a round runs its modes back to back), then
-# the CPU time each spent per GiB (robust where wall time is not, on a
-# machine doing other work).
+# the median of each round's own (a round runs its modes back to back) with
+# a 95% bootstrap interval over the rounds (benches/stats.awk; 41 rounds
+# tell about 10% apart on the project's machine), then the CPU time each
+# spent per GiB (robust where wall time is not, on a machine doing other
+# work). benches/rounds.sh runs any set of tun_bench variants the same way,
+# a build against the one before it among them.
 #
 #   sudo [PIN=1] [SENDER_CC=cubic] benches/compare.sh [ROUNDS=5] [MIB=256] [MTU=1500] [BUFFER_BYTES=262144]
 #
@@ -69,29 +72,24 @@ for round in $(seq "$rounds"); do
 done
 echo
 echo "$(date -u +%F) $(nproc) cores, Linux $(uname -r), $rounds rounds of $mib MiB, MTU $mtu, $buffer-byte TCP buffers, the kernel sending with $sender_cc${pin:+, pinned (--pin)}: median MiB/s"
-awk '
+# The program reads the shared statistics (median, bootstrap interval) first.
+awk -f benches/stats.awk -f /dev/stdin "$results" <<'AWK'
     { key = $2 " " $3
       if ($2 == "sandnet-source") key = "sandnet-sink " $3
       split($6, kv, "="); v[key] = v[key] " " kv[2]; r[$1 " " key] = kv[2]
       split($7, cv, "="); c[key] = c[key] " " cv[2]
       if ($1 > rounds) rounds = $1 }
-    function median(list,   a, n, i, j, t) {
-        n = split(list, a, " ")
-        if (n == 0) return 0
-        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
-    # The median over rounds of mode/smoltcp within each round: a round runs
-    # its modes back to back, so its ratio shares that round'"'"'s conditions.
-    # With `clean`, rounds in which the reference stalled (ran under a quarter
-    # of its median: bare smoltcp waits out a 1 s retransmission timeout in
-    # some runs) are left out.
-    function per_round(mode, dir, ref, clean,   i, l, floor) {
+    # The ratios mode/ref within each round, as a list: a round runs its
+    # modes back to back, so its ratio shares that round's conditions. With
+    # `clean`, rounds in which the reference stalled (ran under a quarter of
+    # its median: bare smoltcp waits out a 1 s retransmission timeout in some
+    # runs) are left out.
+    function ratios(mode, dir, ref, clean,   i, l, floor) {
         l = ""
         floor = clean ? median(v[ref " " dir]) / 4 : 0
         for (i = 1; i <= rounds; i++)
             if ((i " " mode " " dir) in r && r[i " " ref " " dir] > floor) l = l " " r[i " " mode " " dir] / r[i " " ref " " dir]
-        return median(l)
+        return l
     }
     function stalls(ref, dir,   i, n, floor) {
         floor = median(v[ref " " dir]) / 4; n = 0
@@ -107,20 +105,22 @@ awk '
             p = median(v["sandnet-inplace " dirs[d]]); q = median(v["sandnet-sink " dirs[d]])
             printf "%-4s %10.1f %10.1f %10.1f %10.1f %10s %16.2f %15.2f %17.2f %17s\n", dirs[d], k, s, n, p, show(q, "%.1f"), n / s, n / k, p / s, show(q / s, "%.2f")
         }
-        printf "\nthe same ratios, as the median of the ratios within each round\n"
+        printf "\nthe ratios to bare smoltcp as the median of the ratios within each round, and in parentheses\n"
+        printf "its 95%% interval (a bootstrap over the rounds): \"at or above\" holds where the interval's low end does\n"
+        printf "%-4s %-6s %22s %22s %22s\n", "dir", "rounds", "sandnet/smoltcp", "in-place/smoltcp", "sink/src/smoltcp"
         for (d = 1; d <= 2; d++)
-            printf "%-4s %65s %16.2f %15s %17.2f %17s\n", dirs[d], "", per_round("sandnet", dirs[d], "smoltcp", 0), "", per_round("sandnet-inplace", dirs[d], "smoltcp", 0), show(per_round("sandnet-sink", dirs[d], "smoltcp", 0), "%.2f")
-        printf "\nthe same, without the rounds in which bare smoltcp stalled (in: %d, out: %d of %d)\n", stalls("smoltcp", "in"), stalls("smoltcp", "out"), rounds
-        for (d = 1; d <= 2; d++)
-            printf "%-4s %65s %16.2f %15s %17.2f %17s\n", dirs[d], "", per_round("sandnet", dirs[d], "smoltcp", 1), "", per_round("sandnet-inplace", dirs[d], "smoltcp", 1), show(per_round("sandnet-sink", dirs[d], "smoltcp", 1), "%.2f")
-        printf "\nRead and Write against bare smoltcp making the same copies (smoltcp-copy): median MiB/s, ratio of medians, median per-round ratio, the same without its stalled rounds (how many)\n"
-        printf "%-4s %12s %10s %14s %10s %10s\n", "dir", "smoltcp-copy", "sandnet", "sandnet/copy", "per-round", "clean"
+            for (clean = 0; clean <= 1; clean++)
+                printf "%-4s %-6s %22s %22s %22s\n", dirs[d], clean ? "clean" : "all", with_interval(ratios("sandnet", dirs[d], "smoltcp", clean)), with_interval(ratios("sandnet-inplace", dirs[d], "smoltcp", clean)), with_interval(ratios("sandnet-sink", dirs[d], "smoltcp", clean))
+        printf "(clean: without the rounds in which bare smoltcp stalled; in: %d, out: %d of %d)\n", stalls("smoltcp", "in"), stalls("smoltcp", "out"), rounds
+        printf "\nRead and Write against bare smoltcp making the same copies (smoltcp-copy): median MiB/s, ratio of medians, median per-round ratio (95%% interval), the same without its stalled rounds (how many)\n"
+        printf "%-4s %12s %10s %14s %22s %22s\n", "dir", "smoltcp-copy", "sandnet", "sandnet/copy", "per-round", "clean"
         for (d = 1; d <= 2; d++) {
             s = median(v["smoltcp-copy " dirs[d]]); n = median(v["sandnet " dirs[d]])
-            printf "%-4s %12.1f %10.1f %14.2f %10.2f %7.2f (%d)\n", dirs[d], s, n, n / s, per_round("sandnet", dirs[d], "smoltcp-copy", 0), per_round("sandnet", dirs[d], "smoltcp-copy", 1), stalls("smoltcp-copy", dirs[d])
+            printf "%-4s %12.1f %10.1f %14.2f %22s %22s (%d)\n", dirs[d], s, n, n / s, with_interval(ratios("sandnet", dirs[d], "smoltcp-copy", 0)), with_interval(ratios("sandnet", dirs[d], "smoltcp-copy", 1)), stalls("smoltcp-copy", dirs[d])
         }
         printf "\nmedian CPU seconds per GiB moved (the whole process: both ends, kernel work included)\n"
         printf "%-4s %10s %10s %12s %10s %10s %10s\n", "dir", "kernel", "smoltcp", "smoltcp-copy", "sandnet", "in-place", "sink/src"
         for (d = 1; d <= 2; d++)
             printf "%-4s %10.2f %10.2f %12.2f %10.2f %10.2f %10s\n", dirs[d], median(c["kernel " dirs[d]]), median(c["smoltcp " dirs[d]]), median(c["smoltcp-copy " dirs[d]]), median(c["sandnet " dirs[d]]), median(c["sandnet-inplace " dirs[d]]), show(median(c["sandnet-sink " dirs[d]]), "%.2f")
-    }' "$results"
+    }
+AWK
