@@ -26,7 +26,7 @@
 # work). benches/rounds.sh runs any set of tun_bench variants the same way,
 # a build against the one before it among them.
 #
-#   sudo [PIN=1] [SENDER_CC=cubic] benches/compare.sh [ROUNDS=5] [MIB=256] [MTU=1500] [BUFFER_BYTES=262144]
+#   sudo [PIN=1] [SENDER_CC=cubic] [SENDER_WRITE=65536] benches/compare.sh [ROUNDS=5] [MIB=256] [MTU=1500] [BUFFER_BYTES=262144]
 #
 # BUFFER_BYTES is the TCP send and receive buffer of both userspace stacks.
 # PIN=1 runs every mode with `tun_bench --pin`: the program's side (bare
@@ -35,7 +35,9 @@
 # kernel's sending socket (`tun_bench --sender-cc`): cubic, Linux's default,
 # unless said otherwise, whatever the host's net.ipv4.tcp_congestion_control
 # is (a BBR sender paces from the ACKs it sees, and the receiving stacks'
-# figures move with it: docs/PERFORMANCE.md).
+# figures move with it: docs/PERFORMANCE.md). SENDER_WRITE is the size of
+# its writes (`tun_bench --sender-write`, 64 KiB unless said): at MTU 65535
+# a 64 KiB write leaves a 41-byte segment behind, 130990 bytes none.
 #
 # Needs root: every run lives in private network namespaces that vanish with it.
 set -euo pipefail
@@ -47,6 +49,7 @@ buffer=${4:-262144}
 pin=
 [ "${PIN:-0}" = 0 ] || pin=1
 sender_cc=${SENDER_CC:-cubic}
+sender_write=${SENDER_WRITE:-65536}
 if [ "$(id -u)" != 0 ]; then
     echo "compare.sh: needs root (it creates network namespaces, veth pairs and TUN devices)" >&2
     exit 1
@@ -64,14 +67,14 @@ for round in $(seq "$rounds"); do
             # A sink receives, a source sends.
             if [ "$mode" = sandnet-sink ] && [ "$dir" = out ]; then continue; fi
             if [ "$mode" = sandnet-source ] && [ "$dir" = in ]; then continue; fi
-            line=$("$bin" "$mode" "$dir" --mib "$mib" --mtu "$mtu" --buffer "$buffer" --sender-cc "$sender_cc" ${pin:+--pin})
+            line=$("$bin" "$mode" "$dir" --mib "$mib" --mtu "$mtu" --buffer "$buffer" --sender-cc "$sender_cc" --sender-write "$sender_write" ${pin:+--pin})
             echo "round $round: $line" >&2
             echo "$round $line" >>"$results"
         done
     done
 done
 echo
-echo "$(date -u +%F) $(nproc) cores, Linux $(uname -r), $rounds rounds of $mib MiB, MTU $mtu, $buffer-byte TCP buffers, the kernel sending with $sender_cc${pin:+, pinned (--pin)}: median MiB/s"
+echo "$(date -u +%F) $(nproc) cores, Linux $(uname -r), $rounds rounds of $mib MiB, MTU $mtu, $buffer-byte TCP buffers, the kernel sending with $sender_cc in writes of $sender_write bytes${pin:+, pinned (--pin)}: median MiB/s"
 # The program reads the shared statistics (median, bootstrap interval) first.
 awk -f benches/stats.awk -f /dev/stdin "$results" <<'AWK'
     { key = $2 " " $3

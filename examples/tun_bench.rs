@@ -25,7 +25,10 @@
 //! control of the kernel's sending socket (default `cubic`, Linux's default,
 //! whatever the host's `net.ipv4.tcp_congestion_control` says: with `bbr`
 //! the sender paces from the ACKs it sees, and the receiving stacks' figures
-//! move with it; docs/PERFORMANCE.md). `--pin` puts the program's side on
+//! move with it; docs/PERFORMANCE.md). `--sender-write BYTES` sets the size
+//! of the kernel sender's writes (default 64 KiB; at MTU 65535 each leaves
+//! a 41-byte segment behind, which BBR pays for, and two segments' worth,
+//! 130990 bytes, leaves none). `--pin` puts the program's side on
 //! CPU 0 (the thread running bare smoltcp's loop, or the program's thread
 //! and sandnet's poll thread) and the kernel's peer thread on CPU 1. Needs
 //! root: everything happens in private network namespaces created here and
@@ -50,7 +53,7 @@ pub enum Dir {
 }
 
 const USAGE: &str =
-    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source in|out [--mib N] [--mtu BYTES] [--buffer BYTES] [--pin] [--sender-cc NAME]";
+    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source in|out [--mib N] [--mtu BYTES] [--buffer BYTES] [--pin] [--sender-cc NAME] [--sender-write BYTES]";
 
 /// CPU time of the whole process (every thread, both ends of the transfer:
 /// the kernel's work for its sockets is charged to the threads that call it
@@ -66,6 +69,9 @@ fn cpu_seconds() -> f64 {
         + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
     ticks as f64 / 100.0
 }
+
+/// The largest write `--sender-write` takes: the sender holds one buffer of it.
+const MAX_SENDER_WRITE: u64 = 64 << 20;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -109,6 +115,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    match flag("--sender-write", kernel::CHUNK as u64) {
+        Ok(n) if (1..=MAX_SENDER_WRITE).contains(&n) => kernel::set_sender_write(n as usize),
+        Ok(_) => {
+            eprintln!("tun_bench: --sender-write must be within 1..={MAX_SENDER_WRITE}");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("tun_bench: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
     if sandnet::netstack::os::geteuid() != 0 {
         eprintln!(
             "tun_bench: needs root (it creates network namespaces, veth pairs and TUN devices)"
@@ -154,7 +171,11 @@ fn main() -> ExitCode {
             let cpu = (cpu_seconds() - cpu_before) / (mib as f64 / 1024.0);
             // Named where the kernel is the one sending.
             let cc = match (dir, mode.as_str()) {
-                (Dir::In, _) | (_, "kernel") => format!(" sender_cc={}", kernel::sender_cc()),
+                (Dir::In, _) | (_, "kernel") => format!(
+                    " sender_cc={} sender_write={}",
+                    kernel::sender_cc(),
+                    kernel::sender_write()
+                ),
                 _ => String::new(),
             };
             println!(

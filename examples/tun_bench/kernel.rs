@@ -5,7 +5,7 @@ use sandnet::netstack::os::affinity::set_thread_affinity;
 use sandnet::netstack::os::netns::NetNs;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -75,13 +75,31 @@ pub fn sender_cc() -> &'static str {
     SENDER_CC.get().map_or(DEFAULT_SENDER_CC, String::as_str)
 }
 
+/// The size of the kernel sender's writes, unless `set_sender_write` says
+/// otherwise (`--sender-write`).
+static SENDER_WRITE: AtomicUsize = AtomicUsize::new(CHUNK);
+
+/// Sets the size of every write of the kernel's sender. Writes that are not
+/// a whole number of segments leave a short one behind each (41 bytes for 64
+/// KiB at an MSS of 65495), which goes out alone when the receiver ACKs at
+/// once; a sender whose window counts packets (BBR's, small on a path of a
+/// few microseconds) then carries fewer bytes (docs/PERFORMANCE.md).
+pub fn set_sender_write(bytes: usize) {
+    SENDER_WRITE.store(bytes, Ordering::Relaxed);
+}
+
+pub fn sender_write() -> usize {
+    SENDER_WRITE.load(Ordering::Relaxed)
+}
+
 /// Writes `total` bytes and closes.
 pub fn send_all(mut s: TcpStream, total: u64) -> io::Result<()> {
     set_cc(&socket2::SockRef::from(&s), sender_cc())?;
-    let buf = vec![0x5au8; CHUNK];
+    let write = sender_write();
+    let buf = vec![0x5au8; write];
     let mut left = total;
     while left > 0 {
-        let n = left.min(CHUNK as u64) as usize;
+        let n = left.min(write as u64) as usize;
         s.write_all(&buf[..n])?;
         left -= n as u64;
     }
