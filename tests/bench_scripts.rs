@@ -1,8 +1,10 @@
-//! The statistics the benchmark scripts print their verdicts with
-//! (benches/stats.awk): medians, and the bootstrap interval that says whether
-//! a ratio is above 1 or only noise. Run through the system's awk, as
-//! compare.sh and rounds.sh run them. awks differ in their random numbers, so
-//! the intervals are checked for what holds in any of them, not for digits.
+//! The benchmark scripts' own logic, without root or a TUN device: the
+//! statistics they print their verdicts with (benches/stats.awk: medians, and
+//! the bootstrap interval that says whether a ratio is above 1 or only noise),
+//! run through the system's awk as compare.sh and rounds.sh run them, and
+//! rounds.sh itself with stand-in commands for tun_bench. awks differ in their
+//! random numbers, so intervals are checked for what holds in any of them,
+//! not for digits.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -107,4 +109,76 @@ fn the_same_rounds_give_the_same_interval() {
     let b = awk("with_interval($0)", list);
     assert_eq!(a, b);
     assert!(a[0].starts_with("1.01 ("), "{a:?}");
+}
+
+/// Runs benches/rounds.sh with `args`; returns its exit code, standard
+/// output and standard error.
+fn rounds(args: &[&str], raw: Option<&std::path::Path>) -> (i32, String, String) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/rounds.sh");
+    let mut cmd = Command::new("bash");
+    cmd.arg(script).args(args);
+    if let Some(raw) = raw {
+        cmd.env("RAW", raw);
+    }
+    let out = cmd.output().expect("run rounds.sh");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn rounds_alternate_and_compare_each_variant_with_the_first() {
+    let raw = std::env::temp_dir().join(format!("sandnet-rounds-{}.raw", std::process::id()));
+    let (code, out, err) = rounds(
+        &[
+            "6",
+            "before=echo before in MiB/s=200.0 cpu_s_per_GiB=0.80",
+            "after=echo after in MiB/s=300.0 cpu_s_per_GiB=0.60",
+        ],
+        Some(&raw),
+    );
+    assert_eq!(code, 0, "{err}");
+    let row = |label: &str| {
+        out.lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} row in {out}"))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("before")[1..5], ["200.0", "0.80", "0", "-"]);
+    // 1.50 in every round: the interval cannot be anything else.
+    assert_eq!(
+        row("after")[1..6],
+        ["300.0", "0.60", "0", "1.50", "(1.50-1.50)"]
+    );
+    // Every run kept, in alternating order: the first variant leads the odd rounds.
+    let lines: Vec<String> = std::fs::read_to_string(&raw)
+        .unwrap()
+        .lines()
+        .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    let _ = std::fs::remove_file(&raw);
+    assert_eq!(lines.len(), 12);
+    assert_eq!(lines[..4], ["1 before", "1 after", "2 after", "2 before"]);
+}
+
+#[test]
+fn rounds_refuses_what_it_cannot_run() {
+    // Too few variants: the usage, from the script's own header.
+    let (code, _, err) = rounds(&["3", "a=true"], None);
+    assert_eq!(code, 2);
+    assert!(err.contains("alternating rounds"), "{err}");
+    let (code, _, err) = rounds(&["three", "a=true", "b=true"], None);
+    assert_eq!(code, 2);
+    assert!(err.contains("ROUNDS is a count"), "{err}");
+    let (code, _, err) = rounds(&["3", "a=true", "no-label"], None);
+    assert_eq!(code, 2);
+    assert!(err.contains("LABEL=COMMAND"), "{err}");
+    // A run that fails stops the rounds rather than leave a hole in them.
+    let (code, _, err) = rounds(&["3", "a=echo MiB/s=1 cpu_s_per_GiB=1", "b=false"], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("round 1, b failed"), "{err}");
 }
