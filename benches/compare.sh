@@ -82,23 +82,9 @@ awk -f benches/stats.awk -f /dev/stdin "$results" <<'AWK'
       split($6, kv, "="); v[key] = v[key] " " kv[2]; r[$1 " " key] = kv[2]
       split($7, cv, "="); c[key] = c[key] " " cv[2]
       if ($1 > rounds) rounds = $1 }
-    # The ratios mode/ref within each round, as a list: a round runs its
-    # modes back to back, so its ratio shares that round's conditions. With
-    # `clean`, rounds in which the reference stalled (ran under a quarter of
-    # its median: bare smoltcp waits out a 1 s retransmission timeout in some
-    # runs) are left out.
-    function ratios(mode, dir, ref, clean,   i, l, floor) {
-        l = ""
-        floor = clean ? median(v[ref " " dir]) / 4 : 0
-        for (i = 1; i <= rounds; i++)
-            if ((i " " mode " " dir) in r && r[i " " ref " " dir] > floor) l = l " " r[i " " mode " " dir] / r[i " " ref " " dir]
-        return l
-    }
-    function stalls(ref, dir,   i, n, floor) {
-        floor = median(v[ref " " dir]) / 4; n = 0
-        for (i = 1; i <= rounds; i++) if ((i " " ref " " dir) in r && r[i " " ref " " dir] <= floor) n++
-        return n
-    }
+    # The ratios of mode to ref and the stalls of ref, in one direction.
+    function dir_ratios(mode, dir, ref, clean) { return ratios(r, v, mode " " dir, ref " " dir, rounds, clean) }
+    function dir_stalls(ref, dir) { return stalls(r, v, ref " " dir, rounds) }
     function show(x, fmt) { return x > 0 ? sprintf(fmt, x) : "-" }
     END {
         printf "%-4s %10s %10s %10s %10s %10s %16s %15s %17s %17s\n", "dir", "kernel", "smoltcp", "sandnet", "in-place", "sink/src", "sandnet/smoltcp", "sandnet/kernel", "in-place/smoltcp", "sink/src/smoltcp"
@@ -113,13 +99,13 @@ awk -f benches/stats.awk -f /dev/stdin "$results" <<'AWK'
         printf "%-4s %-6s %22s %22s %22s\n", "dir", "rounds", "sandnet/smoltcp", "in-place/smoltcp", "sink/src/smoltcp"
         for (d = 1; d <= 2; d++)
             for (clean = 0; clean <= 1; clean++)
-                printf "%-4s %-6s %22s %22s %22s\n", dirs[d], clean ? "clean" : "all", with_interval(ratios("sandnet", dirs[d], "smoltcp", clean)), with_interval(ratios("sandnet-inplace", dirs[d], "smoltcp", clean)), with_interval(ratios("sandnet-sink", dirs[d], "smoltcp", clean))
-        printf "(clean: without the rounds in which bare smoltcp stalled; in: %d, out: %d of %d)\n", stalls("smoltcp", "in"), stalls("smoltcp", "out"), rounds
+                printf "%-4s %-6s %22s %22s %22s\n", dirs[d], clean ? "clean" : "all", with_interval(dir_ratios("sandnet", dirs[d], "smoltcp", clean)), with_interval(dir_ratios("sandnet-inplace", dirs[d], "smoltcp", clean)), with_interval(dir_ratios("sandnet-sink", dirs[d], "smoltcp", clean))
+        printf "(clean: without the rounds in which bare smoltcp stalled; in: %d, out: %d of %d)\n", dir_stalls("smoltcp", "in"), dir_stalls("smoltcp", "out"), rounds
         printf "\nRead and Write against bare smoltcp making the same copies (smoltcp-copy): median MiB/s, ratio of medians, median per-round ratio (95%% interval), the same without its stalled rounds (how many)\n"
         printf "%-4s %12s %10s %14s %22s %22s\n", "dir", "smoltcp-copy", "sandnet", "sandnet/copy", "per-round", "clean"
         for (d = 1; d <= 2; d++) {
             s = median(v["smoltcp-copy " dirs[d]]); n = median(v["sandnet " dirs[d]])
-            printf "%-4s %12.1f %10.1f %14.2f %22s %22s (%d)\n", dirs[d], s, n, n / s, with_interval(ratios("sandnet", dirs[d], "smoltcp-copy", 0)), with_interval(ratios("sandnet", dirs[d], "smoltcp-copy", 1)), stalls("smoltcp-copy", dirs[d])
+            printf "%-4s %12.1f %10.1f %14.2f %22s %22s (%d)\n", dirs[d], s, n, n / s, with_interval(dir_ratios("sandnet", dirs[d], "smoltcp-copy", 0)), with_interval(dir_ratios("sandnet", dirs[d], "smoltcp-copy", 1)), dir_stalls("smoltcp-copy", dirs[d])
         }
         printf "\nmedian CPU seconds per GiB moved (the whole process: both ends, kernel work included)\n"
         printf "%-4s %10s %10s %12s %10s %10s %10s\n", "dir", "kernel", "smoltcp", "smoltcp-copy", "sandnet", "in-place", "sink/src"

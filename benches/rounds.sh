@@ -63,26 +63,13 @@ awk -v order="${labels[*]}" -f "$here/stats.awk" -f /dev/stdin "$raw" <<'AWK'
           if ($i ~ /^cpu_s_per_GiB=/) { split($i, kv, "="); c[$2] = c[$2] " " kv[2] }
       }
       if ($1 > rounds) rounds = $1 }
-    function stalls(label,   i, n, floor) {
-        floor = median(v[label]) / 4; n = 0
-        for (i = 1; i <= rounds; i++) if ((i " " label) in rate && rate[i " " label] <= floor) n++
-        return n
-    }
-    function ratios(label, ref, clean,   i, l, floor) {
-        l = ""
-        floor = clean ? median(v[ref]) / 4 : 0
-        for (i = 1; i <= rounds; i++)
-            if ((i " " label) in rate && (i " " ref) in rate && rate[i " " ref] > floor)
-                l = l " " rate[i " " label] / rate[i " " ref]
-        return l
-    }
     END {
         n = split(order, labels, " ")
         ref = labels[1]
         printf "%-12s %10s %10s %7s %22s %22s\n", "variant", "MiB/s", "CPU s/GiB", "stalls", "per round", "clean"
         for (k = 1; k <= n; k++) {
             l = labels[k]
-            printf "%-12s %10.1f %10.2f %7d %22s %22s\n", l, median(v[l]), median(c[l]), stalls(l), k == 1 ? "-" : with_interval(ratios(l, ref, 0)), k == 1 ? "-" : with_interval(ratios(l, ref, 1))
+            printf "%-12s %10.1f %10.2f %7d %22s %22s\n", l, median(v[l]), median(c[l]), stalls(rate, v, l, rounds), k == 1 ? "-" : with_interval(ratios(rate, v, l, ref, rounds, 0)), k == 1 ? "-" : with_interval(ratios(rate, v, l, ref, rounds, 1))
         }
         printf "(clean: the rounds in which %s did not stall)\n", ref
     }

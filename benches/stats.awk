@@ -1,5 +1,6 @@
 # Statistics for the benchmark scripts (compare.sh, rounds.sh), in plain awk
-# so that they run wherever the scripts do. Lists are space-separated numbers.
+# so that they run wherever the scripts do. Lists are space-separated numbers;
+# a run's rate is rate[ROUND " " KEY], and all[KEY] lists a key's rates.
 #
 # Rates on a shared machine swing by 2x between runs, so a ratio is taken
 # within each round (its runs share the round's conditions) and summed up as
@@ -51,4 +52,27 @@ function with_interval(list,    iv, p) {
     if (iv == "") return sprintf("%.2f", median(list))
     split(iv, p, " ")
     return sprintf("%.2f (%.2f-%.2f)", median(list), p[1], p[2])
+}
+
+# Whether a run ran under a quarter of its key's median: smoltcp's 1 s
+# retransmission waits, which the "clean" ratios leave out.
+function stalled(rate, all, key, round) {
+    return (round " " key) in rate && rate[round " " key] <= median(all[key]) / 4
+}
+
+# How many of rounds 1..rounds stalled for `key`.
+function stalls(rate, all, key, rounds,    i, n) {
+    for (i = 1; i <= rounds; i++) n += stalled(rate, all, key, i)
+    return n + 0
+}
+
+# The ratios key/ref within each round of 1..rounds that ran both, as a
+# list (a round runs its variants back to back, so its ratio shares that
+# round's conditions); with `clean`, without the rounds in which ref stalled.
+function ratios(rate, all, key, ref, rounds, clean,    i, l) {
+    l = ""
+    for (i = 1; i <= rounds; i++)
+        if ((i " " key) in rate && (i " " ref) in rate && !(clean && stalled(rate, all, ref, i)))
+            l = l " " rate[i " " key] / rate[i " " ref]
+    return l
 }

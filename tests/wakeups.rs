@@ -25,11 +25,6 @@ fn sleeps(tid: i32) -> u64 {
         .unwrap()
 }
 
-fn gettid() -> i32 {
-    // SAFETY: gettid has no preconditions.
-    unsafe { libc::gettid() }
-}
-
 /// Starts `f` on a thread that reports its tid first, and waits until the
 /// thread has been asleep in `f` for a while.
 fn blocked<T: Send + 'static>(
@@ -37,7 +32,7 @@ fn blocked<T: Send + 'static>(
 ) -> (i32, std::thread::JoinHandle<T>) {
     let (tx, rx) = mpsc::channel();
     let h = std::thread::spawn(move || {
-        tx.send(gettid()).unwrap();
+        tx.send(sandnet::netstack::os::affinity::gettid()).unwrap();
         f()
     });
     let tid = rx.recv().unwrap();
