@@ -21,7 +21,12 @@
 //!            smoltcp's loop fills in its own thread; `out` only
 //!
 //! `in` is kernel -> stack, `out` is stack -> kernel (for `kernel`, both are
-//! namespace A -> namespace B). `--sender-cc NAME` sets the congestion
+//! namespace A -> namespace B). `rr` is request/response: the kernel's
+//! client sends 64 bytes and waits for them back, `--rt N` times (default
+//! 20000, after 1000 untimed), and the peer echoes through `Read` and
+//! `Write` (bare smoltcp's loop through a buffer of its own); it prints
+//! round trips per second, the median and 99th percentile of one, and the
+//! CPU per round trip of the whole process over the timed ones. `--sender-cc NAME` sets the congestion
 //! control of the kernel's sending socket (default `cubic`, Linux's default,
 //! whatever the host's `net.ipv4.tcp_congestion_control` says: with `bbr`
 //! the sender paces from the ACKs it sees, and the receiving stacks' figures
@@ -40,6 +45,8 @@
 mod bare;
 #[path = "tun_bench/kernel.rs"]
 mod kernel;
+#[path = "tun_bench/rr.rs"]
+mod rr;
 #[path = "tun_bench/stack.rs"]
 mod stack;
 
@@ -50,16 +57,27 @@ use std::process::ExitCode;
 pub enum Dir {
     In,
     Out,
+    /// Request/response, this many timed round trips.
+    Rr {
+        round_trips: usize,
+    },
+}
+
+/// What a run measured.
+pub enum Measured {
+    /// Bytes per second of a bulk transfer.
+    Bytes(f64),
+    RoundTrips(rr::Stats),
 }
 
 const USAGE: &str =
-    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source in|out [--mib N] [--mtu BYTES] [--buffer BYTES] [--pin] [--sender-cc NAME] [--sender-write BYTES]";
+    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source in|out|rr [--mib N] [--rt N] [--mtu BYTES] [--buffer BYTES] [--pin] [--sender-cc NAME] [--sender-write BYTES]";
 
 /// CPU time of the whole process (every thread, both ends of the transfer:
 /// the kernel's work for its sockets is charged to the threads that call it
 /// or run its softirqs, which are ours). Meaningful on a busy machine where
 /// wall time is not.
-fn cpu_seconds() -> f64 {
+pub fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let f: Vec<&str> = stat
         .rsplit_once(')')
@@ -83,14 +101,6 @@ fn main() -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    let dir = match dir.as_str() {
-        "in" => Dir::In,
-        "out" => Dir::Out,
-        other => {
-            eprintln!("tun_bench: direction must be in or out, not {other:?}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
     let flag = |name: &str, default: u64| -> Result<u64, String> {
         match args.iter().position(|a| a == name) {
             None => Ok(default),
@@ -112,6 +122,25 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!("tun_bench: --mib must be positive and --mtu within 68..=65535");
+            return ExitCode::from(2);
+        }
+    };
+    let dir = match (dir.as_str(), flag("--rt", 20_000)) {
+        ("in", _) => Dir::In,
+        ("out", _) => Dir::Out,
+        ("rr", Ok(n)) if (1..=10_000_000).contains(&n) => Dir::Rr {
+            round_trips: n as usize,
+        },
+        ("rr", Ok(_)) => {
+            eprintln!("tun_bench: --rt must be within 1..=10000000");
+            return ExitCode::from(2);
+        }
+        ("rr", Err(e)) => {
+            eprintln!("tun_bench: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+        (other, _) => {
+            eprintln!("tun_bench: direction must be in, out or rr, not {other:?}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -149,7 +178,10 @@ fn main() -> ExitCode {
     }
     let cpu_before = cpu_seconds();
     let result = match mode.as_str() {
-        "kernel" => kernel::veth(mib, mtu),
+        "kernel" => match dir {
+            Dir::Rr { round_trips } => rr::veth(mtu, round_trips).map(Measured::RoundTrips),
+            _ => kernel::veth(mib, mtu).map(Measured::Bytes),
+        },
         "smoltcp" => bare::run(mib, mtu, buffer, dir, false),
         "smoltcp-copy" => bare::run(mib, mtu, buffer, dir, true),
         "sandnet" => stack::run(mib, mtu, buffer, dir, true, Program::Copy),
@@ -163,10 +195,21 @@ fn main() -> ExitCode {
         }
     };
     match result {
-        Ok(bps) => {
+        Ok(Measured::RoundTrips(rt)) => {
+            let cpu = rt.cpu * 1e6 / rt.round_trips as f64;
+            println!(
+                "{mode} rr mtu={mtu} rt={} rt/s={:.0} us_p50={:.1} us_p99={:.1} cpu_us_per_rt={cpu:.2}",
+                rt.round_trips,
+                rt.per_second(),
+                rt.p50.as_secs_f64() * 1e6,
+                rt.p99.as_secs_f64() * 1e6,
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Measured::Bytes(bps)) => {
             let d = match dir {
                 Dir::In => "in",
-                Dir::Out => "out",
+                _ => "out",
             };
             let cpu = (cpu_seconds() - cpu_before) / (mib as f64 / 1024.0);
             // Named where the kernel is the one sending.

@@ -166,6 +166,37 @@ fn rounds_alternate_and_compare_each_variant_with_the_first() {
 }
 
 #[test]
+fn rounds_compare_round_trips_as_they_compare_bytes() {
+    let (code, out, err) = rounds(
+        &[
+            "5",
+            "kernel=echo kernel rr rt/s=40000 us_p50=25.0 cpu_us_per_rt=30.00",
+            "stack=echo stack rr rt/s=20000 us_p50=50.0 cpu_us_per_rt=60.00",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let header = out
+        .lines()
+        .find(|l| l.starts_with("variant"))
+        .unwrap_or_else(|| panic!("no header in {out}"));
+    assert!(
+        header.contains("rt/s") && header.contains("CPU us/rt"),
+        "{header}"
+    );
+    let stack: Vec<&str> = out
+        .lines()
+        .find(|l| l.starts_with("stack"))
+        .unwrap_or_else(|| panic!("no stack row in {out}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        stack[1..6],
+        ["20000.0", "60.00", "0", "0.50", "(0.50-0.50)"]
+    );
+}
+
+#[test]
 fn rounds_refuses_what_it_cannot_run() {
     // Too few variants: the usage, from the script's own header.
     let (code, _, err) = rounds(&["3", "a=true"], None);

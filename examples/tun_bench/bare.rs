@@ -8,7 +8,8 @@
 //! reference for sandnet's `Read`/`Write` modes, which pay the same copies.
 
 use super::kernel;
-use super::Dir;
+use super::rr;
+use super::{Dir, Measured};
 use sandnet::netstack::os::netns::NetNs;
 use smoltcp::iface::{Config, Interface, SocketSet};
 use smoltcp::phy::{self, Medium, TunTapInterface};
@@ -22,8 +23,8 @@ use std::os::fd::AsRawFd;
 const KERNEL: &str = "10.78.0.1";
 const STACK: &str = "10.78.0.2";
 
-/// Bytes per second for `mib` MiB in direction `dir`, socket buffers of `buffer` bytes.
-pub fn run(mib: u64, mtu: u32, buffer: usize, dir: Dir, copy: bool) -> io::Result<f64> {
+/// `mib` MiB in direction `dir`, or round trips, socket buffers of `buffer` bytes.
+pub fn run(mib: u64, mtu: u32, buffer: usize, dir: Dir, copy: bool) -> io::Result<Measured> {
     let ns = NetNs::new()?;
     // A persistent device configured first, so that smoltcp reads the MTU when it attaches.
     ns.ip(&["tuntap", "add", "dev", "sb0", "mode", "tun"])?;
@@ -33,7 +34,7 @@ pub fn run(mib: u64, mtu: u32, buffer: usize, dir: Dir, copy: bool) -> io::Resul
     ns.run(move || in_namespace(mib, buffer, dir, copy))
 }
 
-fn in_namespace(mib: u64, buffer: usize, dir: Dir, copy: bool) -> io::Result<f64> {
+fn in_namespace(mib: u64, buffer: usize, dir: Dir, copy: bool) -> io::Result<Measured> {
     kernel::pin_program()?;
     let mut dev = TunTapInterface::new("sb0", Medium::Ip)?;
     let fd = dev.as_raw_fd();
@@ -89,7 +90,7 @@ fn in_namespace(mib: u64, buffer: usize, dir: Dir, copy: bool) -> io::Result<f64
                 phy::wait(fd, Some(smoltcp::time::Duration::from_millis(1)))?;
             }
             sender.join().expect("kernel sender")?;
-            Ok(total as f64 / (end - start).as_secs_f64())
+            Ok(Measured::Bytes(total as f64 / (end - start).as_secs_f64()))
         }
         Dir::Out => {
             let listener = TcpListener::bind(format!("{KERNEL}:5001"))?;
@@ -136,7 +137,44 @@ fn in_namespace(mib: u64, buffer: usize, dir: Dir, copy: bool) -> io::Result<f64
             if got != total {
                 return Err(io::Error::other(format!("received {got} of {total} bytes")));
             }
-            Ok(total as f64 / (end - start).as_secs_f64())
+            Ok(Measured::Bytes(total as f64 / (end - start).as_secs_f64()))
+        }
+        Dir::Rr { round_trips } => {
+            sockets.get_mut::<tcp::Socket>(handle).listen(5001).unwrap();
+            let addr = format!("{STACK}:5001").parse().unwrap();
+            let client = kernel::spawn(move || rr::client(kernel::connect_here(addr), round_trips));
+            // The program echoes through a buffer of its own, as a program
+            // behind `Read` and `Write` does.
+            let mut program = [0u8; 4096];
+            let mut echoed = 0u64;
+            let mut closed = false;
+            while !client.is_finished() {
+                iface.poll(Instant::now(), &mut dev, &mut sockets);
+                let s = sockets.get_mut::<tcp::Socket>(handle);
+                let mut progressed = false;
+                // Echo only what the send buffer takes whole (it has room
+                // for far more than one request in flight).
+                while s.can_recv() && s.send_capacity() - s.send_queue() >= program.len() {
+                    let n = s.recv_slice(&mut program).unwrap();
+                    s.send_slice(&program[..n]).unwrap();
+                    echoed += n as u64;
+                    progressed = true;
+                }
+                if s.state() == tcp::State::CloseWait && !closed {
+                    // The client's end of stream: end ours.
+                    s.close();
+                    closed = true;
+                }
+                if !progressed {
+                    phy::wait(fd, iface.poll_delay(Instant::now(), &sockets))?;
+                }
+            }
+            let stats = client.join().expect("kernel client")?;
+            // Every request was answered before the client finished.
+            if echoed != rr::total_bytes(round_trips) {
+                return Err(io::Error::other(format!("echoed {echoed} bytes")));
+            }
+            Ok(Measured::RoundTrips(stats))
         }
     }
 }

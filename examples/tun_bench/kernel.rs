@@ -1,5 +1,6 @@
 //! The host kernel's side of a transfer: a sender that writes N bytes and a
-//! receiver that counts them, on sockets opened inside a namespace.
+//! receiver that counts them, on sockets opened inside a namespace (and the
+//! request/response client, in rr.rs).
 
 use sandnet::netstack::os::affinity::set_thread_affinity;
 use sandnet::netstack::os::netns::NetNs;
@@ -156,9 +157,29 @@ pub fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> JoinH
 }
 
 /// The kernel's own TCP over a veth pair between two namespaces: what a user
-/// who skips the userspace stack gets.
+/// who skips the userspace stack gets. Namespace A sends to B.
 pub fn veth(mib: u64, mtu: u32) -> io::Result<f64> {
     pin_program()?;
+    let (a, b, addr) = veth_pair(mtu)?;
+    let listener = listen(&b, addr);
+    let total = mib << 20;
+    let receiver = spawn(move || -> io::Result<(u64, std::time::Instant)> {
+        let (s, _) = listener.accept()?;
+        let got = drain(s)?;
+        Ok((got, std::time::Instant::now()))
+    });
+    let start = std::time::Instant::now();
+    send_all(connect(&a, addr), total)?;
+    let (got, end) = receiver.join().expect("receiver")?;
+    if got != total {
+        return Err(io::Error::other(format!("received {got} of {total} bytes")));
+    }
+    Ok(total as f64 / (end - start).as_secs_f64())
+}
+
+/// Two namespaces joined by a veth pair of `mtu`, and the address in B to
+/// which A connects.
+pub fn veth_pair(mtu: u32) -> io::Result<(NetNs, NetNs, SocketAddr)> {
     let (a, b) = (NetNs::new()?, NetNs::new()?);
     // /proc/thread-self names the namespace thread's tid, which `ip` accepts as a netns.
     let tid_b = b.run(|| std::fs::read_link("/proc/thread-self"))?;
@@ -187,19 +208,5 @@ pub fn veth(mib: u64, mtu: u32) -> io::Result<f64> {
     b.ip(&["addr", "add", "10.77.0.2/24", "dev", "vb"])?;
     a.ip(&["link", "set", "va", "up"])?;
     b.ip(&["link", "set", "vb", "up"])?;
-    let addr: SocketAddr = "10.77.0.2:5001".parse().unwrap();
-    let listener = listen(&b, addr);
-    let total = mib << 20;
-    let receiver = spawn(move || -> io::Result<(u64, std::time::Instant)> {
-        let (s, _) = listener.accept()?;
-        let got = drain(s)?;
-        Ok((got, std::time::Instant::now()))
-    });
-    let start = std::time::Instant::now();
-    send_all(connect(&a, addr), total)?;
-    let (got, end) = receiver.join().expect("receiver")?;
-    if got != total {
-        return Err(io::Error::other(format!("received {got} of {total} bytes")));
-    }
-    Ok(total as f64 / (end - start).as_secs_f64())
+    Ok((a, b, "10.77.0.2:5001".parse().unwrap()))
 }

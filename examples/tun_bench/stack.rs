@@ -2,7 +2,8 @@
 //! sockets, poll thread and link.
 
 use super::kernel;
-use super::Dir;
+use super::rr;
+use super::{Dir, Measured};
 use sandnet::netstack::os::netns::NetNs;
 use sandnet::netstack::{Limits, Link, Stack, TcpListener, TcpStream};
 use std::io::{self, Read, Write};
@@ -25,8 +26,8 @@ pub enum Program {
     Source,
 }
 
-/// Bytes per second for `mib` MiB in direction `dir`, socket buffers of
-/// `buffer` bytes, on a TUN device with offloads or without.
+/// `mib` MiB in direction `dir`, or round trips, socket buffers of `buffer`
+/// bytes, on a TUN device with offloads or without.
 pub fn run(
     mib: u64,
     mtu: u32,
@@ -34,11 +35,16 @@ pub fn run(
     dir: Dir,
     offloads: bool,
     program: Program,
-) -> io::Result<f64> {
+) -> io::Result<Measured> {
     match (program, dir) {
         (Program::Sink, Dir::Out) => {
             return Err(io::Error::other(
                 "a sink receives: sandnet-sink runs `in` only",
+            ))
+        }
+        (Program::InPlace | Program::Sink | Program::Source, Dir::Rr { .. }) => {
+            return Err(io::Error::other(
+                "request/response echoes through Read and Write: sandnet or sandnet-plain",
             ))
         }
         (Program::Source, Dir::In) => {
@@ -78,6 +84,20 @@ pub fn run(
     stack.add_address(nic, STACK.parse().unwrap(), 24)?;
     let total = mib << 20;
     let (start, end) = match dir {
+        Dir::Rr { round_trips } => {
+            let listener = TcpListener::bind(&stack, format!("{STACK}:5001").parse().unwrap())?;
+            let conn = kernel::connect(&ns, format!("{STACK}:5001").parse().unwrap());
+            let client = kernel::spawn(move || rr::client(conn, round_trips));
+            let (s, _) = listener.accept()?;
+            s.set_nodelay(true)?;
+            let echoed = rr::echo(&s)?;
+            let stats = client.join().expect("kernel client")?;
+            if echoed != rr::total_bytes(round_trips) {
+                return Err(io::Error::other(format!("echoed {echoed} bytes")));
+            }
+            counters(&stack);
+            return Ok(Measured::RoundTrips(stats));
+        }
         Dir::In => {
             let listener = TcpListener::bind(&stack, format!("{STACK}:5001").parse().unwrap())?;
             let start = std::time::Instant::now();
@@ -114,7 +134,7 @@ pub fn run(
                     return Err(io::Error::other(format!("received {got} of {total} bytes")));
                 }
                 let end = (*last.lock().unwrap()).max(read_end);
-                return Ok(rate(&stack, total, start, end));
+                return Ok(Measured::Bytes(rate(&stack, total, start, end)));
             }
             let mut buf = vec![0u8; kernel::CHUNK];
             let mut got = 0u64;
@@ -165,7 +185,7 @@ pub fn run(
                 if got != total {
                     return Err(io::Error::other(format!("received {got} of {total} bytes")));
                 }
-                return Ok(rate(&stack, total, start, end));
+                return Ok(Measured::Bytes(rate(&stack, total, start, end)));
             }
             let buf = vec![0x5au8; kernel::CHUNK];
             let mut left = total;
@@ -196,11 +216,17 @@ pub fn run(
             (start, end)
         }
     };
-    Ok(rate(&stack, total, start, end))
+    Ok(Measured::Bytes(rate(&stack, total, start, end)))
 }
 
 /// Bytes per second, with the stack's counters on stderr.
 fn rate(stack: &Stack, total: u64, start: std::time::Instant, end: std::time::Instant) -> f64 {
+    counters(stack);
+    total as f64 / (end - start).as_secs_f64()
+}
+
+/// The stack's counters, on stderr.
+fn counters(stack: &Stack) {
     // Losses show here first when a run is slow: the host's queues
     // overflowing, and the stack's congestion control answering them.
     let snmp = stack.statistics().snmp;
@@ -211,5 +237,4 @@ fn rate(stack: &Stack, total: u64, start: std::time::Instant, end: std::time::In
         snmp.tcp.InSegs,
         stack.wakeups()
     );
-    total as f64 / (end - start).as_secs_f64()
 }

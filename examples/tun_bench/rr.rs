@@ -1,0 +1,133 @@
+//! Request/response against the host kernel: the kernel's client sends a
+//! small request and waits for the whole answer before it sends the next, as
+//! an RPC or HTTP client on a kept-alive connection does, and the peer under
+//! test echoes it. The client times every round trip on the kernel's side,
+//! the same code for every peer, so the figures compare what each peer adds
+//! to a round trip: for sandnet, the poll thread's hand-off to the program's
+//! thread and back, which bulk transfers hide behind their windows.
+
+use super::kernel;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// The request and the answer: a small RPC.
+pub const REQUEST: usize = 64;
+
+/// Untimed round trips first: the connection past its start (quickack, the
+/// first segments' ACKs) and every thread's first wake-up behind it.
+const WARMUP: usize = 1000;
+
+/// What the client measured.
+pub struct Stats {
+    pub round_trips: usize,
+    pub elapsed: Duration,
+    /// Percentiles of the single round trips.
+    pub p50: Duration,
+    pub p99: Duration,
+    /// CPU seconds of the whole process (both ends) over the timed part.
+    pub cpu: f64,
+}
+
+impl Stats {
+    pub fn per_second(&self) -> f64 {
+        self.round_trips as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// The kernel's client: `n` timed round trips after the warm-up, then the
+/// end of its stream, which ends the echo.
+pub fn client(mut s: TcpStream, n: usize) -> io::Result<Stats> {
+    s.set_nodelay(true)?;
+    let request = [0x5au8; REQUEST];
+    let mut answer = [0u8; REQUEST];
+    for _ in 0..WARMUP {
+        s.write_all(&request)?;
+        s.read_exact(&mut answer)?;
+    }
+    let mut times = Vec::with_capacity(n);
+    let cpu_before = crate::cpu_seconds();
+    let start = Instant::now();
+    let mut last = start;
+    for _ in 0..n {
+        s.write_all(&request)?;
+        s.read_exact(&mut answer)?;
+        let now = Instant::now();
+        times.push(now - last);
+        last = now;
+    }
+    let cpu = crate::cpu_seconds() - cpu_before;
+    if answer != request {
+        return Err(io::Error::other("the echo differs from the request"));
+    }
+    s.shutdown(std::net::Shutdown::Write)?;
+    times.sort_unstable();
+    Ok(Stats {
+        round_trips: n,
+        elapsed: last - start,
+        p50: percentile(&times, 50),
+        p99: percentile(&times, 99),
+        cpu,
+    })
+}
+
+/// The `p`th percentile of sorted `times` (nearest rank).
+fn percentile(times: &[Duration], p: usize) -> Duration {
+    if times.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (times.len() * p).div_ceil(100).max(1);
+    times[rank - 1]
+}
+
+/// Echoes what it reads until the end of the stream; returns the bytes echoed.
+pub fn echo(mut s: impl Read + Write) -> io::Result<u64> {
+    let mut buf = [0u8; 4096];
+    let mut echoed = 0u64;
+    loop {
+        match s.read(&mut buf)? {
+            0 => return Ok(echoed),
+            n => {
+                s.write_all(&buf[..n])?;
+                echoed += n as u64;
+            }
+        }
+    }
+}
+
+/// The kernel's own TCP over a veth pair: namespace B echoes A's client, on
+/// the program's side (`--pin`) as the userspace stacks' echo is.
+pub fn veth(mtu: u32, round_trips: usize) -> io::Result<Stats> {
+    kernel::pin_program()?;
+    let (a, b, addr) = kernel::veth_pair(mtu)?;
+    let listener = kernel::listen(&b, addr);
+    let conn = kernel::connect(&a, addr);
+    let client = kernel::spawn(move || client(conn, round_trips));
+    let (s, _) = listener.accept()?;
+    s.set_nodelay(true)?;
+    let echoed = echo(s)?;
+    let stats = client.join().expect("kernel client")?;
+    if echoed != total_bytes(round_trips) {
+        return Err(io::Error::other(format!("echoed {echoed} bytes")));
+    }
+    Ok(stats)
+}
+
+/// The bytes a client of `n` timed round trips sends in all.
+pub fn total_bytes(n: usize) -> u64 {
+    ((WARMUP + n) * REQUEST) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let t: Vec<Duration> = (1..=100).map(Duration::from_micros).collect();
+        assert_eq!(percentile(&t, 50), Duration::from_micros(50));
+        assert_eq!(percentile(&t, 99), Duration::from_micros(99));
+        assert_eq!(percentile(&t[..1], 99), Duration::from_micros(1));
+        assert_eq!(percentile(&[], 50), Duration::ZERO);
+    }
+}
