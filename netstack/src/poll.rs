@@ -35,11 +35,100 @@ fn timer(s: &mut State) -> Option<Duration> {
     let delay = delay.into_iter().chain(fin).min();
     // A socket that repeated itself wants to send again at once, and would
     // again: its timer waits a little (packets and calls do not).
-    if stalled {
+    let delay = if stalled {
         delay.map(|d| d.max(STALL_PAUSE))
     } else {
         delay
+    };
+    s.poll_deadline =
+        delay.map(|d| now + smoltcp::time::Duration::from_micros(d.as_micros() as u64));
+    delay
+}
+
+/// What a socket call that completed asks of the poll thread (`Stack::blocking`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum AfterCall {
+    /// A round, which sends what the call made ready.
+    #[default]
+    Round,
+    /// Nothing, unless smoltcp has something due before the poll thread
+    /// wakes by itself: a read of a connection whose ACKs ride on the
+    /// program's answers (pingpong), which a window update alone would
+    /// need a round for.
+    RoundIfDue,
+    /// The call's own thread sends what it queued (`send_here`): a write to
+    /// a connection with nothing unsent or unacknowledged.
+    SendHere,
+}
+
+/// Sends on the caller's thread what its write queued, instead of waking
+/// the poll thread to send it: a program that answers a request then costs
+/// one hand-off between threads per exchange (the poll thread waking it
+/// with the request), not three (and the poll thread two wake-ups, not
+/// one). Only for a write to an idle connection: in a bulk transfer the
+/// poll thread's sending runs beside the program's copies, and halved
+/// `Write`'s rate outbound when the writer sent (docs/PERFORMANCE.md).
+///
+/// smoltcp's egress runs here as in a round, after the carries are aligned
+/// (so that no window shrinks); packets for TUN devices are left in `out`,
+/// for the caller to write after the lock is released, in order
+/// (`State::tun_order`). Returns whether the poll thread must still run: a
+/// packet went to a queue that only a round drains (lo), a socket repeated
+/// itself, or smoltcp has a timer due before the poll thread wakes by
+/// itself (the retransmission timer that the segments armed, on a stack
+/// that had none).
+pub(crate) fn send_here(s: &mut State, out: &mut Vec<Deferred>) -> bool {
+    let now = s.now();
+    let mtu = s.max_mtu();
+    s.tun_out = Some(std::mem::take(out));
+    let repeated = {
+        let State {
+            iface,
+            sockets,
+            carries,
+            ingress,
+            egress,
+            repeats,
+            ..
+        } = &mut *s;
+        let mut dev = Router::new(ingress, egress, repeats, mtu);
+        carries.align(sockets);
+        while iface.poll_egress(now, &mut dev, sockets.smoltcp()) != PollResult::None {}
+        dev.repeated
+    };
+    s.stalled |= repeated;
+    route_emitted(s);
+    *out = s.tun_out.take().unwrap_or_default();
+    let queued = !s.ingress.is_empty() || s.nics.values().any(|n| n.link.has_queued());
+    queued || repeated || due_before_poll_thread(s)
+}
+
+/// Whether smoltcp has something due before the poll thread wakes by itself
+/// (`State::poll_deadline`, which its timer set before it slept).
+pub(crate) fn due_before_poll_thread(s: &mut State) -> bool {
+    let now = s.now();
+    let State {
+        iface,
+        sockets,
+        poll_deadline,
+        ..
+    } = s;
+    let next = sockets.poll_delay(iface, now).map(|d| now + d);
+    match (next, *poll_deadline) {
+        (Some(at), Some(deadline)) => at < deadline,
+        (Some(_), None) => true,
+        (None, _) => false,
     }
+}
+
+/// Routes what smoltcp emitted (`State::egress`).
+fn route_emitted(s: &mut State) {
+    let mut routing = std::mem::take(&mut s.routing);
+    std::mem::swap(&mut routing, &mut s.egress);
+    for packet in routing.drain(..) {
+        crate::egress::send(s, packet);
+    }
+    s.routing = routing;
 }
 
 pub(crate) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -307,10 +396,15 @@ fn round(
     if let Some(inbox) = inbox {
         *inbox = s.tun_in.take().unwrap_or_default();
     }
+    // Taken before the lock is released: writes to the devices go in the
+    // order of the rounds and calls that emitted them.
+    let order = s.tun_order.clone();
+    let in_order = order.lock().unwrap_or_else(|e| e.into_inner());
     release(s);
     // Consecutive segments of a connection go as one packet where the
     // device takes offloads (link/coalesce.rs).
     coalescer.write_all(out);
+    drop(in_order);
     again
 }
 
@@ -400,12 +494,7 @@ pub(crate) fn step(s: &mut State) -> bool {
         if s.egress.is_empty() {
             break;
         }
-        let mut routing = std::mem::take(&mut s.routing);
-        std::mem::swap(&mut routing, &mut s.egress);
-        for packet in routing.drain(..) {
-            crate::egress::send(s, packet);
-        }
-        s.routing = routing;
+        route_emitted(s);
         if s.ingress.is_empty() {
             break;
         }

@@ -4,8 +4,8 @@
 use crate::inet::{
     Interface, InterfaceAddr, Route, RouteAnswer, RouteSpec, Snapshot, SocketInfo, Statistics,
 };
-use crate::link::Link;
-use crate::poll::{lock, WakeFd};
+use crate::link::{Coalescer, Deferred, Link};
+use crate::poll::{lock, AfterCall, WakeFd};
 use crate::route::AddrView;
 use crate::socket::table::Options;
 use crate::socket::{Interest, Limits, Readiness, SocketId};
@@ -14,7 +14,7 @@ use crate::waiters::{release, Watch};
 use crossbeam_channel::{bounded, Sender, TrySendError};
 use std::io;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -182,12 +182,22 @@ impl Stack {
                 return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
             }
             if let Poll::Ready(r) = f(&mut s) {
-                // The poll thread sends what the call made ready. Running
-                // the round here instead saved a hand-off per call, but made
-                // transfers with few segments per window stall on 1 s
-                // retransmission timeouts (docs/PERFORMANCE.md).
-                release(s);
-                self.wake();
+                let after = std::mem::take(&mut s.after_call);
+                // A stack driven by hand (no poll thread) sends in its steps.
+                let threaded = self.shared.poll_tid != 0;
+                match after {
+                    AfterCall::SendHere if threaded => self.send_here(s),
+                    AfterCall::RoundIfDue
+                        if threaded && !crate::poll::due_before_poll_thread(&mut s) =>
+                    {
+                        release(s)
+                    }
+                    // The poll thread sends what the call made ready.
+                    _ => {
+                        release(s);
+                        self.wake();
+                    }
+                }
                 return r;
             }
             if nonblocking {
@@ -199,6 +209,29 @@ impl Stack {
             let watch = Watch::one(&s, id, interest);
             s = crate::waiters::wait(&self.shared.state, s, watch, deadline);
         }
+    }
+
+    /// Sends what a write queued, on this thread (`poll::send_here`), then
+    /// releases the lock and writes the packets for TUN devices.
+    fn send_here(&self, mut s: MutexGuard<'_, State>) {
+        thread_local! {
+            // Reused: a write allocates nothing.
+            static OUT: std::cell::RefCell<(Vec<Deferred>, Coalescer<Deferred>)> =
+                std::cell::RefCell::new((Vec::new(), Coalescer::default()));
+        }
+        OUT.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            let (out, coalescer) = &mut *cell;
+            let wake = crate::poll::send_here(&mut s, out);
+            let order = s.tun_order.clone();
+            let in_order = order.lock().unwrap_or_else(|e| e.into_inner());
+            release(s);
+            coalescer.write_all(out);
+            drop(in_order);
+            if wake {
+                self.wake();
+            }
+        });
     }
 
     /// Waits until one of the sockets is ready for what it is asked about

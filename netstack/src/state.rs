@@ -48,6 +48,18 @@ pub(crate) struct State {
     /// the TUN devices before taking the lock (`link::TunInput`), by ifindex.
     /// The round then leaves those devices alone.
     pub tun_in: Option<Vec<(u32, Packet, bool)>>,
+    /// Orders the writes to TUN devices of the poll thread's rounds and of
+    /// writes that send on their own thread (`poll::send_here`): taken
+    /// before the lock is released, so that packets reach the devices in
+    /// the order of the critical sections that emitted them and no
+    /// connection's segments are reordered on the wire.
+    pub tun_order: std::sync::Arc<std::sync::Mutex<()>>,
+    /// When the poll thread wakes by itself (None: only for a packet or a
+    /// call), as its timer last said.
+    pub poll_deadline: Option<smoltcp::time::Instant>,
+    /// What the socket call that holds the lock asks of the poll thread
+    /// once it completes (`Stack::blocking`); reset by it.
+    pub after_call: crate::poll::AfterCall,
     /// Packets accepted by ingress, waiting for smoltcp.
     pub ingress: VecDeque<Packet>,
     /// Packets smoltcp emitted, waiting to be routed.
@@ -137,6 +149,9 @@ impl State {
             sources: Default::default(),
             tun_out: None,
             tun_in: None,
+            tun_order: Default::default(),
+            poll_deadline: None,
+            after_call: Default::default(),
             ingress,
             egress,
             routing: Vec::new(),

@@ -7,6 +7,7 @@ use super::set::SocketHandle;
 use super::table::{Body, Child, SocketId, TcpConn};
 use crate::error::errno;
 use crate::inet::RouteType;
+use crate::poll::AfterCall;
 use crate::stack::Stack;
 use crate::state::State;
 use smoltcp::socket::tcp::{self, State as T};
@@ -590,6 +591,11 @@ impl TcpStream {
                     let n = recv(carries, c.handle, sock);
                     if let Ok(n) = n {
                         note_read(c, sock, n);
+                        if c.pingpong {
+                            // Its ACK rides on the program's answer: the
+                            // poll thread need not run for the read.
+                            s.after_call = AfterCall::RoundIfDue;
+                        }
                     }
                     return Poll::Ready(n.map_err(|_| errno(libc::EIO)));
                 }
@@ -649,9 +655,15 @@ impl TcpStream {
                 if !sock.can_send() {
                     return Poll::Pending;
                 }
+                // Nothing unsent or unacknowledged: an answer, or the first
+                // bytes after a pause, which go out on this thread.
+                let idle = sock.send_queue() == 0;
                 let n = send(sock).map_err(|_| errno(libc::EPIPE));
                 if matches!(n, Ok(n) if n > 0) {
                     note_write(c, sock);
+                    if idle {
+                        s.after_call = AfterCall::SendHere;
+                    }
                 }
                 Poll::Ready(n)
             },

@@ -1,0 +1,122 @@
+//! A program that answers requests on its own thread, over a real TUN with
+//! the host kernel as the client: its answer goes out on its own thread (a
+//! write to an idle connection) and its read asks nothing of the poll thread
+//! (pingpong: the ACK rides on the answer), so an exchange costs the poll
+//! thread one round, for the request, not two or three. Counted in poll
+//! rounds, not timed. Needs root: skipped with a reason otherwise, and a
+//! failure when skipped under CI=true.
+
+mod support;
+
+use sandnet::netstack::TcpListener;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+use support::kernel::*;
+
+const REQUEST: usize = 64;
+
+fn stack_addr(port: u16) -> SocketAddr {
+    SocketAddr::new(ip(STACK_V4), port)
+}
+
+/// The kernel's side: `n` requests, each answered before the next goes.
+fn exchanges(client: &mut std::net::TcpStream, n: usize, tag: u8) {
+    for i in 0..n {
+        let request = [tag.wrapping_add(i as u8); REQUEST];
+        client.write_all(&request).unwrap();
+        let mut answer = [0u8; REQUEST];
+        client.read_exact(&mut answer).unwrap();
+        assert_eq!(answer, request, "exchange {i}: the answer differs");
+    }
+}
+
+#[test]
+fn an_exchange_costs_the_poll_thread_one_round() {
+    let Some(bed) = tun_bed("an_exchange_costs_the_poll_thread_one_round") else {
+        return;
+    };
+    let listener = TcpListener::bind(&bed.stack, stack_addr(7)).unwrap();
+    let mut client = bed.kernel_connect(stack_addr(7)).unwrap();
+    client.set_nodelay(true).unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let echo = std::thread::spawn(move || {
+        let mut conn = conn;
+        let mut buf = [0u8; 4096];
+        loop {
+            match conn.read(&mut buf).unwrap() {
+                0 => return,
+                n => conn.write_all(&buf[..n]).unwrap(),
+            }
+        }
+    });
+    // Past quickack and into pingpong first.
+    exchanges(&mut client, 100, 0);
+    let rounds = bed.stack.wakeups();
+    let n = 2000;
+    exchanges(&mut client, n, 100);
+    let per_exchange = (bed.stack.wakeups() - rounds) as f64 / n as f64;
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    echo.join().unwrap();
+    // One round takes the request in and wakes the program; a round more
+    // for the read, or to send the answer, would make it two or three.
+    assert!(
+        per_exchange < 1.5,
+        "{per_exchange:.2} poll rounds per exchange"
+    );
+    let tcp = bed.stack.statistics().snmp.tcp;
+    assert_eq!(tcp.RetransSegs, 0, "retransmitted: {tcp:?}");
+}
+
+#[test]
+fn answers_and_bulk_on_one_connection_arrive_in_order() {
+    let Some(bed) = tun_bed("answers_and_bulk_on_one_connection_arrive_in_order") else {
+        return;
+    };
+    let listener = TcpListener::bind(&bed.stack, stack_addr(9)).unwrap();
+    let mut client = bed.kernel_connect(stack_addr(9)).unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    // The program alternates short writes after a pause (the connection
+    // idle: sent on its own thread) with bursts larger than a window (sent
+    // by the poll thread as ACKs make room), a pattern of bytes throughout.
+    let rounds = 60usize;
+    let burst = 300 * 1024;
+    let writer = std::thread::spawn(move || {
+        let mut conn = conn;
+        let mut at = 0u64;
+        let chunk = |len: usize, at: &mut u64| -> Vec<u8> {
+            let v: Vec<u8> = (0..len).map(|i| ((*at + i as u64) % 251) as u8).collect();
+            *at += len as u64;
+            v
+        };
+        for _ in 0..rounds {
+            std::thread::sleep(Duration::from_millis(2));
+            conn.write_all(&chunk(100, &mut at)).unwrap();
+            conn.write_all(&chunk(burst, &mut at)).unwrap();
+        }
+        conn.shutdown(std::net::Shutdown::Write).unwrap();
+        at
+    });
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).unwrap();
+    let sent = writer.join().unwrap();
+    assert_eq!(got.len() as u64, sent);
+    if let Some(i) = (0..got.len()).find(|&i| got[i] != (i % 251) as u8) {
+        panic!("byte {i} of {sent} is wrong");
+    }
+    // The kernel received nothing out of order, and nothing was resent.
+    let netstat = bed.ns.read_file("/proc/net/netstat").unwrap();
+    let lines: Vec<&str> = netstat.lines().collect();
+    let names = lines[0].split_whitespace();
+    let values = lines[1].split_whitespace();
+    let ofo: u64 = names
+        .zip(values)
+        .find(|(n, _)| *n == "TCPOFOQueue")
+        .map(|(_, v)| v.parse().unwrap())
+        .expect("TcpExt TCPOFOQueue");
+    assert_eq!(ofo, 0, "segments out of order at the kernel");
+    let tcp = bed.stack.statistics().snmp.tcp;
+    assert_eq!(tcp.RetransSegs, 0, "retransmitted: {tcp:?}");
+}
