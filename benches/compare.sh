@@ -16,7 +16,11 @@
 #            round: inbound a receive sink (TcpStream::set_receive_sink),
 #            outbound a send source (set_send_source); the stack's own thread
 #            consumes and fills, as bare smoltcp's loop does in its one,
-# in both directions (in: kernel -> stack, out: stack -> kernel). The runs
+# in both directions (in: kernel -> stack, out: stack -> kernel), and then
+# request/response (`tun_bench MODE rr`: the kernel's client sends 64 bytes
+# and waits for them back, RT times a run, 20000 unless said; the kernel
+# over veth, bare smoltcp's loop echoing through a buffer of its own, and
+# sandnet through Read and Write). The runs
 # alternate, their order reversed every other round, and the medians and the
 # ratios sandnet/smoltcp and sandnet/kernel are printed, the ratios also as
 # the median of each round's own (a round runs its modes back to back) with
@@ -26,7 +30,7 @@
 # work). benches/rounds.sh runs any set of tun_bench variants the same way,
 # a build against the one before it among them.
 #
-#   sudo [PIN=1] [SENDER_CC=cubic] [SENDER_WRITE=65536] benches/compare.sh [ROUNDS=5] [MIB=256] [MTU=1500] [BUFFER_BYTES=262144]
+#   sudo [PIN=1] [SENDER_CC=cubic] [SENDER_WRITE=65536] [RT=20000] benches/compare.sh [ROUNDS=5] [MIB=256] [MTU=1500] [BUFFER_BYTES=262144]
 #
 # BUFFER_BYTES is the TCP send and receive buffer of both userspace stacks.
 # PIN=1 runs every mode with `tun_bench --pin`: the program's side (bare
@@ -50,6 +54,7 @@ pin=
 [ "${PIN:-0}" = 0 ] || pin=1
 sender_cc=${SENDER_CC:-cubic}
 sender_write=${SENDER_WRITE:-65536}
+rt=${RT:-20000}
 if [ "$(id -u)" != 0 ]; then
     echo "compare.sh: needs root (it creates network namespaces, veth pairs and TUN devices)" >&2
     exit 1
@@ -72,11 +77,24 @@ for round in $(seq "$rounds"); do
             echo "$round $line" >>"$results"
         done
     done
+    rr=(kernel smoltcp-copy sandnet)
+    if [ $((round % 2)) = 0 ]; then rr=(sandnet smoltcp-copy kernel); fi
+    for mode in "${rr[@]}"; do
+        line=$("$bin" "$mode" rr --mtu "$mtu" --rt "$rt" ${pin:+--pin})
+        echo "round $round: $line" >&2
+        echo "$round $line" >>"$results"
+    done
 done
 echo
 echo "$(date -u +%F) $(nproc) cores, Linux $(uname -r), $rounds rounds of $mib MiB, MTU $mtu, $buffer-byte TCP buffers, the kernel sending with $sender_cc in writes of $sender_write bytes${pin:+, pinned (--pin)}: median MiB/s"
 # The program reads the shared statistics (median, bootstrap interval) first.
 awk -f benches/stats.awk -f /dev/stdin "$results" <<'AWK'
+    # Request/response: round trips per second where bulk lines have MiB/s.
+    $3 == "rr" {
+      key = $2 " rr"
+      split($6, kv, "="); v[key] = v[key] " " kv[2]; r[$1 " " key] = kv[2]
+      split($7, pv, "="); p50[key] = p50[key] " " pv[2]
+      next }
     { key = $2 " " $3
       if ($2 == "sandnet-source") key = "sandnet-sink " $3
       split($6, kv, "="); v[key] = v[key] " " kv[2]; r[$1 " " key] = kv[2]
@@ -111,5 +129,12 @@ awk -f benches/stats.awk -f /dev/stdin "$results" <<'AWK'
         printf "%-4s %10s %10s %12s %10s %10s %10s\n", "dir", "kernel", "smoltcp", "smoltcp-copy", "sandnet", "in-place", "sink/src"
         for (d = 1; d <= 2; d++)
             printf "%-4s %10.2f %10.2f %12.2f %10.2f %10.2f %10s\n", dirs[d], median(c["kernel " dirs[d]]), median(c["smoltcp " dirs[d]]), median(c["smoltcp-copy " dirs[d]]), median(c["sandnet " dirs[d]]), median(c["sandnet-inplace " dirs[d]]), show(median(c["sandnet-sink " dirs[d]]), "%.2f")
+        printf "\nrequest/response, 64-byte exchanges with the kernel's client: median round trips per second and median\n"
+        printf "microseconds of one; sandnet against bare smoltcp's loop and against the kernel, per round (95%% interval)\n"
+        printf "%-12s %10s %10s\n", "peer", "rt/s", "p50 us"
+        split("kernel smoltcp-copy sandnet", peers, " ")
+        for (i = 1; i <= 3; i++)
+            printf "%-12s %10.0f %10.1f\n", peers[i], median(v[peers[i] " rr"]), median(p50[peers[i] " rr"])
+        printf "sandnet/smoltcp %22s   sandnet/kernel %22s\n", with_interval(ratios(r, v, "sandnet rr", "smoltcp-copy rr", rounds, 0)), with_interval(ratios(r, v, "sandnet rr", "kernel rr", rounds, 0))
     }
 AWK
