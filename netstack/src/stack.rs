@@ -333,13 +333,15 @@ impl Stack {
 
     /// Detaches an interface with its addresses and routes. `lo` cannot go (EOPNOTSUPP).
     pub fn remove_nic(&self, ifindex: u32) -> io::Result<()> {
-        let nic = self.with(|s| s.remove_nic(ifindex))?;
+        let (nic, order) = self.with(|s| Ok((s.remove_nic(ifindex)?, s.tun_order.clone())))?;
         // A TUN device goes when its fd is closed (when `nic` drops) and no
         // call is using it. The poll thread may be in a poll(2) watching it,
         // or writing a round's packets to it (after the round released the
         // lock); once it has moved on to the new set of links it is done
-        // with both.
+        // with both. A write that sent on its own thread may be writing to
+        // it too: that ends before the order of writes is free again.
         self.wait_links_seen();
+        drop(order.lock().unwrap_or_else(|e| e.into_inner()));
         drop(nic);
         Ok(())
     }
