@@ -8,7 +8,7 @@
 
 mod support;
 
-use sandnet::netstack::TcpListener;
+use sandnet::netstack::{TcpListener, TcpStream};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -16,8 +16,14 @@ use support::kernel::*;
 
 const REQUEST: usize = 64;
 
-fn stack_addr(port: u16) -> SocketAddr {
-    SocketAddr::new(ip(STACK_V4), port)
+/// A kernel client connected to a listener of the stack on `port`, and the
+/// stack's side of the connection.
+fn connected(bed: &TunBed, port: u16) -> (std::net::TcpStream, TcpStream) {
+    let addr = SocketAddr::new(ip(STACK_V4), port);
+    let listener = TcpListener::bind(&bed.stack, addr).unwrap();
+    let client = bed.kernel_connect(addr).unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    (client, conn)
 }
 
 /// The kernel's side: `n` requests, each answered before the next goes.
@@ -36,10 +42,8 @@ fn an_exchange_costs_the_poll_thread_one_round() {
     let Some(bed) = tun_bed("an_exchange_costs_the_poll_thread_one_round") else {
         return;
     };
-    let listener = TcpListener::bind(&bed.stack, stack_addr(7)).unwrap();
-    let mut client = bed.kernel_connect(stack_addr(7)).unwrap();
+    let (mut client, conn) = connected(&bed, 7);
     client.set_nodelay(true).unwrap();
-    let (conn, _) = listener.accept().unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     let echo = std::thread::spawn(move || {
@@ -75,9 +79,7 @@ fn answers_and_bulk_on_one_connection_arrive_in_order() {
     let Some(bed) = tun_bed("answers_and_bulk_on_one_connection_arrive_in_order") else {
         return;
     };
-    let listener = TcpListener::bind(&bed.stack, stack_addr(9)).unwrap();
-    let mut client = bed.kernel_connect(stack_addr(9)).unwrap();
-    let (conn, _) = listener.accept().unwrap();
+    let (mut client, conn) = connected(&bed, 9);
     // The program alternates short writes after a pause (the connection
     // idle: sent on its own thread) with bursts larger than a window (sent
     // by the poll thread as ACKs make room), a pattern of bytes throughout.

@@ -92,8 +92,7 @@ pub(crate) fn send_here(s: &mut State, out: &mut Vec<Deferred>) -> bool {
             ..
         } = &mut *s;
         let mut dev = Router::new(ingress, egress, repeats, mtu);
-        carries.align(sockets);
-        while iface.poll_egress(now, &mut dev, sockets.smoltcp()) != PollResult::None {}
+        emit(iface, &mut dev, sockets, carries, now);
         dev.repeated
     };
     s.stalled |= repeated;
@@ -119,6 +118,20 @@ pub(crate) fn due_before_poll_thread(s: &mut State) -> bool {
         (Some(_), None) => true,
         (None, _) => false,
     }
+}
+
+/// smoltcp's egress, for every socket, once the carries have aligned the
+/// receive queues: the windows it announces then never shrink
+/// (socket/carry.rs).
+fn emit(
+    iface: &mut smoltcp::iface::Interface,
+    dev: &mut Router,
+    sockets: &mut crate::socket::set::Sockets,
+    carries: &mut crate::socket::carry::Carries,
+    now: smoltcp::time::Instant,
+) {
+    carries.align(sockets);
+    while iface.poll_egress(now, dev, sockets.smoltcp()) != PollResult::None {}
 }
 
 /// Routes what smoltcp emitted (`State::egress`).
@@ -487,8 +500,7 @@ pub(crate) fn step(s: &mut State) -> bool {
             {}
             sinks.feed(table, sockets, carries);
             sources.fill(table, sockets);
-            carries.align(sockets);
-            while iface.poll_egress(now, &mut dev, sockets.smoltcp()) != PollResult::None {}
+            emit(iface, &mut dev, sockets, carries, now);
             *stalled |= dev.repeated;
         }
         if s.egress.is_empty() {
