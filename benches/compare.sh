@@ -17,10 +17,10 @@
 #            outbound a send source (set_send_source); the stack's own thread
 #            consumes and fills, as bare smoltcp's loop does in its one,
 # in both directions (in: kernel -> stack, out: stack -> kernel), and then
-# request/response (`tun_bench MODE rr`: the kernel's client sends 64 bytes
-# and waits for them back, RT times a run, 20000 unless said; the kernel
-# over veth, bare smoltcp's loop echoing through a buffer of its own, and
-# sandnet through Read and Write). The runs
+# request/response (`tun_bench MODE rr`, and `udp-rr` over UDP: the kernel's
+# client sends 64 bytes and waits for them back, RT times a run, 20000
+# unless said; the kernel over veth, bare smoltcp's loop echoing through a
+# buffer of its own, and sandnet through Read and Write or UdpSocket). The runs
 # alternate, their order reversed every other round, and the medians and the
 # ratios sandnet/smoltcp and sandnet/kernel are printed, the ratios also as
 # the median of each round's own (a round runs its modes back to back) with
@@ -79,10 +79,12 @@ for round in $(seq "$rounds"); do
     done
     rr=(kernel smoltcp-copy sandnet)
     if [ $((round % 2)) = 0 ]; then rr=(sandnet smoltcp-copy kernel); fi
-    for mode in "${rr[@]}"; do
-        line=$("$bin" "$mode" rr --mtu "$mtu" --rt "$rt" ${pin:+--pin})
-        echo "round $round: $line" >&2
-        echo "$round $line" >>"$results"
+    for kind in rr udp-rr; do
+        for mode in "${rr[@]}"; do
+            line=$("$bin" "$mode" "$kind" --mtu "$mtu" --rt "$rt" ${pin:+--pin})
+            echo "round $round: $line" >&2
+            echo "$round $line" >>"$results"
+        done
     done
 done
 echo
@@ -90,8 +92,8 @@ echo "$(date -u +%F) $(nproc) cores, Linux $(uname -r), $rounds rounds of $mib M
 # The program reads the shared statistics (median, bootstrap interval) first.
 awk -f benches/stats.awk -f /dev/stdin "$results" <<'AWK'
     # Request/response: round trips per second where bulk lines have MiB/s.
-    $3 == "rr" {
-      key = $2 " rr"
+    $3 == "rr" || $3 == "udp-rr" {
+      key = $2 " " $3
       split($6, kv, "="); v[key] = v[key] " " kv[2]; r[$1 " " key] = kv[2]
       split($7, pv, "="); p50[key] = p50[key] " " pv[2]
       next }
@@ -131,10 +133,13 @@ awk -f benches/stats.awk -f /dev/stdin "$results" <<'AWK'
             printf "%-4s %10.2f %10.2f %12.2f %10.2f %10.2f %10s\n", dirs[d], median(c["kernel " dirs[d]]), median(c["smoltcp " dirs[d]]), median(c["smoltcp-copy " dirs[d]]), median(c["sandnet " dirs[d]]), median(c["sandnet-inplace " dirs[d]]), show(median(c["sandnet-sink " dirs[d]]), "%.2f")
         printf "\nrequest/response, 64-byte exchanges with the kernel's client: median round trips per second and median\n"
         printf "microseconds of one; sandnet against bare smoltcp's loop and against the kernel, per round (95%% interval)\n"
-        printf "%-12s %10s %10s\n", "peer", "rt/s", "p50 us"
+        printf "%-8s %-12s %10s %10s\n", "kind", "peer", "rt/s", "p50 us"
         split("kernel smoltcp-copy sandnet", peers, " ")
-        for (i = 1; i <= 3; i++)
-            printf "%-12s %10.0f %10.1f\n", peers[i], median(v[peers[i] " rr"]), median(p50[peers[i] " rr"])
-        printf "sandnet/smoltcp %22s   sandnet/kernel %22s\n", with_interval(ratios(r, v, "sandnet rr", "smoltcp-copy rr", rounds, 0)), with_interval(ratios(r, v, "sandnet rr", "kernel rr", rounds, 0))
+        split("rr udp-rr", kinds, " ")
+        for (j = 1; j <= 2; j++)
+            for (i = 1; i <= 3; i++)
+                printf "%-8s %-12s %10.0f %10.1f\n", kinds[j], peers[i], median(v[peers[i] " " kinds[j]]), median(p50[peers[i] " " kinds[j]])
+        for (j = 1; j <= 2; j++)
+            printf "%-8s sandnet/smoltcp %22s   sandnet/kernel %22s\n", kinds[j], with_interval(ratios(r, v, "sandnet " kinds[j], "smoltcp-copy " kinds[j], rounds, 0)), with_interval(ratios(r, v, "sandnet " kinds[j], "kernel " kinds[j], rounds, 0))
     }
 AWK

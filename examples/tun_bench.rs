@@ -26,7 +26,9 @@
 //! 20000, after 1000 untimed), and the peer echoes through `Read` and
 //! `Write` (bare smoltcp's loop through a buffer of its own); it prints
 //! round trips per second, the median and 99th percentile of one, and the
-//! CPU per round trip of the whole process over the timed ones. `--sender-cc NAME` sets the congestion
+//! CPU per round trip of the whole process over the timed ones. `udp-rr` is
+//! the same over UDP (a datagram each way; bare smoltcp's loop echoes with
+//! its UDP socket, sandnet with `UdpSocket`). `--sender-cc NAME` sets the congestion
 //! control of the kernel's sending socket (default `cubic`, Linux's default,
 //! whatever the host's `net.ipv4.tcp_congestion_control` says: with `bbr`
 //! the sender paces from the ACKs it sees, and the receiving stacks' figures
@@ -61,6 +63,10 @@ pub enum Dir {
     Rr {
         round_trips: usize,
     },
+    /// The same over UDP.
+    UdpRr {
+        round_trips: usize,
+    },
 }
 
 /// What a run measured.
@@ -71,7 +77,7 @@ pub enum Measured {
 }
 
 const USAGE: &str =
-    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source in|out|rr [--mib N] [--rt N] [--mtu BYTES] [--buffer BYTES] [--pin] [--sender-cc NAME] [--sender-write BYTES]";
+    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source in|out|rr|udp-rr [--mib N] [--rt N] [--mtu BYTES] [--buffer BYTES] [--pin] [--sender-cc NAME] [--sender-write BYTES]";
 
 /// CPU time of the whole process (every thread, both ends of the transfer:
 /// the kernel's work for its sockets is charged to the threads that call it
@@ -131,16 +137,19 @@ fn main() -> ExitCode {
         ("rr", Ok(n)) if (1..=10_000_000).contains(&n) => Dir::Rr {
             round_trips: n as usize,
         },
-        ("rr", Ok(_)) => {
+        ("udp-rr", Ok(n)) if (1..=10_000_000).contains(&n) => Dir::UdpRr {
+            round_trips: n as usize,
+        },
+        ("rr" | "udp-rr", Ok(_)) => {
             eprintln!("tun_bench: --rt must be within 1..=10000000");
             return ExitCode::from(2);
         }
-        ("rr", Err(e)) => {
+        ("rr" | "udp-rr", Err(e)) => {
             eprintln!("tun_bench: {e}\n{USAGE}");
             return ExitCode::from(2);
         }
         (other, _) => {
-            eprintln!("tun_bench: direction must be in, out or rr, not {other:?}\n{USAGE}");
+            eprintln!("tun_bench: direction must be in, out, rr or udp-rr, not {other:?}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -180,6 +189,7 @@ fn main() -> ExitCode {
     let result = match mode.as_str() {
         "kernel" => match dir {
             Dir::Rr { round_trips } => rr::veth(mtu, round_trips).map(Measured::RoundTrips),
+            Dir::UdpRr { round_trips } => rr::veth_udp(mtu, round_trips).map(Measured::RoundTrips),
             _ => kernel::veth(mib, mtu).map(Measured::Bytes),
         },
         "smoltcp" => bare::run(mib, mtu, buffer, dir, false),
@@ -198,7 +208,8 @@ fn main() -> ExitCode {
         Ok(Measured::RoundTrips(rt)) => {
             let cpu = rt.cpu * 1e6 / rt.round_trips as f64;
             println!(
-                "{mode} rr mtu={mtu} rt={} rt/s={:.0} us_p50={:.1} us_p99={:.1} cpu_us_per_rt={cpu:.2}",
+                "{mode} {} mtu={mtu} rt={} rt/s={:.0} us_p50={:.1} us_p99={:.1} cpu_us_per_rt={cpu:.2}",
+                if matches!(dir, Dir::UdpRr { .. }) { "udp-rr" } else { "rr" },
                 rt.round_trips,
                 rt.per_second(),
                 rt.p50.as_secs_f64() * 1e6,

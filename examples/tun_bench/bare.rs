@@ -176,5 +176,54 @@ fn in_namespace(mib: u64, buffer: usize, dir: Dir, copy: bool) -> io::Result<Mea
             }
             Ok(Measured::RoundTrips(stats))
         }
+        Dir::UdpRr { round_trips } => {
+            let udp = smoltcp::socket::udp::Socket::new(
+                smoltcp::socket::udp::PacketBuffer::new(
+                    vec![smoltcp::socket::udp::PacketMetadata::EMPTY; 64],
+                    vec![0; 65536],
+                ),
+                smoltcp::socket::udp::PacketBuffer::new(
+                    vec![smoltcp::socket::udp::PacketMetadata::EMPTY; 64],
+                    vec![0; 65536],
+                ),
+            );
+            let h = sockets.add(udp);
+            sockets
+                .get_mut::<smoltcp::socket::udp::Socket>(h)
+                .bind(5001)
+                .unwrap();
+            let addr: std::net::SocketAddr = format!("{STACK}:5001").parse().unwrap();
+            let client = kernel::spawn(move || {
+                let s = std::net::UdpSocket::bind("0.0.0.0:0")?;
+                s.connect(addr)?;
+                rr::udp_client(s, round_trips)
+            });
+            let mut program = [0u8; 2048];
+            let mut answered = 0u64;
+            let mut done = false;
+            while !done {
+                iface.poll(Instant::now(), &mut dev, &mut sockets);
+                let s = sockets.get_mut::<smoltcp::socket::udp::Socket>(h);
+                let mut progressed = false;
+                while s.can_recv() && s.can_send() {
+                    let (n, meta) = s.recv_slice(&mut program).unwrap();
+                    if n == 0 {
+                        done = true;
+                        break;
+                    }
+                    s.send_slice(&program[..n], meta.endpoint).unwrap();
+                    answered += 1;
+                    progressed = true;
+                }
+                if !progressed && !done {
+                    phy::wait(fd, iface.poll_delay(Instant::now(), &sockets))?;
+                }
+            }
+            let stats = client.join().expect("kernel client")?;
+            if answered != rr::total_datagrams(round_trips) {
+                return Err(io::Error::other(format!("answered {answered} datagrams")));
+            }
+            Ok(Measured::RoundTrips(stats))
+        }
     }
 }

@@ -8,7 +8,7 @@
 
 use super::kernel;
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 /// The request and the answer: a small RPC.
@@ -71,6 +71,69 @@ pub fn client(mut s: TcpStream, n: usize) -> io::Result<Stats> {
     })
 }
 
+/// The same over UDP, on a connected socket: a datagram each way per round
+/// trip, then an empty one that ends the echo. A datagram lost on the way
+/// fails the run rather than hang it.
+pub fn udp_client(s: UdpSocket, n: usize) -> io::Result<Stats> {
+    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let request = [0x5au8; REQUEST];
+    let mut answer = [0u8; REQUEST];
+    let exchange = |answer: &mut [u8]| -> io::Result<()> {
+        s.send(&request)?;
+        match s.recv(answer) {
+            Ok(REQUEST) => Ok(()),
+            Ok(len) => Err(io::Error::other(format!("an answer of {len} bytes"))),
+            Err(e) => Err(io::Error::new(e.kind(), format!("no answer: {e}"))),
+        }
+    };
+    for _ in 0..WARMUP {
+        exchange(&mut answer)?;
+    }
+    let mut times = Vec::with_capacity(n);
+    let cpu_before = crate::cpu_seconds();
+    let start = Instant::now();
+    let mut last = start;
+    for _ in 0..n {
+        exchange(&mut answer)?;
+        let now = Instant::now();
+        times.push(now - last);
+        last = now;
+    }
+    let cpu = crate::cpu_seconds() - cpu_before;
+    if answer != request {
+        return Err(io::Error::other("the echo differs from the request"));
+    }
+    s.send(&[])?;
+    times.sort_unstable();
+    Ok(Stats {
+        round_trips: n,
+        elapsed: last - start,
+        p50: percentile(&times, 50),
+        p99: percentile(&times, 99),
+        cpu,
+    })
+}
+
+/// The UDP echo of the kernel's own stack: answers each datagram to its
+/// sender until an empty one; returns the datagrams answered.
+pub fn udp_echo(s: &UdpSocket) -> io::Result<u64> {
+    let mut buf = [0u8; 2048];
+    let mut answered = 0u64;
+    loop {
+        let (n, from) = s.recv_from(&mut buf)?;
+        if n == 0 {
+            return Ok(answered);
+        }
+        s.send_to(&buf[..n], from)?;
+        answered += 1;
+    }
+}
+
+/// The datagrams a client of `n` timed round trips sends before its last.
+pub fn total_datagrams(n: usize) -> u64 {
+    (WARMUP + n) as u64
+}
+
 /// The `p`th percentile of sorted `times` (nearest rank).
 fn percentile(times: &[Duration], p: usize) -> Duration {
     if times.is_empty() {
@@ -109,6 +172,25 @@ pub fn veth(mtu: u32, round_trips: usize) -> io::Result<Stats> {
     let stats = client.join().expect("kernel client")?;
     if echoed != total_bytes(round_trips) {
         return Err(io::Error::other(format!("echoed {echoed} bytes")));
+    }
+    Ok(stats)
+}
+
+/// The kernel's own UDP over a veth pair, B echoing A's client.
+pub fn veth_udp(mtu: u32, round_trips: usize) -> io::Result<Stats> {
+    kernel::pin_program()?;
+    let (a, b, addr) = kernel::veth_pair(mtu)?;
+    let server = b.run(move || UdpSocket::bind(addr))?;
+    let client_socket = a.run(move || {
+        let s = UdpSocket::bind("0.0.0.0:0")?;
+        s.connect(addr)?;
+        Ok::<_, io::Error>(s)
+    })?;
+    let client = kernel::spawn(move || udp_client(client_socket, round_trips));
+    let answered = udp_echo(&server)?;
+    let stats = client.join().expect("kernel client")?;
+    if answered != total_datagrams(round_trips) {
+        return Err(io::Error::other(format!("answered {answered} datagrams")));
     }
     Ok(stats)
 }

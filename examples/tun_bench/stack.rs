@@ -5,7 +5,7 @@ use super::kernel;
 use super::rr;
 use super::{Dir, Measured};
 use sandnet::netstack::os::netns::NetNs;
-use sandnet::netstack::{Limits, Link, Stack, TcpListener, TcpStream};
+use sandnet::netstack::{Limits, Link, Stack, TcpListener, TcpStream, UdpSocket};
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,7 +42,10 @@ pub fn run(
                 "a sink receives: sandnet-sink runs `in` only",
             ))
         }
-        (Program::InPlace | Program::Sink | Program::Source, Dir::Rr { .. }) => {
+        (
+            Program::InPlace | Program::Sink | Program::Source,
+            Dir::Rr { .. } | Dir::UdpRr { .. },
+        ) => {
             return Err(io::Error::other(
                 "request/response echoes through Read and Write: sandnet or sandnet-plain",
             ))
@@ -94,6 +97,32 @@ pub fn run(
             let stats = client.join().expect("kernel client")?;
             if echoed != rr::total_bytes(round_trips) {
                 return Err(io::Error::other(format!("echoed {echoed} bytes")));
+            }
+            counters(&stack);
+            return Ok(Measured::RoundTrips(stats));
+        }
+        Dir::UdpRr { round_trips } => {
+            let addr: std::net::SocketAddr = format!("{STACK}:5001").parse().unwrap();
+            let socket = UdpSocket::bind(&stack, addr)?;
+            let client_socket = ns.run(move || {
+                let s = std::net::UdpSocket::bind("0.0.0.0:0")?;
+                s.connect(addr)?;
+                Ok::<_, io::Error>(s)
+            })?;
+            let client = kernel::spawn(move || rr::udp_client(client_socket, round_trips));
+            let mut buf = [0u8; 2048];
+            let mut answered = 0u64;
+            loop {
+                let (n, from) = socket.recv_from(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                socket.send_to(&buf[..n], from)?;
+                answered += 1;
+            }
+            let stats = client.join().expect("kernel client")?;
+            if answered != rr::total_datagrams(round_trips) {
+                return Err(io::Error::other(format!("answered {answered} datagrams")));
             }
             counters(&stack);
             return Ok(Measured::RoundTrips(stats));
