@@ -1,14 +1,15 @@
 //! A program that answers requests on its own thread, over a real TUN with
 //! the host kernel as the client: its answer goes out on its own thread (a
-//! write to an idle connection) and its read asks nothing of the poll thread
-//! (pingpong: the ACK rides on the answer), so an exchange costs the poll
-//! thread one round, for the request, not two or three. Counted in poll
-//! rounds, not timed. Needs root: skipped with a reason otherwise, and a
-//! failure when skipped under CI=true.
+//! TCP write to an idle connection, any UDP datagram) and its read asks
+//! nothing of the poll thread (TCP in pingpong mode, where the ACK rides on
+//! the answer; any datagram), so an exchange costs the poll thread one
+//! round, for the request, not two or three. Counted in poll rounds, not
+//! timed. Needs root: skipped with a reason otherwise, and a failure when
+//! skipped under CI=true.
 
 mod support;
 
-use sandnet::netstack::{TcpListener, TcpStream};
+use sandnet::netstack::{TcpListener, TcpStream, UdpSocket};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -121,4 +122,48 @@ fn answers_and_bulk_on_one_connection_arrive_in_order() {
     assert_eq!(ofo, 0, "segments out of order at the kernel");
     let tcp = bed.stack.statistics().snmp.tcp;
     assert_eq!(tcp.RetransSegs, 0, "retransmitted: {tcp:?}");
+}
+
+#[test]
+fn a_datagram_exchange_costs_the_poll_thread_one_round() {
+    let Some(bed) = tun_bed("a_datagram_exchange_costs_the_poll_thread_one_round") else {
+        return;
+    };
+    let addr = SocketAddr::new(ip(STACK_V4), 53);
+    let server = UdpSocket::bind(&bed.stack, addr).unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let echo = std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        loop {
+            let (n, from) = server.recv_from(&mut buf).unwrap();
+            if n == 0 {
+                return;
+            }
+            server.send_to(&buf[..n], from).unwrap();
+        }
+    });
+    let client = bed.kernel_udp(SocketAddr::new(ip(KERNEL_V4), 0));
+    client.connect(addr).unwrap();
+    let exchange = |i: usize| {
+        let request = [i as u8; REQUEST];
+        client.send(&request).unwrap();
+        let mut answer = [0u8; 2048];
+        let n = client.recv(&mut answer).unwrap();
+        assert_eq!(answer[..n], request, "exchange {i}: the answer differs");
+    };
+    (0..100).for_each(exchange);
+    let rounds = bed.stack.wakeups();
+    let n = 2000;
+    (100..100 + n).for_each(exchange);
+    let per_exchange = (bed.stack.wakeups() - rounds) as f64 / n as f64;
+    client.send(&[]).unwrap();
+    echo.join().unwrap();
+    // One round takes the request in and wakes the program; its read and
+    // its answer asked for one each before.
+    assert!(
+        per_exchange < 1.5,
+        "{per_exchange:.2} poll rounds per exchange"
+    );
 }

@@ -51,10 +51,11 @@ pub(crate) enum AfterCall {
     /// A round, which sends what the call made ready.
     #[default]
     Round,
-    /// Nothing, unless smoltcp has something due before the poll thread
-    /// wakes by itself: a read of a connection whose ACKs ride on the
-    /// program's answers (pingpong), which a window update alone would
-    /// need a round for.
+    /// Nothing, unless a round has something to do before the poll thread
+    /// wakes by itself (`due_before_poll_thread`): a read of a connection
+    /// whose ACKs ride on the program's answers (pingpong), which a window
+    /// update alone would need a round for; a datagram taken or sent (UDP
+    /// and ping sockets send on the caller's thread).
     RoundIfDue,
     /// The call's own thread sends what it queued (`send_here`): a write to
     /// a connection with nothing unsent or unacknowledged.
@@ -73,8 +74,8 @@ pub(crate) enum AfterCall {
 /// (so that no window shrinks); packets for TUN devices are left in `out`,
 /// for the caller to write after the lock is released, in order
 /// (`State::tun_order`). Returns whether the poll thread must still run: a
-/// packet went to a queue that only a round drains (lo), a socket repeated
-/// itself, or smoltcp has a timer due before the poll thread wakes by
+/// socket repeated itself, a packet went to a queue that only a round
+/// drains (lo), or smoltcp has a timer due before the poll thread wakes by
 /// itself (the retransmission timer that the segments armed, on a stack
 /// that had none).
 pub(crate) fn send_here(s: &mut State, out: &mut Vec<Deferred>) -> bool {
@@ -98,13 +99,17 @@ pub(crate) fn send_here(s: &mut State, out: &mut Vec<Deferred>) -> bool {
     s.stalled |= repeated;
     route_emitted(s);
     *out = s.tun_out.take().unwrap_or_default();
-    let queued = !s.ingress.is_empty() || s.nics.values().any(|n| n.link.has_queued());
-    queued || repeated || due_before_poll_thread(s)
+    repeated || due_before_poll_thread(s)
 }
 
-/// Whether smoltcp has something due before the poll thread wakes by itself
-/// (`State::poll_deadline`, which its timer set before it slept).
+/// Whether a round has something to do before the poll thread wakes by
+/// itself (`State::poll_deadline`, which its timer set before it slept): a
+/// packet waits in a queue that only a round drains (lo's), or smoltcp has
+/// a timer due.
 pub(crate) fn due_before_poll_thread(s: &mut State) -> bool {
+    if !s.ingress.is_empty() || s.nics.values().any(|n| n.link.has_queued()) {
+        return true;
+    }
     let now = s.now();
     let State {
         iface,

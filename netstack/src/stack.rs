@@ -152,8 +152,7 @@ impl Stack {
             return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
         }
         let r = f(&mut s);
-        release(s);
-        self.wake();
+        self.after_call(s);
         r
     }
 
@@ -182,22 +181,7 @@ impl Stack {
                 return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
             }
             if let Poll::Ready(r) = f(&mut s) {
-                let after = std::mem::take(&mut s.after_call);
-                // A stack driven by hand (no poll thread) sends in its steps.
-                let threaded = self.shared.poll_tid != 0;
-                match after {
-                    AfterCall::SendHere if threaded => self.send_here(s),
-                    AfterCall::RoundIfDue
-                        if threaded && !crate::poll::due_before_poll_thread(&mut s) =>
-                    {
-                        release(s)
-                    }
-                    // The poll thread sends what the call made ready.
-                    _ => {
-                        release(s);
-                        self.wake();
-                    }
-                }
+                self.after_call(s);
                 return r;
             }
             if nonblocking {
@@ -208,6 +192,25 @@ impl Stack {
             }
             let watch = Watch::one(&s, id, interest);
             s = crate::waiters::wait(&self.shared.state, s, watch, deadline);
+        }
+    }
+
+    /// Releases the lock after a call, and has done what the call asked
+    /// (`State::after_call`): by default a round of the poll thread, which
+    /// sends what the call made ready.
+    fn after_call(&self, mut s: MutexGuard<'_, State>) {
+        let after = std::mem::take(&mut s.after_call);
+        // A stack driven by hand (no poll thread) sends in its steps.
+        let threaded = self.shared.poll_tid != 0;
+        match after {
+            AfterCall::SendHere if threaded => self.send_here(s),
+            AfterCall::RoundIfDue if threaded && !crate::poll::due_before_poll_thread(&mut s) => {
+                release(s)
+            }
+            _ => {
+                release(s);
+                self.wake();
+            }
         }
     }
 

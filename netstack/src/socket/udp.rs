@@ -180,7 +180,10 @@ pub(crate) fn send_to(
     if packet.len() > mtu && !s.is_local(dst.ip()) {
         return Err(errno(libc::EMSGSIZE));
     }
+    // Sent on this thread: a round is needed only for what it left to one
+    // (a datagram to the stack's own address waits on lo).
     crate::egress::send(s, packet);
+    s.after_call = crate::poll::AfterCall::RoundIfDue;
     Ok(buf.len())
 }
 
@@ -220,6 +223,8 @@ pub(crate) fn recv_from(
     };
     if let Some((n, from, ttl, freed)) = taken {
         s.table.release(freed);
+        // Taking a datagram leaves nothing for a round to do.
+        s.after_call = crate::poll::AfterCall::RoundIfDue;
         if kind == Kind::Udp && !peek {
             // udp_recvmsg counts a datagram when the program reads it.
             if on_wire(from).is_ipv4() {
