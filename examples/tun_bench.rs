@@ -208,12 +208,18 @@ fn main() -> ExitCode {
         Ok(Measured::RoundTrips(rt)) => {
             let cpu = rt.cpu * 1e6 / rt.round_trips as f64;
             println!(
-                "{mode} {} mtu={mtu} rt={} rt/s={:.0} us_p50={:.1} us_p99={:.1} cpu_us_per_rt={cpu:.2}",
+                "{mode} {} mtu={mtu} rt={} rt/s={:.0} us_p50={:.1} us_p99={:.1} cpu_us_per_rt={cpu:.2}{}",
                 if matches!(dir, Dir::UdpRr { .. }) { "udp-rr" } else { "rr" },
                 rt.round_trips,
                 rt.per_second(),
                 rt.p50.as_secs_f64() * 1e6,
                 rt.p99.as_secs_f64() * 1e6,
+                // Named for UDP, where requests are sent again.
+                if matches!(dir, Dir::UdpRr { .. }) {
+                    format!(" lost={}", rt.lost)
+                } else {
+                    String::new()
+                },
             );
             ExitCode::SUCCESS
         }
