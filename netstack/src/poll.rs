@@ -45,7 +45,7 @@ fn timer(s: &mut State) -> Option<Duration> {
     delay
 }
 
-/// What a socket call that completed asks of the poll thread (`Stack::blocking`).
+/// What a socket call that completed asks of the poll thread (`Stack::after_call`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum AfterCall {
     /// A round, which sends what the call made ready.

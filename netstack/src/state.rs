@@ -58,7 +58,7 @@ pub(crate) struct State {
     /// call), as its timer last said.
     pub poll_deadline: Option<smoltcp::time::Instant>,
     /// What the socket call that holds the lock asks of the poll thread
-    /// once it completes (`Stack::blocking`); reset by it.
+    /// once it completes; `Stack::after_call` does it and resets it.
     pub after_call: crate::poll::AfterCall,
     /// Packets accepted by ingress, waiting for smoltcp.
     pub ingress: VecDeque<Packet>,
