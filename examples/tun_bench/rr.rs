@@ -37,32 +37,22 @@ impl Stats {
     }
 }
 
-/// The kernel's client: `n` timed round trips after the warm-up, then the
-/// end of its stream, which ends the echo.
-pub fn client(mut s: TcpStream, n: usize) -> io::Result<Stats> {
-    s.set_nodelay(true)?;
-    let request = [0x5au8; REQUEST];
-    let mut answer = [0u8; REQUEST];
+/// Runs `exchange` for the warm-up and then `n` timed times.
+fn timed(n: usize, mut exchange: impl FnMut() -> io::Result<()>) -> io::Result<Stats> {
     for _ in 0..WARMUP {
-        s.write_all(&request)?;
-        s.read_exact(&mut answer)?;
+        exchange()?;
     }
     let mut times = Vec::with_capacity(n);
     let cpu_before = crate::cpu_seconds();
     let start = Instant::now();
     let mut last = start;
     for _ in 0..n {
-        s.write_all(&request)?;
-        s.read_exact(&mut answer)?;
+        exchange()?;
         let now = Instant::now();
         times.push(now - last);
         last = now;
     }
     let cpu = crate::cpu_seconds() - cpu_before;
-    if answer != request {
-        return Err(io::Error::other("the echo differs from the request"));
-    }
-    s.shutdown(std::net::Shutdown::Write)?;
     times.sort_unstable();
     Ok(Stats {
         round_trips: n,
@@ -74,6 +64,28 @@ pub fn client(mut s: TcpStream, n: usize) -> io::Result<Stats> {
     })
 }
 
+fn same(answer: &[u8], request: &[u8]) -> io::Result<()> {
+    if answer != request {
+        return Err(io::Error::other("the echo differs from the request"));
+    }
+    Ok(())
+}
+
+/// The kernel's client: `n` timed round trips after the warm-up, then the
+/// end of its stream, which ends the echo.
+pub fn client(mut s: TcpStream, n: usize) -> io::Result<Stats> {
+    s.set_nodelay(true)?;
+    let request = [0x5au8; REQUEST];
+    let mut answer = [0u8; REQUEST];
+    let stats = timed(n, || {
+        s.write_all(&request)?;
+        s.read_exact(&mut answer)?;
+        same(&answer, &request)
+    })?;
+    s.shutdown(std::net::Shutdown::Write)?;
+    Ok(stats)
+}
+
 /// The same over UDP, on a connected socket: a datagram each way per round
 /// trip, then an empty one that ends the echo. A request whose answer does
 /// not come within 200 ms is sent again, as a DNS client does, and counted
@@ -83,51 +95,25 @@ pub fn udp_client(s: UdpSocket, n: usize) -> io::Result<Stats> {
     let request = [0x5au8; REQUEST];
     let mut answer = [0u8; REQUEST];
     let mut lost = 0u64;
-    let mut exchange = |answer: &mut [u8]| -> io::Result<()> {
-        loop {
-            s.send(&request)?;
-            match s.recv(answer) {
-                Ok(REQUEST) => return Ok(()),
-                Ok(len) => return Err(io::Error::other(format!("an answer of {len} bytes"))),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) && lost < 100 =>
-                {
-                    lost += 1
-                }
-                Err(e) => return Err(io::Error::new(e.kind(), format!("no answer: {e}"))),
+    let mut stats = timed(n, || loop {
+        s.send(&request)?;
+        match s.recv(&mut answer) {
+            Ok(REQUEST) => return same(&answer, &request),
+            Ok(len) => return Err(io::Error::other(format!("an answer of {len} bytes"))),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) && lost < 100 =>
+            {
+                lost += 1
             }
+            Err(e) => return Err(io::Error::new(e.kind(), format!("no answer: {e}"))),
         }
-    };
-    for _ in 0..WARMUP {
-        exchange(&mut answer)?;
-    }
-    let mut times = Vec::with_capacity(n);
-    let cpu_before = crate::cpu_seconds();
-    let start = Instant::now();
-    let mut last = start;
-    for _ in 0..n {
-        exchange(&mut answer)?;
-        let now = Instant::now();
-        times.push(now - last);
-        last = now;
-    }
-    let cpu = crate::cpu_seconds() - cpu_before;
-    if answer != request {
-        return Err(io::Error::other("the echo differs from the request"));
-    }
+    })?;
     s.send(&[])?;
-    times.sort_unstable();
-    Ok(Stats {
-        round_trips: n,
-        elapsed: last - start,
-        p50: percentile(&times, 50),
-        p99: percentile(&times, 99),
-        cpu,
-        lost,
-    })
+    stats.lost = lost;
+    Ok(stats)
 }
 
 /// Whether an echo that answered `answered` datagrams answered every request
