@@ -54,9 +54,14 @@ pub(crate) enum AfterCall {
     /// Nothing, unless a round has something to do before the poll thread
     /// wakes by itself (`due_before_poll_thread`): a read of a connection
     /// whose ACKs ride on the program's answers (pingpong), which a window
-    /// update alone would need a round for; a datagram taken or sent (UDP
-    /// and ping sockets send on the caller's thread).
+    /// update alone would need a round for.
     RoundIfDue,
+    /// Nothing, unless a packet waits in a queue that only a round drains
+    /// (`queued_for_round`): a datagram taken or sent (UDP and ping sockets
+    /// are the stack's own and send on the caller's thread; a datagram to
+    /// the stack's own address waits on lo). smoltcp's timers cannot have
+    /// moved, so they are not looked at.
+    RoundIfQueued,
     /// The call's own thread sends what it queued (`send_here`): a write to
     /// a connection with nothing unsent or unacknowledged.
     SendHere,
@@ -107,7 +112,7 @@ pub(crate) fn send_here(s: &mut State, out: &mut Vec<Deferred>) -> bool {
 /// packet waits in a queue that only a round drains (lo's), or smoltcp has
 /// a timer due.
 pub(crate) fn due_before_poll_thread(s: &mut State) -> bool {
-    if !s.ingress.is_empty() || s.nics.values().any(|n| n.link.has_queued()) {
+    if queued_for_round(s) {
         return true;
     }
     let now = s.now();
@@ -123,6 +128,12 @@ pub(crate) fn due_before_poll_thread(s: &mut State) -> bool {
         (Some(_), None) => true,
         (None, _) => false,
     }
+}
+
+/// Whether a packet waits in a queue that only a round drains: smoltcp's
+/// ingress, or a link's (lo's).
+pub(crate) fn queued_for_round(s: &State) -> bool {
+    !s.ingress.is_empty() || s.nics.values().any(|n| n.link.has_queued())
 }
 
 /// smoltcp's egress, for every socket, once the carries have aligned the
@@ -414,8 +425,19 @@ fn round(
     if let Some(inbox) = inbox {
         *inbox = s.tun_in.take().unwrap_or_default();
     }
-    // Taken before the lock is released: writes to the devices go in the
-    // order of the rounds and calls that emitted them.
+    release_and_write(s, out, coalescer);
+    again
+}
+
+/// Releases the lock, then writes `out` (emptied) to its TUN devices. The
+/// order of writes (`State::tun_order`) is taken before the lock is
+/// released, so that the devices get the packets of rounds and of calls
+/// that send themselves in the order they were emitted.
+pub(crate) fn release_and_write(
+    s: MutexGuard<'_, State>,
+    out: &mut Vec<Deferred>,
+    coalescer: &mut Coalescer<Deferred>,
+) {
     let order = s.tun_order.clone();
     let in_order = order.lock().unwrap_or_else(|e| e.into_inner());
     release(s);
@@ -423,7 +445,6 @@ fn round(
     // device takes offloads (link/coalesce.rs).
     coalescer.write_all(out);
     drop(in_order);
-    again
 }
 
 /// A packet from NIC `ifindex`: queued for smoltcp if ingress accepts it,

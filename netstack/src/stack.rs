@@ -207,6 +207,9 @@ impl Stack {
             AfterCall::RoundIfDue if threaded && !crate::poll::due_before_poll_thread(&mut s) => {
                 release(s)
             }
+            AfterCall::RoundIfQueued if threaded && !crate::poll::queued_for_round(&s) => {
+                release(s)
+            }
             _ => {
                 release(s);
                 self.wake();
@@ -226,11 +229,7 @@ impl Stack {
             let mut cell = cell.borrow_mut();
             let (out, coalescer) = &mut *cell;
             let wake = crate::poll::send_here(&mut s, out);
-            let order = s.tun_order.clone();
-            let in_order = order.lock().unwrap_or_else(|e| e.into_inner());
-            release(s);
-            coalescer.write_all(out);
-            drop(in_order);
+            crate::poll::release_and_write(s, out, coalescer);
             if wake {
                 self.wake();
             }

@@ -183,7 +183,7 @@ pub(crate) fn send_to(
     // Sent on this thread: a round is needed only for what it left to one
     // (a datagram to the stack's own address waits on lo).
     crate::egress::send(s, packet);
-    s.after_call = crate::poll::AfterCall::RoundIfDue;
+    s.after_call = crate::poll::AfterCall::RoundIfQueued;
     Ok(buf.len())
 }
 
@@ -224,7 +224,7 @@ pub(crate) fn recv_from(
     if let Some((n, from, ttl, freed)) = taken {
         s.table.release(freed);
         // Taking a datagram leaves nothing for a round to do.
-        s.after_call = crate::poll::AfterCall::RoundIfDue;
+        s.after_call = crate::poll::AfterCall::RoundIfQueued;
         if kind == Kind::Udp && !peek {
             // udp_recvmsg counts a datagram when the program reads it.
             if on_wire(from).is_ipv4() {
