@@ -17,6 +17,15 @@ use support::kernel::*;
 
 const REQUEST: usize = 64;
 
+/// The tests run one at a time: the bulk of one would take the CPU the
+/// others' kernel client needs to send its next request before its delayed
+/// ACK goes alone (a round more, counted against the stack).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A kernel client connected to a listener of the stack on `port`, and the
 /// stack's side of the connection.
 fn connected(bed: &TunBed, port: u16) -> (std::net::TcpStream, TcpStream) {
@@ -40,6 +49,7 @@ fn exchanges(client: &mut std::net::TcpStream, n: usize, tag: u8) {
 
 #[test]
 fn an_exchange_costs_the_poll_thread_one_round() {
+    let _alone = alone();
     let Some(bed) = tun_bed("an_exchange_costs_the_poll_thread_one_round") else {
         return;
     };
@@ -77,6 +87,7 @@ fn an_exchange_costs_the_poll_thread_one_round() {
 
 #[test]
 fn answers_and_bulk_on_one_connection_arrive_in_order() {
+    let _alone = alone();
     let Some(bed) = tun_bed("answers_and_bulk_on_one_connection_arrive_in_order") else {
         return;
     };
@@ -126,6 +137,7 @@ fn answers_and_bulk_on_one_connection_arrive_in_order() {
 
 #[test]
 fn a_datagram_exchange_costs_the_poll_thread_one_round() {
+    let _alone = alone();
     let Some(bed) = tun_bed("a_datagram_exchange_costs_the_poll_thread_one_round") else {
         return;
     };
