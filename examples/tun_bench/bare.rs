@@ -171,9 +171,7 @@ fn in_namespace(mib: u64, buffer: usize, dir: Dir, copy: bool) -> io::Result<Mea
             }
             let stats = client.join().expect("kernel client")?;
             // Every request was answered before the client finished.
-            if echoed != rr::total_bytes(round_trips) {
-                return Err(io::Error::other(format!("echoed {echoed} bytes")));
-            }
+            rr::echoed_all(echoed, round_trips)?;
             Ok(Measured::RoundTrips(stats))
         }
         Dir::UdpRr { round_trips } => {
@@ -193,11 +191,7 @@ fn in_namespace(mib: u64, buffer: usize, dir: Dir, copy: bool) -> io::Result<Mea
                 .bind(5001)
                 .unwrap();
             let addr: std::net::SocketAddr = format!("{STACK}:5001").parse().unwrap();
-            let client = kernel::spawn(move || {
-                let s = std::net::UdpSocket::bind("0.0.0.0:0")?;
-                s.connect(addr)?;
-                rr::udp_client(s, round_trips)
-            });
+            let client = kernel::spawn(move || rr::udp_client(rr::udp_connect(addr)?, round_trips));
             let mut program = [0u8; 2048];
             let mut answered = 0u64;
             let mut done = false;

@@ -8,7 +8,7 @@
 
 use super::kernel;
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 /// The request and the answer: a small RPC.
@@ -129,19 +129,40 @@ pub fn udp_echoed_all(answered: u64, n: usize, lost: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// The UDP echo of the kernel's own stack: answers each datagram to its
-/// sender until an empty one; returns the datagrams answered.
-pub fn udp_echo(s: &UdpSocket) -> io::Result<u64> {
+/// A UDP echo, on any socket that takes and sends datagrams as std's does
+/// (the kernel's, sandnet's): answers each datagram to its sender until an
+/// empty one; returns the datagrams answered.
+pub fn udp_echo(
+    mut recv_from: impl FnMut(&mut [u8]) -> io::Result<(usize, SocketAddr)>,
+    mut send_to: impl FnMut(&[u8], SocketAddr) -> io::Result<usize>,
+) -> io::Result<u64> {
     let mut buf = [0u8; 2048];
     let mut answered = 0u64;
     loop {
-        let (n, from) = s.recv_from(&mut buf)?;
+        let (n, from) = recv_from(&mut buf)?;
         if n == 0 {
             return Ok(answered);
         }
-        s.send_to(&buf[..n], from)?;
+        send_to(&buf[..n], from)?;
         answered += 1;
     }
+}
+
+/// The kernel's client socket, connected to `addr` from the calling
+/// thread's namespace.
+pub fn udp_connect(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let s = UdpSocket::bind("0.0.0.0:0")?;
+    s.connect(addr)?;
+    Ok(s)
+}
+
+/// Whether an echo echoed every byte a client of `n` round trips sent.
+pub fn echoed_all(echoed: u64, n: usize) -> io::Result<()> {
+    let sent = ((WARMUP + n) * REQUEST) as u64;
+    if echoed != sent {
+        return Err(io::Error::other(format!("echoed {echoed} of {sent} bytes")));
+    }
+    Ok(())
 }
 
 /// The `p`th percentile of sorted `times` (nearest rank).
@@ -180,9 +201,7 @@ pub fn veth(mtu: u32, round_trips: usize) -> io::Result<Stats> {
     s.set_nodelay(true)?;
     let echoed = echo(s)?;
     let stats = client.join().expect("kernel client")?;
-    if echoed != total_bytes(round_trips) {
-        return Err(io::Error::other(format!("echoed {echoed} bytes")));
-    }
+    echoed_all(echoed, round_trips)?;
     Ok(stats)
 }
 
@@ -193,21 +212,12 @@ pub fn veth_udp(mtu: u32, round_trips: usize) -> io::Result<Stats> {
     let server = b.run(move || UdpSocket::bind(addr))?;
     // A client that gave up (a lost datagram) sends no end.
     server.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let client_socket = a.run(move || {
-        let s = UdpSocket::bind("0.0.0.0:0")?;
-        s.connect(addr)?;
-        Ok::<_, io::Error>(s)
-    })?;
+    let client_socket = a.run(move || udp_connect(addr))?;
     let client = kernel::spawn(move || udp_client(client_socket, round_trips));
-    let answered = udp_echo(&server)?;
+    let answered = udp_echo(|b| server.recv_from(b), |b, to| server.send_to(b, to))?;
     let stats = client.join().expect("kernel client")?;
     udp_echoed_all(answered, round_trips, stats.lost)?;
     Ok(stats)
-}
-
-/// The bytes a client of `n` timed round trips sends in all.
-pub fn total_bytes(n: usize) -> u64 {
-    ((WARMUP + n) * REQUEST) as u64
 }
 
 #[cfg(test)]

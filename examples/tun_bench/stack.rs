@@ -95,9 +95,7 @@ pub fn run(
             s.set_nodelay(true)?;
             let echoed = rr::echo(&s)?;
             let stats = client.join().expect("kernel client")?;
-            if echoed != rr::total_bytes(round_trips) {
-                return Err(io::Error::other(format!("echoed {echoed} bytes")));
-            }
+            rr::echoed_all(echoed, round_trips)?;
             counters(&stack);
             return Ok(Measured::RoundTrips(stats));
         }
@@ -106,22 +104,9 @@ pub fn run(
             let socket = UdpSocket::bind(&stack, addr)?;
             // A client that gave up (a lost datagram) sends no end.
             socket.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
-            let client_socket = ns.run(move || {
-                let s = std::net::UdpSocket::bind("0.0.0.0:0")?;
-                s.connect(addr)?;
-                Ok::<_, io::Error>(s)
-            })?;
+            let client_socket = ns.run(move || rr::udp_connect(addr))?;
             let client = kernel::spawn(move || rr::udp_client(client_socket, round_trips));
-            let mut buf = [0u8; 2048];
-            let mut answered = 0u64;
-            loop {
-                let (n, from) = socket.recv_from(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                socket.send_to(&buf[..n], from)?;
-                answered += 1;
-            }
+            let answered = rr::udp_echo(|b| socket.recv_from(b), |b, to| socket.send_to(b, to))?;
             let stats = client.join().expect("kernel client")?;
             rr::udp_echoed_all(answered, round_trips, stats.lost)?;
             counters(&stack);
