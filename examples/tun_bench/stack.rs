@@ -245,10 +245,11 @@ fn counters(stack: &Stack) {
     // overflowing, and the stack's congestion control answering them.
     let snmp = stack.statistics().snmp;
     eprintln!(
-        "sandnet: {} segments out, {} retransmitted, {} in, {} poll rounds",
+        "sandnet: {} segments out, {} retransmitted, {} in, {} poll rounds, {} driven by reads",
         snmp.tcp.OutSegs,
         snmp.tcp.RetransSegs,
         snmp.tcp.InSegs,
-        stack.wakeups()
+        stack.wakeups(),
+        stack.driven_rounds()
     );
 }

@@ -7,6 +7,7 @@
 //! them as the kernel would.
 
 mod device;
+mod drive;
 mod egress;
 mod error;
 mod fasthash;

@@ -3,6 +3,7 @@
 //! link -> ingress -> smoltcp -> egress -> link under the stack's lock.
 
 use crate::device::Router;
+use crate::drive::{Devices, Inbound};
 use crate::link::{Coalescer, Deferred, LinkKind, Packet, TunInput, Waitable};
 use crate::os::EventFd;
 use crate::state::State;
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Packets taken from one link per round, so that one busy link cannot starve the rest.
-const RX_BATCH: usize = 64;
+pub(crate) const RX_BATCH: usize = 64;
 
 /// How long the timer waits after a round in which a socket repeated a
 /// packet (device.rs): at most one copy per socket goes out per pause.
@@ -306,7 +307,7 @@ pub(crate) fn run(state: Arc<Mutex<State>>, wake: Receiver<()>, wake_fd: Arc<Wak
                 // Every Stack handle is gone.
                 return;
             }
-            match round(&state, &mut out, &mut coalescer, None) {
+            match round(&state, &mut out, &mut coalescer, None, None) {
                 Some(again) => more = again,
                 None => return,
             }
@@ -320,7 +321,7 @@ pub(crate) fn run(state: Arc<Mutex<State>>, wake: Receiver<()>, wake_fd: Arc<Wak
 /// own poll loop). Returns true when the stack is gone, false when its set
 /// of links changed.
 fn run_polled(state: &Mutex<State>, wake: &Receiver<()>, wake_fd: &WakeFd) -> bool {
-    let (fds, inputs, generation) = {
+    let devices = {
         let mut s = lock(state);
         let fds: Vec<RawFd> = s
             .nics
@@ -333,10 +334,11 @@ fn run_polled(state: &Mutex<State>, wake: &Receiver<()>, wake_fd: &WakeFd) -> bo
             .filter_map(|(&i, n)| Some((i, n.link.tun_input()?)))
             .collect();
         s.links_seen = s.generation;
-        let generation = s.generation;
+        let devices = Arc::new(Devices::new(s.generation, fds, inputs));
+        s.lease.publish(Some(devices.clone()));
         // `Stack::remove_nic` waits for this.
         release(s);
-        (fds, inputs, generation)
+        devices
     };
     wake_fd.polled.store(true, Ordering::Release);
     // A wake-up sent on the channel before the switch is not lost: one round now.
@@ -345,20 +347,24 @@ fn run_polled(state: &Mutex<State>, wake: &Receiver<()>, wake_fd: &WakeFd) -> bo
     let mut coalescer = Coalescer::default();
     let mut inbox = Vec::new();
     loop {
-        let delay = {
+        let (delay, watch_devices) = {
             let mut s = lock(state);
-            if s.shutdown {
-                return true;
+            if s.shutdown || s.generation != devices.generation {
+                s.lease.publish(None);
+                return s.shutdown;
             }
-            if s.generation != generation {
-                return false;
+            let delay = timer(&mut s);
+            match s.lease.for_poll_thread() {
+                None => (delay, true),
+                // Lent to the calls that drive them (drive.rs).
+                Some(cap) => (cap_timer(&mut s, delay, cap), false),
             }
-            timer(&mut s)
         };
         if more {
             wake_fd.take_pending();
         } else {
-            wake_fd.sleep(&fds, delay);
+            let fds: &[RawFd] = if watch_devices { &devices.fds } else { &[] };
+            wake_fd.sleep(fds, delay);
         }
         if wake.try_recv() == Err(crossbeam_channel::TryRecvError::Disconnected) {
             // Every Stack handle is gone.
@@ -368,23 +374,30 @@ fn run_polled(state: &Mutex<State>, wake: &Receiver<()>, wake_fd: &WakeFd) -> bo
         // packet out of the kernel (segmenting its GSO packets), and socket
         // calls need not wait for that.
         let mut full = false;
-        for (ifindex, input) in &inputs {
-            for taken in 0..=RX_BATCH {
-                if taken == RX_BATCH {
-                    full = true;
-                    break;
-                }
-                let Some((packet, vouched)) = input.try_recv() else {
-                    break;
-                };
-                inbox.push((*ifindex, packet, vouched));
-            }
+        let mut reading = None;
+        if watch_devices {
+            let guard = devices.lock_reading();
+            full = devices.read(&mut inbox);
+            reading = Some(guard);
         }
-        match round(state, &mut out, &mut coalescer, Some(&mut inbox)) {
+        match round(state, &mut out, &mut coalescer, Some(&mut inbox), reading) {
             Some(again) => more = again || full,
             None => return true,
         }
     }
+}
+
+/// The poll thread's sleep while it has lent the devices: its timer's,
+/// but at most `cap`, when it looks at the lease again.
+fn cap_timer(s: &mut State, delay: Option<Duration>, cap: Option<Duration>) -> Option<Duration> {
+    let Some(cap) = cap else {
+        return delay;
+    };
+    if delay.is_some_and(|d| d <= cap) {
+        return delay;
+    }
+    s.poll_deadline = Some(s.now() + smoltcp::time::Duration::from_micros(cap.as_micros() as u64));
+    Some(cap)
 }
 
 /// One round on the poll thread, then a word to blocked calls. Returns
@@ -405,10 +418,24 @@ fn round(
     state: &Mutex<State>,
     out: &mut Vec<Deferred>,
     coalescer: &mut Coalescer<Deferred>,
-    inbox: Option<&mut Vec<(u32, Packet, bool)>>,
+    inbox: Option<&mut Vec<Inbound>>,
+    reading: Option<MutexGuard<'_, ()>>,
 ) -> Option<bool> {
     let mut s = lock(state);
+    // The packets read are admitted under this lock, before another reader's.
+    drop(reading);
     s.wakeups += 1;
+    round_locked(s, out, coalescer, inbox)
+}
+
+/// A round under the lock already held (the poll thread's, or a call's
+/// that drives the devices: drive.rs); as `round`.
+pub(crate) fn round_locked(
+    mut s: MutexGuard<'_, State>,
+    out: &mut Vec<Deferred>,
+    coalescer: &mut Coalescer<Deferred>,
+    inbox: Option<&mut Vec<Inbound>>,
+) -> Option<bool> {
     s.tun_out = Some(std::mem::take(out));
     let mut inbox = inbox;
     if let Some(inbox) = inbox.as_mut() {

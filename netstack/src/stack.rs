@@ -55,7 +55,9 @@ fn stop(shared: &Shared) {
     if let Some(h) = handle {
         let _ = h.join();
     }
-    // Drop the links now, so TUN devices are gone when this returns.
+    // Drop the links now, so TUN devices are gone when this returns. (A
+    // call driving them, woken by the shutdown, lets them go first: the
+    // device's drop waits for every reader of it.)
     lock(state).nics.clear();
 }
 
@@ -180,7 +182,9 @@ impl Stack {
             if s.shutdown {
                 return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
             }
-            if let Poll::Ready(r) = f(&mut s) {
+            let ready = f(&mut s);
+            let may_drive = std::mem::take(&mut s.may_drive);
+            if let Poll::Ready(r) = ready {
                 self.after_call(s);
                 return r;
             }
@@ -191,8 +195,34 @@ impl Stack {
                 return Err(on_timeout.into());
             }
             let watch = Watch::one(&s, id, interest);
-            s = crate::waiters::wait(&self.shared.state, s, watch, deadline);
+            // A read that waits for packets waits at the devices, and
+            // returns with them without a hand-off (drive.rs).
+            if let Some(driving) = may_drive.then(|| crate::drive::take(&mut s)).flatten() {
+                let wake_poll;
+                (s, wake_poll) =
+                    crate::drive::turn(&self.shared.state, s, watch, deadline, driving);
+                if wake_poll {
+                    self.wake();
+                }
+                continue;
+            }
+            s = self.park(s, watch, deadline);
         }
+    }
+
+    /// A blocked call waits until its watch changes (`waiters::wait`). The
+    /// devices, if lent to calls that drive them and none is at them now,
+    /// go back to the poll thread first: this call waits on its rounds.
+    fn park<'a>(
+        &'a self,
+        mut s: MutexGuard<'a, State>,
+        watch: Watch,
+        deadline: Option<Instant>,
+    ) -> MutexGuard<'a, State> {
+        if s.lease.take_back() {
+            self.wake();
+        }
+        crate::waiters::wait(&self.shared.state, s, watch, deadline)
     }
 
     /// Releases the lock after a call, and has done what the call asked
@@ -259,7 +289,7 @@ impl Stack {
                 return Ok(ready);
             }
             let watch = Watch::many(&s, interests);
-            s = crate::waiters::wait(&self.shared.state, s, watch, deadline);
+            s = self.park(s, watch, deadline);
         }
     }
 
@@ -335,7 +365,15 @@ impl Stack {
 
     /// Detaches an interface with its addresses and routes. `lo` cannot go (EOPNOTSUPP).
     pub fn remove_nic(&self, ifindex: u32) -> io::Result<()> {
-        let (nic, order) = self.with(|s| Ok((s.remove_nic(ifindex)?, s.tun_order.clone())))?;
+        let (nic, order, driver) = self.with(|s| {
+            let nic = s.remove_nic(ifindex)?;
+            Ok((nic, s.tun_order.clone(), s.lease.stale_driver(s.generation)))
+        })?;
+        // A call driving the devices (drive.rs) holds them until its turn
+        // ends, and the device's drop waits for that: end it now.
+        if let Some(driver) = driver {
+            driver.signal();
+        }
         // A TUN device goes when its fd is closed (when `nic` drops) and no
         // call is using it. The poll thread may be in a poll(2) watching it,
         // or writing a round's packets to it (after the round released the
@@ -497,6 +535,12 @@ impl Stack {
     /// timer pending does not wake at all).
     pub fn wakeups(&self) -> u64 {
         self.read(|s| s.wakeups)
+    }
+
+    /// How many rounds blocked reads have run so far, driving the TUN
+    /// devices on their own threads instead of the poll thread.
+    pub fn driven_rounds(&self) -> u64 {
+        self.read(|s| s.driven)
     }
 
     /// Stops the poll thread and releases every link. Later calls that change

@@ -13,6 +13,8 @@
 //! A mark holds every input of the blocked call's decision, so an unchanged
 //! mark means the call would still wait: nothing is lost by not waking it.
 
+use crate::os::EventFd;
+use crate::socket::table::SocketTable;
 use crate::socket::{mark, Interest, Mark, SocketId};
 use crate::state::State;
 use std::cell::RefCell;
@@ -56,10 +58,35 @@ impl Watch {
 
 /// A thread's own wake-up, reused for every wait of that thread (a wait
 /// allocates nothing).
-struct Wake {
+pub(crate) struct Wake {
     thread: Thread,
+    /// For a call that drives the devices while it waits (drive.rs): it
+    /// sleeps in ppoll(2), which this eventfd ends; others park.
+    fd: Option<EventFd>,
     /// Set, under the stack's lock, by the release that removed the entry.
     woken: AtomicBool,
+}
+
+impl Wake {
+    pub fn signal(&self) {
+        match &self.fd {
+            Some(fd) => fd.signal(),
+            None => self.thread.unpark(),
+        }
+    }
+
+    /// The eventfd of a driving thread's wake-up.
+    pub fn fd(&self) -> Option<&EventFd> {
+        self.fd.as_ref()
+    }
+
+    /// Ready for another wait (a driver's, which `register` does not reset).
+    pub fn reset(&self) {
+        self.woken.store(false, Ordering::Relaxed);
+        if let Some(fd) = &self.fd {
+            fd.drain();
+        }
+    }
 }
 
 struct Entry {
@@ -79,7 +106,16 @@ pub(crate) struct Waiters {
 thread_local! {
     static OWN: Arc<Wake> = Arc::new(Wake {
         thread: std::thread::current(),
+        fd: None,
         woken: AtomicBool::new(false),
+    });
+    /// The thread's wake-up while it drives (None if no eventfd could be made).
+    static DRIVER: Option<Arc<Wake>> = EventFd::new().ok().map(|fd| {
+        Arc::new(Wake {
+            thread: std::thread::current(),
+            fd: Some(fd),
+            woken: AtomicBool::new(false),
+        })
     });
     /// The wake-ups a release collected, sent once the lock is released.
     static WOKEN: RefCell<Vec<Arc<Wake>>> = const { RefCell::new(Vec::new()) };
@@ -114,7 +150,7 @@ pub(crate) fn release(mut s: MutexGuard<'_, State>) {
         collect_into(&mut s, &mut woken);
         drop(s);
         for w in woken.drain(..) {
-            w.thread.unpark();
+            w.signal();
         }
     });
 }
@@ -136,13 +172,7 @@ pub(crate) fn wait<'a>(
 ) -> MutexGuard<'a, State> {
     let wake = OWN.with(Arc::clone);
     wake.woken.store(false, Ordering::Relaxed);
-    let key = s.waiters.next_key;
-    s.waiters.next_key += 1;
-    s.waiters.entries.push(Entry {
-        key,
-        watch,
-        wake: wake.clone(),
-    });
+    let key = register(&mut s, watch, &wake);
     drop(s);
     // park() may return spuriously, or for an unpark meant for an earlier
     // wait of this thread: only the flag says this wait is over.
@@ -159,9 +189,44 @@ pub(crate) fn wait<'a>(
         }
     }
     let mut s = crate::poll::lock(state);
+    unregister(&mut s, key, &wake);
+    s
+}
+
+/// Adds a waiter: the next release that finds `watch` changed sets
+/// `wake`'s flag and signals it. Returns its key, for `unregister`.
+pub(crate) fn register(s: &mut State, watch: Watch, wake: &Arc<Wake>) -> u64 {
+    let key = s.waiters.next_key;
+    s.waiters.next_key += 1;
+    s.waiters.entries.push(Entry {
+        key,
+        watch,
+        wake: wake.clone(),
+    });
+    key
+}
+
+/// Removes a waiter that no release has removed (it timed out, or ended
+/// another way).
+pub(crate) fn unregister(s: &mut State, key: u64, wake: &Wake) {
     if !wake.woken.load(Ordering::Acquire) {
-        // Timed out: nobody removed the entry.
         s.waiters.entries.retain(|e| e.key != key);
     }
-    s
+}
+
+/// This thread's wake-up for driving (drive.rs), reset for a new wait.
+pub(crate) fn driver_wake() -> Option<Arc<Wake>> {
+    DRIVER.with(|w| w.clone()).inspect(|w| w.reset())
+}
+
+impl Waiters {
+    /// Whether a call is blocked for anything but a connection to accept
+    /// (drive.rs: a call drives the devices only while none is; an
+    /// acceptor may wait a millisecond or two for its SYN).
+    pub fn wait_for_more_than_accepts(&self, table: &SocketTable) -> bool {
+        self.entries.iter().any(|e| match &e.watch {
+            Watch::One(id, _, _) => !table.get(*id).is_ok_and(|e| e.is_listener()),
+            Watch::Many(_) | Watch::Any => true,
+        })
+    }
 }

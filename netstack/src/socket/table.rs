@@ -42,6 +42,12 @@ pub(crate) struct Entry {
     pub body: Body,
 }
 
+impl Entry {
+    pub fn is_listener(&self) -> bool {
+        matches!(self.body, Body::Listener(_))
+    }
+}
+
 pub(crate) enum Body {
     Tcp(TcpConn),
     Listener(Listener),

@@ -1,0 +1,240 @@
+//! A blocked read drives the devices itself (leader/follower).
+//!
+//! A program that answers requests waits in a read for each one. Served by
+//! the poll thread alone, every request crosses threads: the poll thread
+//! reads it off the TUN device, runs the round and wakes the program's
+//! thread, and that wake-up (a futex, and on an idle core the core's own)
+//! is what a single-threaded smoltcp loop does not pay. So a read that
+//! waits for packets may wait at the devices instead: in ppoll(2) on their
+//! fds, reading and running the round itself when a packet comes, and
+//! returning with the data on the thread that asked for it.
+//!
+//! The poll thread lends the devices for this (`Lease`). While they are
+//! lent it leaves them alone, and still runs the rounds that other calls
+//! and smoltcp's timers ask for. A call drives only when no other is
+//! blocked (the others would wait on its rounds) but for accepts (a server's
+//! acceptor thread waits for good; its SYNs may wait a millisecond or two
+//! while the program is busy between reads), and only on a stack
+//! whose poll thread waits on TUN devices in ppoll(2). The poll thread
+//! takes the devices back when no call has driven for a whole
+//! `LEASE_CHECK` (the program is busy elsewhere: the devices then wait at
+//! most two periods), when a driver leaves a full batch behind (a flood is
+//! the poll thread's), or when another call blocks (at once if no call is
+//! at the devices, else when the driver's turn ends).
+
+use crate::link::{Coalescer, Deferred, Packet, TunInput};
+use crate::poll::{lock, RX_BATCH};
+use crate::state::State;
+use crate::waiters::{Wake, Watch};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How often the poll thread looks whether lent devices are still driven.
+pub(crate) const LEASE_CHECK: Duration = Duration::from_millis(1);
+
+/// The TUN devices of one set of links, as the poll thread waits on them.
+pub(crate) struct Devices {
+    /// The set of links (`State::generation`) they belong to.
+    pub generation: u64,
+    pub fds: Vec<RawFd>,
+    inputs: Vec<(u32, TunInput)>,
+    /// Held by whoever reads the devices, from the first read until the
+    /// round that admits the packets holds the stack's lock: two readers
+    /// must not reorder a connection's segments.
+    pub reading: Mutex<()>,
+}
+
+/// A packet read off a device: ifindex, the packet, whether the link
+/// vouches for its checksum.
+pub(crate) type Inbound = (u32, Packet, bool);
+
+impl Devices {
+    pub fn new(generation: u64, fds: Vec<RawFd>, inputs: Vec<(u32, TunInput)>) -> Devices {
+        Devices {
+            generation,
+            fds,
+            inputs,
+            reading: Mutex::new(()),
+        }
+    }
+
+    /// Reads up to `RX_BATCH` packets from each device into `inbox` (hold
+    /// `reading`); returns whether one gave a full batch.
+    pub fn read(&self, inbox: &mut Vec<Inbound>) -> bool {
+        let mut full = false;
+        for (ifindex, input) in &self.inputs {
+            for taken in 0..=RX_BATCH {
+                if taken == RX_BATCH {
+                    full = true;
+                    break;
+                }
+                let Some((packet, vouched)) = input.try_recv() else {
+                    break;
+                };
+                inbox.push((*ifindex, packet, vouched));
+            }
+        }
+        full
+    }
+
+    pub fn lock_reading(&self) -> MutexGuard<'_, ()> {
+        self.reading.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Who watches the devices: the poll thread, or the calls it lent them to.
+#[derive(Default)]
+pub(crate) struct Lease {
+    /// The devices the poll thread waits on now (None: it waits some other
+    /// way, and nothing can be lent).
+    devices: Option<Arc<Devices>>,
+    lent: bool,
+    /// The call driving now, with the generation of the devices it holds.
+    driver: Option<(Arc<Wake>, u64)>,
+    /// Turns at the devices so far, and as the poll thread last saw them.
+    drives: u64,
+    drives_seen: u64,
+    /// The poll thread sleeps on its timer alone until the driver leaves.
+    poll_waits: bool,
+}
+
+impl Lease {
+    /// The poll thread waits on `devices` from now on (or on no devices);
+    /// a lease ends.
+    pub fn publish(&mut self, devices: Option<Arc<Devices>>) {
+        self.devices = devices;
+        self.lent = false;
+    }
+
+    /// What the poll thread's next sleep watches. None: the devices (they
+    /// are not lent, or no call drove them for a whole period and they are
+    /// taken back now). Some(cap): not the devices, sleeping at most `cap`
+    /// (None: its timer alone; a call is at the devices, and wakes it when
+    /// it leaves).
+    pub fn for_poll_thread(&mut self) -> Option<Option<Duration>> {
+        self.poll_waits = false;
+        if !self.lent {
+            return None;
+        }
+        if self.driver.is_some() {
+            self.poll_waits = true;
+            return Some(None);
+        }
+        if self.drives == self.drives_seen {
+            self.lent = false;
+            return None;
+        }
+        self.drives_seen = self.drives;
+        Some(Some(LEASE_CHECK))
+    }
+
+    /// The driver, if one holds devices older than `generation` (a NIC
+    /// went since), to be woken: its turn ends, and the devices go with it.
+    pub fn stale_driver(&self, generation: u64) -> Option<Arc<Wake>> {
+        match &self.driver {
+            Some((wake, g)) if *g < generation => Some(wake.clone()),
+            _ => None,
+        }
+    }
+
+    /// The devices go back to the poll thread if they are lent and no call
+    /// is at them now (a call is about to wait on the poll thread's rounds).
+    /// Returns whether the poll thread must be woken for it.
+    pub fn take_back(&mut self) -> bool {
+        let idle = self.lent && self.driver.is_none();
+        if idle {
+            self.lent = false;
+        }
+        idle
+    }
+
+    /// A driver ends its turn; `hand_back`: the devices go back to the
+    /// poll thread. Returns whether the poll thread must be woken for it.
+    fn leave(&mut self, hand_back: bool) -> bool {
+        self.driver = None;
+        if hand_back {
+            self.lent = false;
+        }
+        std::mem::take(&mut self.poll_waits) || hand_back
+    }
+}
+
+/// A call's turn at the devices (`take`).
+pub(crate) struct Driving {
+    devices: Arc<Devices>,
+    wake: Arc<Wake>,
+}
+
+/// The devices for a call that is about to wait for packets, if it may
+/// drive them: they are the current set's, no other call drives them or
+/// is blocked (but for accepts), and the thread has an eventfd to be woken by.
+pub(crate) fn take(s: &mut State) -> Option<Driving> {
+    let devices = s.lease.devices.as_ref()?;
+    if devices.generation != s.generation
+        || s.lease.driver.is_some()
+        || s.waiters.wait_for_more_than_accepts(&s.table)
+    {
+        return None;
+    }
+    let devices = devices.clone();
+    let wake = crate::waiters::driver_wake()?;
+    let lease = &mut s.lease;
+    lease.lent = true;
+    lease.drives += 1;
+    lease.driver = Some((wake.clone(), devices.generation));
+    Some(Driving { devices, wake })
+}
+
+/// One turn at the devices: waits in ppoll(2) on them, and on the call's
+/// wake-up (its socket changed some other way: the poll thread took the
+/// packet first, another thread closed it), until one is ready or
+/// `deadline` passes; then reads what came and runs the round. Returns the
+/// lock again, for the call to look at its socket, and whether the poll
+/// thread must be woken (the devices go back to it, it waits for this turn
+/// to end, or a round has something due before it wakes by itself).
+pub(crate) fn turn<'a>(
+    state: &'a Mutex<State>,
+    mut s: MutexGuard<'a, State>,
+    watch: Watch,
+    deadline: Option<Instant>,
+    driving: Driving,
+) -> (MutexGuard<'a, State>, bool) {
+    thread_local! {
+        // Reused: a turn allocates nothing.
+        static BUFFERS: std::cell::RefCell<(Vec<Inbound>, Vec<Deferred>, Coalescer<Deferred>)> =
+            std::cell::RefCell::new(Default::default());
+    }
+    let Driving { devices, wake } = driving;
+    let key = crate::waiters::register(&mut s, watch, &wake);
+    drop(s);
+    if let Some(fd) = wake.fd() {
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        // An error (EINTR) ends the turn early; the call looks again.
+        let _ = crate::os::poll_readable(&devices.fds, fd.as_raw_fd(), timeout);
+    }
+    let mut wake_poll = BUFFERS.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let (inbox, out, coalescer) = &mut *cell;
+        let reading = devices.lock_reading();
+        let full = devices.read(inbox);
+        let mut s = lock(state);
+        drop(reading);
+        // Let go of the devices before the turn ends: a NIC removed
+        // meanwhile waits for that (`Stack::remove_nic`).
+        drop(devices);
+        crate::waiters::unregister(&mut s, key, &wake);
+        let hand_back = full || s.waiters.wait_for_more_than_accepts(&s.table);
+        let wake_poll = s.lease.leave(hand_back);
+        if inbox.is_empty() {
+            crate::waiters::release(s);
+            return wake_poll;
+        }
+        s.driven += 1;
+        let again = crate::poll::round_locked(s, out, coalescer, Some(inbox));
+        wake_poll || again != Some(false)
+    });
+    let mut s = lock(state);
+    wake_poll |= crate::poll::due_before_poll_thread(&mut s);
+    (s, wake_poll)
+}

@@ -1,0 +1,231 @@
+//! A read that waits for packets waits at the TUN device itself and runs
+//! the round that brings them (netstack/src/drive.rs), over a real TUN in
+//! a private namespace with the kernel as the peer: the poll thread takes
+//! the device back when the program stops reading, does not wake for a
+//! reader that waits at the device, and a NIC removed or a stack shut down
+//! under such a reader lets the device go at once. Needs root: skipped
+//! with a reason otherwise, and a failure when skipped under CI=true.
+
+mod support;
+
+use sandnet::netstack::UdpSocket;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use support::kernel::*;
+use support::packets::icmpv4_echo_request;
+
+/// The tests run one at a time: each counts the rounds of its own stack,
+/// and a busy neighbour would only blur what they wait for.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const PORT: u16 = 7;
+
+/// A UDP socket of the stack on `PORT`, and a kernel socket connected to it.
+fn udp_pair(bed: &TunBed) -> (UdpSocket, std::net::UdpSocket) {
+    let addr = SocketAddr::new(ip(STACK_V4), PORT);
+    let server = UdpSocket::bind(&bed.stack, addr).unwrap();
+    let client = bed.kernel_udp(SocketAddr::new(ip(KERNEL_V4), 0));
+    client.connect(addr).unwrap();
+    (server, client)
+}
+
+/// Whether the device is gone from the namespace, asked at once (`ip`
+/// would take milliseconds).
+fn device_gone(bed: &TunBed) -> bool {
+    bed.ns
+        .run(|| sandnet::netstack::os::if_nametoindex(DEV))
+        .is_err()
+}
+
+/// A reader blocked in `recv_from` on `server`, long enough to be at the
+/// device; it returns what the call returned. A few exchanges first: when
+/// a call first takes the device, the poll thread may still be waiting on
+/// it too, and takes the next packet in if it is quicker (correct either
+/// way; it leaves the device alone from its next round on).
+fn blocked_reader(
+    server: UdpSocket,
+    client: &std::net::UdpSocket,
+) -> std::thread::JoinHandle<std::io::Result<usize>> {
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        for _ in 0..10 {
+            let (n, from) = server.recv_from(&mut buf)?;
+            server.send_to(&buf[..n], from)?;
+        }
+        server.recv_from(&mut buf).map(|(n, _)| n)
+    });
+    for i in 0..10u8 {
+        client.send(&[i; 16]).unwrap();
+        let mut answer = [0u8; 64];
+        assert_eq!(client.recv(&mut answer).unwrap(), 16);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    reader
+}
+
+#[test]
+fn the_device_goes_back_to_the_poll_thread_when_the_program_stops_reading() {
+    let _alone = alone();
+    let Some(bed) =
+        tun_bed("the_device_goes_back_to_the_poll_thread_when_the_program_stops_reading")
+    else {
+        return;
+    };
+    let (server, client) = udp_pair(&bed);
+    let n = 200;
+    let away = Arc::new(AtomicBool::new(false));
+    let echo = {
+        let away = away.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            for _ in 0..n {
+                let (len, from) = server.recv_from(&mut buf).unwrap();
+                server.send_to(&buf[..len], from).unwrap();
+            }
+            // Busy elsewhere: no call on the stack for two seconds.
+            away.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_secs(2));
+            away.store(false, Ordering::SeqCst);
+        })
+    };
+    let driven = bed.stack.driven_rounds();
+    for i in 0..n {
+        client.send(&[i as u8; 64]).unwrap();
+        let mut answer = [0u8; 2048];
+        assert_eq!(client.recv(&mut answer).unwrap(), 64, "exchange {i}");
+    }
+    let driven = bed.stack.driven_rounds() - driven;
+    assert!(
+        driven >= n / 2,
+        "the reads waited at the device for {driven} of {n} requests"
+    );
+    assert!(eventually(Duration::from_secs(5), || away.load(Ordering::SeqCst)));
+    // Only a round answers a ping: the poll thread's, once it has taken
+    // the device back, while the program is away.
+    let ping = bed.kernel_ping_socket(false);
+    let to = SocketAddr::new(ip(STACK_V4), 0);
+    ping.send_to(&icmpv4_echo_request(0, 1, b"anyone?"), to)
+        .unwrap();
+    let mut reply = [0u8; 256];
+    let answered = ping.recv_from(&mut reply).is_ok();
+    let still_away = away.load(Ordering::SeqCst);
+    echo.join().unwrap();
+    assert!(answered, "no echo reply");
+    assert!(
+        still_away,
+        "the echo reply waited for the program to come back"
+    );
+}
+
+#[test]
+fn a_read_waiting_at_the_device_leaves_the_poll_thread_asleep() {
+    let _alone = alone();
+    let Some(bed) = tun_bed("a_read_waiting_at_the_device_leaves_the_poll_thread_asleep") else {
+        return;
+    };
+    let (server, client) = udp_pair(&bed);
+    let reader = blocked_reader(server, &client);
+    let (wakeups, driven) = (bed.stack.wakeups(), bed.stack.driven_rounds());
+    std::thread::sleep(Duration::from_millis(500));
+    let woke = bed.stack.wakeups() - wakeups;
+    // A poll thread that looked at the lease every period while the reader
+    // waits would have woken about 500 times. (A stray packet from the
+    // kernel's own IPv6 may wake it once or twice.)
+    assert!(woke <= 20, "the poll thread woke {woke} times in 500 ms");
+    client.send(b"done").unwrap();
+    assert_eq!(reader.join().unwrap().unwrap(), 4);
+    assert!(
+        bed.stack.driven_rounds() > driven,
+        "the reader's own round took the datagram in"
+    );
+}
+
+#[test]
+fn a_nic_removed_under_a_read_at_its_device_goes_at_once() {
+    let _alone = alone();
+    let Some(bed) = tun_bed("a_nic_removed_under_a_read_at_its_device_goes_at_once") else {
+        return;
+    };
+    let (server, client) = udp_pair(&bed);
+    let reader = blocked_reader(server, &client);
+    bed.stack.remove_nic(bed.ifindex).unwrap();
+    let gone = device_gone(&bed);
+    // The reader waits on, now as any blocked call, until the stack stops.
+    bed.stack.shutdown();
+    let r = reader.join().unwrap();
+    assert!(gone, "the TUN device is gone when remove_nic returns");
+    assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ENETDOWN));
+}
+
+#[test]
+fn a_stack_shut_down_under_a_read_at_its_device_lets_the_device_go() {
+    let _alone = alone();
+    let Some(bed) = tun_bed("a_stack_shut_down_under_a_read_at_its_device_lets_the_device_go")
+    else {
+        return;
+    };
+    let (server, client) = udp_pair(&bed);
+    let reader = blocked_reader(server, &client);
+    bed.stack.shutdown();
+    let gone = device_gone(&bed);
+    let r = reader.join().unwrap();
+    assert!(gone, "the TUN device is gone when shutdown returns");
+    assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ENETDOWN));
+}
+
+#[test]
+fn a_server_waiting_to_accept_leaves_its_connections_reads_at_the_device() {
+    let _alone = alone();
+    let Some(bed) =
+        tun_bed("a_server_waiting_to_accept_leaves_its_connections_reads_at_the_device")
+    else {
+        return;
+    };
+    let addr = SocketAddr::new(ip(STACK_V4), 8);
+    let listener = sandnet::netstack::TcpListener::bind(&bed.stack, addr).unwrap();
+    let mut client = bed.kernel_connect(addr).unwrap();
+    client.set_nodelay(true).unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    // The server's acceptor waits for the next connection meanwhile.
+    let acceptor = std::thread::spawn(move || listener.accept().map(|_| ()));
+    let echo = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut conn = conn;
+        let mut buf = [0u8; 4096];
+        loop {
+            match conn.read(&mut buf).unwrap() {
+                0 => return,
+                n => conn.write_all(&buf[..n]).unwrap(),
+            }
+        }
+    });
+    let exchange = |client: &mut std::net::TcpStream, i: usize| {
+        use std::io::{Read, Write};
+        client.write_all(&[i as u8; 64]).unwrap();
+        let mut answer = [0u8; 64];
+        client.read_exact(&mut answer).unwrap();
+        assert_eq!(answer, [i as u8; 64], "exchange {i}");
+    };
+    // Past quickack and into pingpong first.
+    (0..100).for_each(|i| exchange(&mut client, i));
+    let driven = bed.stack.driven_rounds();
+    let n = 500;
+    (0..n).for_each(|i| exchange(&mut client, i));
+    let driven = bed.stack.driven_rounds() - driven;
+    // And the acceptor's SYN is served.
+    let second = bed.kernel_connect(addr);
+    let accepted = acceptor.join().unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    echo.join().unwrap();
+    assert!(
+        driven >= n as u64 / 2,
+        "the reads waited at the device for {driven} of {n} requests"
+    );
+    assert!(second.is_ok() && accepted.is_ok(), "the second connection");
+}
