@@ -110,23 +110,31 @@ impl Lease {
     /// What the poll thread's next sleep watches. None: the devices (they
     /// are not lent, or no call drove them for a whole period and they are
     /// taken back now). Some(cap): not the devices, sleeping at most `cap`
-    /// (None: its timer alone; a call is at the devices, and wakes it when
-    /// it leaves).
+    /// (None: its timer alone; one call has been at the devices for a
+    /// whole period, waiting for a packet, and wakes it when it leaves).
+    ///
+    /// While calls keep driving, the poll thread looks once a period and
+    /// no more: a program's exchanges do not wake it. (Woken by every
+    /// driver that leaves, it would run beside each answer, and on a core
+    /// it shares with the program, wake with every exchange.)
     pub fn for_poll_thread(&mut self) -> Option<Option<Duration>> {
         self.poll_waits = false;
         if !self.lent {
             return None;
         }
-        if self.driver.is_some() {
-            self.poll_waits = true;
-            return Some(None);
-        }
-        if self.drives == self.drives_seen {
-            self.lent = false;
-            return None;
-        }
+        let moved = self.drives != self.drives_seen;
         self.drives_seen = self.drives;
-        Some(Some(LEASE_CHECK))
+        match (moved, self.driver.is_some()) {
+            (true, _) => Some(Some(LEASE_CHECK)),
+            (false, true) => {
+                self.poll_waits = true;
+                Some(None)
+            }
+            (false, false) => {
+                self.lent = false;
+                None
+            }
+        }
     }
 
     /// The driver, if one holds devices older than `generation` (a NIC
@@ -226,7 +234,11 @@ pub(crate) fn turn<'a>(
         crate::waiters::unregister(&mut s, key, &wake);
         let hand_back = full || s.waiters.wait_for_more_than_accepts(&s.table);
         let wake_poll = s.lease.leave(hand_back);
-        if inbox.is_empty() {
+        if inbox.is_empty() || s.shutdown {
+            // A stack shut down meanwhile runs no more rounds.
+            for (_, packet, _) in inbox.drain(..) {
+                crate::link::pool::recycle(packet);
+            }
             crate::waiters::release(s);
             return wake_poll;
         }
