@@ -218,8 +218,12 @@ pub(crate) fn turn<'a>(
     drop(s);
     if let Some(fd) = wake.fd() {
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        // An error (EINTR) ends the turn early; the call looks again.
-        let _ = crate::os::poll_readable(&devices.fds, fd.as_raw_fd(), timeout);
+        // An error ends the turn early; the call looks again. A signal that
+        // comes after this (a change meanwhile) ends the next turn at once,
+        // which drains it: one read(2) per signal, not per turn.
+        if let Ok(true) = crate::os::poll_readable(&devices.fds, fd.as_raw_fd(), timeout) {
+            fd.drain();
+        }
     }
     let mut wake_poll = BUFFERS.with(|cell| {
         let mut cell = cell.borrow_mut();

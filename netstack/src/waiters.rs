@@ -80,12 +80,10 @@ impl Wake {
         self.fd.as_ref()
     }
 
-    /// Ready for another wait (a driver's, which `register` does not reset).
+    /// Ready for another wait (a driver's, which `register` does not
+    /// reset). Its eventfd is drained by the wait that finds it signaled.
     pub fn reset(&self) {
         self.woken.store(false, Ordering::Relaxed);
-        if let Some(fd) = &self.fd {
-            fd.drain();
-        }
     }
 }
 
