@@ -93,6 +93,55 @@ fn a_tcp_exchange_on_the_poll_threads_core_is_one_round_on_the_programs_thread()
     );
 }
 
+/// The program: echoes what it reads until the end of the stream, on CPU
+/// 0 if `one_core`.
+fn echo(conn: TcpStream, one_core: bool) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        if one_core {
+            set_thread_affinity(0, &[0]).unwrap();
+        }
+        let mut conn = conn;
+        let mut buf = [0u8; 4096];
+        loop {
+            match conn.read(&mut buf).unwrap() {
+                0 => return,
+                n => conn.write_all(&buf[..n]).unwrap(),
+            }
+        }
+    })
+}
+
+/// A server's acceptor waits for good, and must not stop its
+/// connections' reads from waiting at the device (they did not drive at
+/// all while any other call was blocked). Its SYN is still served.
+#[test]
+fn a_server_waiting_to_accept_leaves_an_exchange_one_round_on_the_programs_thread() {
+    let _alone = alone();
+    let Some(bed) =
+        tun_bed("a_server_waiting_to_accept_leaves_an_exchange_one_round_on_the_programs_thread")
+    else {
+        return;
+    };
+    let addr = SocketAddr::new(ip(STACK_V4), 8);
+    let listener = TcpListener::bind(&bed.stack, addr).unwrap();
+    let mut client = bed.kernel_connect(addr).unwrap();
+    client.set_nodelay(true).unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    let acceptor = std::thread::spawn(move || listener.accept().map(|_| ()));
+    let echo = echo(conn, false);
+    exchanges(&mut client, 100, 0);
+    let before = rounds(&bed);
+    let n = 2000;
+    exchanges(&mut client, n, 100);
+    let per = per_exchange(&bed, before, n);
+    let second = bed.kernel_connect(addr);
+    let accepted = acceptor.join().unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    echo.join().unwrap();
+    assert_one_round_on_the_programs_thread(per);
+    assert!(second.is_ok() && accepted.is_ok(), "the second connection");
+}
+
 fn tcp_exchanges(test: &str, one_core: bool) {
     let _alone = alone();
     let Some(bed) = tun_bed(test) else {
@@ -105,19 +154,7 @@ fn tcp_exchanges(test: &str, one_core: bool) {
     client.set_nodelay(true).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let echo = std::thread::spawn(move || {
-        if one_core {
-            set_thread_affinity(0, &[0]).unwrap();
-        }
-        let mut conn = conn;
-        let mut buf = [0u8; 4096];
-        loop {
-            match conn.read(&mut buf).unwrap() {
-                0 => return,
-                n => conn.write_all(&buf[..n]).unwrap(),
-            }
-        }
-    });
+    let echo = echo(conn, one_core);
     // Past quickack and into pingpong first.
     exchanges(&mut client, 100, 0);
     let before = rounds(&bed);
