@@ -12,7 +12,7 @@
 mod support;
 
 use sandnet::netstack::os::affinity::set_thread_affinity;
-use sandnet::netstack::{TcpListener, TcpStream, UdpSocket};
+use sandnet::netstack::{Interest, Stack, TcpListener, TcpStream, UdpSocket};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -78,7 +78,20 @@ fn assert_one_round_on_the_programs_thread((poll, driven): (f64, f64)) {
 
 #[test]
 fn a_tcp_exchange_is_one_round_on_the_programs_thread() {
-    tcp_exchanges("a_tcp_exchange_is_one_round_on_the_programs_thread", false);
+    tcp_exchanges(
+        "a_tcp_exchange_is_one_round_on_the_programs_thread",
+        Program::Blocking,
+    );
+}
+
+/// A runtime's event loop: `Stack::wait`, then a nonblocking read. The
+/// wait waits at the device as a blocking read does.
+#[test]
+fn a_tcp_exchange_through_stack_wait_is_one_round_on_the_programs_thread() {
+    tcp_exchanges(
+        "a_tcp_exchange_through_stack_wait_is_one_round_on_the_programs_thread",
+        Program::Waiting,
+    );
 }
 
 /// The program's thread and the poll thread on one core, as a runtime that
@@ -89,20 +102,38 @@ fn a_tcp_exchange_is_one_round_on_the_programs_thread() {
 fn a_tcp_exchange_on_the_poll_threads_core_is_one_round_on_the_programs_thread() {
     tcp_exchanges(
         "a_tcp_exchange_on_the_poll_threads_core_is_one_round_on_the_programs_thread",
-        true,
+        Program::OneCore,
     );
 }
 
-/// The program: echoes what it reads until the end of the stream, on CPU
-/// 0 if `one_core`.
-fn echo(conn: TcpStream, one_core: bool) -> std::thread::JoinHandle<()> {
+/// How the program runs.
+#[derive(Clone, Copy, PartialEq)]
+enum Program {
+    /// Blocking reads, on any CPU.
+    Blocking,
+    /// Blocking reads, on CPU 0 with the poll thread.
+    OneCore,
+    /// Nonblocking reads after `Stack::wait`, as a runtime's event loop.
+    Waiting,
+}
+
+/// The program: echoes what it reads until the end of the stream.
+fn echo(stack: &Stack, conn: TcpStream, program: Program) -> std::thread::JoinHandle<()> {
+    let stack = stack.clone();
     std::thread::spawn(move || {
-        if one_core {
+        if program == Program::OneCore {
             set_thread_affinity(0, &[0]).unwrap();
+        }
+        if program == Program::Waiting {
+            conn.set_nonblocking(true).unwrap();
         }
         let mut conn = conn;
         let mut buf = [0u8; 4096];
         loop {
+            if program == Program::Waiting {
+                let ready = stack.wait(&[(conn.id(), Interest::READABLE)], None);
+                assert_eq!(ready.unwrap().len(), 1);
+            }
             match conn.read(&mut buf).unwrap() {
                 0 => return,
                 n => conn.write_all(&buf[..n]).unwrap(),
@@ -128,7 +159,7 @@ fn a_server_waiting_to_accept_leaves_an_exchange_one_round_on_the_programs_threa
     client.set_nodelay(true).unwrap();
     let (conn, _) = listener.accept().unwrap();
     let acceptor = std::thread::spawn(move || listener.accept().map(|_| ()));
-    let echo = echo(conn, false);
+    let echo = echo(&bed.stack, conn, Program::Blocking);
     exchanges(&mut client, 100, 0);
     let before = rounds(&bed);
     let n = 2000;
@@ -142,19 +173,19 @@ fn a_server_waiting_to_accept_leaves_an_exchange_one_round_on_the_programs_threa
     assert!(second.is_ok() && accepted.is_ok(), "the second connection");
 }
 
-fn tcp_exchanges(test: &str, one_core: bool) {
+fn tcp_exchanges(test: &str, program: Program) {
     let _alone = alone();
     let Some(bed) = tun_bed(test) else {
         return;
     };
-    if one_core {
+    if program == Program::OneCore {
         bed.stack.set_poll_thread_affinity(&[0]).unwrap();
     }
     let (mut client, conn) = connected(&bed, 7);
     client.set_nodelay(true).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let echo = echo(conn, one_core);
+    let echo = echo(&bed.stack, conn, program);
     // Past quickack and into pingpong first.
     exchanges(&mut client, 100, 0);
     let before = rounds(&bed);

@@ -7,7 +7,9 @@
 //! is what a single-threaded smoltcp loop does not pay. So a read that
 //! waits for packets may wait at the devices instead: in ppoll(2) on their
 //! fds, reading and running the round itself when a packet comes, and
-//! returning with the data on the thread that asked for it.
+//! returning with the data on the thread that asked for it. A
+//! `Stack::wait` for the readability of such a socket (a runtime's event
+//! loop) drives as the read would.
 //!
 //! The poll thread lends the devices for this (`Lease`). While they are
 //! lent it leaves them alone, and still runs the rounds that other calls

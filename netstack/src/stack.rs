@@ -195,19 +195,31 @@ impl Stack {
                 return Err(on_timeout.into());
             }
             let watch = Watch::one(&s, id, interest);
-            // A read that waits for packets waits at the devices, and
-            // returns with them without a hand-off (drive.rs).
-            if let Some(driving) = may_drive.then(|| crate::drive::take(&mut s)).flatten() {
-                let wake_poll;
-                (s, wake_poll) =
-                    crate::drive::turn(&self.shared.state, s, watch, deadline, driving);
-                if wake_poll {
-                    self.wake();
-                }
-                continue;
-            }
-            s = self.park(s, watch, deadline);
+            s = if may_drive {
+                self.wait_for_packets(s, watch, deadline)
+            } else {
+                self.park(s, watch, deadline)
+            };
         }
+    }
+
+    /// A blocked call that waits for what packets will bring waits at the
+    /// devices, and returns with them without a hand-off (drive.rs); or,
+    /// if it may not drive them now, as any other (`park`).
+    fn wait_for_packets<'a>(
+        &'a self,
+        mut s: MutexGuard<'a, State>,
+        watch: Watch,
+        deadline: Option<Instant>,
+    ) -> MutexGuard<'a, State> {
+        let Some(driving) = crate::drive::take(&mut s) else {
+            return self.park(s, watch, deadline);
+        };
+        let (s, wake_poll) = crate::drive::turn(&self.shared.state, s, watch, deadline, driving);
+        if wake_poll {
+            self.wake();
+        }
+        s
     }
 
     /// A blocked call waits until its watch changes (`waiters::wait`). The
@@ -289,7 +301,15 @@ impl Stack {
                 return Ok(ready);
             }
             let watch = Watch::many(&s, interests);
-            s = self.park(s, watch, deadline);
+            // Waiting for a request, as a read does, it waits at the devices.
+            let for_packets = interests
+                .iter()
+                .any(|&(id, i)| i.readable && crate::socket::read_waits_for_packets(&s, id));
+            s = if for_packets {
+                self.wait_for_packets(s, watch, deadline)
+            } else {
+                self.park(s, watch, deadline)
+            };
         }
     }
 

@@ -41,6 +41,18 @@ pub struct Readiness {
     pub error: bool,
 }
 
+/// Whether what a reader of `id` waits for comes with packets alone, so
+/// that a wait for it may drive the devices (drive.rs): a connection in
+/// pingpong mode (its program answers what it reads), a datagram socket.
+/// (A bulk reader driving gained nothing: docs/PERFORMANCE.md.)
+pub(crate) fn read_waits_for_packets(state: &State, id: SocketId) -> bool {
+    match state.table.get(id).map(|e| &e.body) {
+        Ok(Body::Tcp(c)) => c.pingpong,
+        Ok(Body::Udp(_) | Body::Ping(_)) => true,
+        _ => false,
+    }
+}
+
 impl Readiness {
     pub fn matches(&self, interest: Interest) -> bool {
         (interest.readable && self.readable)
