@@ -19,6 +19,8 @@
 //!   sandnet-source  `sandnet`, sending from a source that the poll thread
 //!            asks in the round (`TcpStream::set_send_source`), as bare
 //!            smoltcp's loop fills in its own thread; `out` only
+//!   sandnet-wait  `sandnet` served as a runtime's event loop serves it:
+//!            nonblocking calls, `Stack::wait` when one would block; `rr` only
 //!
 //! `in` is kernel -> stack, `out` is stack -> kernel (for `kernel`, both are
 //! namespace A -> namespace B). `rr` is request/response: the kernel's
@@ -77,7 +79,7 @@ pub enum Measured {
 }
 
 const USAGE: &str =
-    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source in|out|rr|udp-rr [--mib N] [--rt N] [--mtu BYTES] [--buffer BYTES] [--pin] [--sender-cc NAME] [--sender-write BYTES]";
+    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source|sandnet-wait in|out|rr|udp-rr [--mib N] [--rt N] [--mtu BYTES] [--buffer BYTES] [--pin] [--sender-cc NAME] [--sender-write BYTES]";
 
 /// CPU time of the whole process (every thread, both ends of the transfer:
 /// the kernel's work for its sockets is charged to the threads that call it
@@ -199,6 +201,7 @@ fn main() -> ExitCode {
         "sandnet-inplace" => stack::run(mib, mtu, buffer, dir, true, Program::InPlace),
         "sandnet-sink" => stack::run(mib, mtu, buffer, dir, true, Program::Sink),
         "sandnet-source" => stack::run(mib, mtu, buffer, dir, true, Program::Source),
+        "sandnet-wait" => stack::run(mib, mtu, buffer, dir, true, Program::Waiting),
         other => {
             eprintln!("tun_bench: unknown mode {other:?}\n{USAGE}");
             return ExitCode::from(2);

@@ -5,7 +5,7 @@ use super::kernel;
 use super::rr;
 use super::{Dir, Measured};
 use sandnet::netstack::os::netns::NetNs;
-use sandnet::netstack::{Limits, Link, Stack, TcpListener, TcpStream, UdpSocket};
+use sandnet::netstack::{Interest, Limits, Link, Stack, TcpListener, TcpStream, UdpSocket};
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,6 +24,9 @@ pub enum Program {
     Sink,
     /// A send source, on the poll thread (`set_send_source`); sending only.
     Source,
+    /// `Stack::wait`, then nonblocking `Read` and `Write`, as a runtime's
+    /// event loop; request/response only.
+    Waiting,
 }
 
 /// `mib` MiB in direction `dir`, or round trips, socket buffers of `buffer`
@@ -48,6 +51,11 @@ pub fn run(
         ) => {
             return Err(io::Error::other(
                 "request/response echoes through Read and Write: sandnet or sandnet-plain",
+            ))
+        }
+        (Program::Waiting, Dir::In | Dir::Out | Dir::UdpRr { .. }) => {
+            return Err(io::Error::other(
+                "an event loop's request/response: sandnet-wait runs `rr` only",
             ))
         }
         (Program::Source, Dir::In) => {
@@ -93,7 +101,15 @@ pub fn run(
             let client = kernel::spawn(move || rr::client(conn, round_trips));
             let (s, _) = listener.accept()?;
             s.set_nodelay(true)?;
-            let echoed = rr::echo(&s)?;
+            let echoed = if program == Program::Waiting {
+                s.set_nonblocking(true)?;
+                rr::echo(EventLoop {
+                    stack: &stack,
+                    conn: &s,
+                })?
+            } else {
+                rr::echo(&s)?
+            };
             let stats = client.join().expect("kernel client")?;
             rr::echoed_all(echoed, round_trips)?;
             counters(&stack);
@@ -252,4 +268,46 @@ fn counters(stack: &Stack) {
         stack.wakeups(),
         stack.driven_rounds()
     );
+}
+
+/// A connection as a runtime's event loop serves it: a nonblocking call,
+/// and `Stack::wait` for readiness when it would block.
+struct EventLoop<'a> {
+    stack: &'a Stack,
+    conn: &'a TcpStream,
+}
+
+impl EventLoop<'_> {
+    fn when_ready<T>(
+        &self,
+        interest: Interest,
+        mut call: impl FnMut() -> io::Result<T>,
+    ) -> io::Result<T> {
+        loop {
+            match call() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.stack.wait(&[(self.conn.id(), interest)], None)?;
+                }
+                r => return r,
+            }
+        }
+    }
+}
+
+impl Read for EventLoop<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut conn = self.conn;
+        self.when_ready(Interest::READABLE, || conn.read(buf))
+    }
+}
+
+impl Write for EventLoop<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut conn = self.conn;
+        self.when_ready(Interest::WRITABLE, || conn.write(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
