@@ -8,6 +8,9 @@
 //! derived from the stack's `Limits`, the drops are counted where Linux
 //! counts them, and afterwards the stack serves a new connection.
 //!
+//! One flood has no transfer beside it but a program reading the flooded
+//! socket, whose reads wait at the device and run the rounds themselves.
+//!
 //! Each flood is bounded in time and count (FLOOD_TIME, FLOOD_MAX). No rate
 //! is asserted; the rates reached are printed (run with --nocapture).
 
@@ -499,4 +502,69 @@ fn ping_flood_is_answered_or_counted_and_bounded() {
     );
     let listener = TcpListener::bind(&bed.stack, sa(STACK_V4, 81)).unwrap();
     serves_new_connection(&bed, &listener, 81);
+}
+
+/// A UDP flood at a socket whose program reads as fast as it can, so that
+/// its blocked reads wait at the device and run the rounds themselves
+/// (netstack/src/drive.rs): every datagram is read or counted as dropped,
+/// the memory stays bounded, and the stack serves a new connection after.
+#[test]
+fn udp_flood_at_a_reader_waiting_at_the_device_is_read_or_counted() {
+    let _serial = serial();
+    let Some(bed) = tun_bed("udp_flood_at_a_reader_waiting_at_the_device_is_read_or_counted")
+    else {
+        return;
+    };
+    bed.stack.set_limits(LIMITS).unwrap();
+    let open = UdpSocket::bind(&bed.stack, sa(STACK_V4, 5354)).unwrap();
+    // The reader ends when nothing came for a while after the flood.
+    open.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        let mut read = 0u64;
+        while open.recv_from(&mut buf).is_ok() {
+            read += 1;
+        }
+        read
+    });
+    let driven = bed.stack.driven_rounds();
+    let base = rss_kib();
+    let watch = RssWatch::start();
+    let dst: Ipv4Addr = STACK_V4.parse().unwrap();
+    let big = vec![0xcdu8; 1400];
+    let (sent, secs) = flood(&bed.ns, bed.os_ifindex, |i| {
+        let src = spoofed(i);
+        let data: &[u8] = if i % 2 == 0 { &[] } else { &big };
+        packets::ipv4(
+            src,
+            dst,
+            17,
+            &packets::udp_v4(src, dst, 1000 + (i % 50000) as u16, 5354, data),
+        )
+    });
+    let read = reader.join().unwrap();
+    let peak = watch.finish();
+    report("UDP flood at a reader", sent, secs, base, peak);
+    assert!(
+        peak.saturating_sub(base) < rss_bound_kib(),
+        "RSS grew past the bound"
+    );
+    let driven = bed.stack.driven_rounds() - driven;
+    let st = bed.stack.statistics();
+    let (udp, dev) = (&st.snmp.udp, st.dev[&bed.ifindex]);
+    let kernel_tx_dropped = bed.kernel_dev_row()[11];
+    println!(
+        "{read} read, {} dropped at the socket, rx_fifo {}, kernel's TUN tx_dropped {kernel_tx_dropped}; {driven} rounds driven by the reader",
+        udp.RcvbufErrors, dev.rx_fifo
+    );
+    assert!(driven > 0, "the reader never waited at the device");
+    // The kernel's TUN drops may include a packet of its own (hence at
+    // least); nothing is read or dropped at the socket that was not sent.
+    assert!(
+        read + udp.RcvbufErrors + dev.rx_fifo + kernel_tx_dropped >= sent,
+        "every datagram is read or counted as dropped"
+    );
+    assert!(read + udp.RcvbufErrors <= sent);
+    let listener = TcpListener::bind(&bed.stack, sa(STACK_V4, 82)).unwrap();
+    serves_new_connection(&bed, &listener, 82);
 }
