@@ -3,8 +3,9 @@
 //! a private namespace with the kernel as the peer: the poll thread takes
 //! the device back when the program stops reading, does not wake for a
 //! reader that waits at the device, and a NIC removed or a stack shut down
-//! under such a reader lets the device go at once. Needs root: skipped
-//! with a reason otherwise, and a failure when skipped under CI=true.
+//! under such a reader lets the device go at once; a ping socket waits for
+//! its replies there too. Needs root: skipped with a reason otherwise, and
+//! a failure when skipped under CI=true.
 
 mod support;
 
@@ -177,4 +178,39 @@ fn a_stack_shut_down_under_a_read_at_its_device_lets_the_device_go() {
     let r = reader.join().unwrap();
     assert!(gone, "the TUN device is gone when shutdown returns");
     assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ENETDOWN));
+}
+
+/// A ping socket's receive waits for the kernel's echo reply at the
+/// device, as `ping` in a sandbox does: each reply is taken in by the
+/// reader's own round, and the poll thread is left out.
+#[test]
+fn a_ping_sockets_reply_is_taken_in_by_the_reader() {
+    let _alone = alone();
+    let Some(bed) = tun_bed("a_ping_sockets_reply_is_taken_in_by_the_reader") else {
+        return;
+    };
+    let ping = sandnet::netstack::PingSocket::new(&bed.stack, false).unwrap();
+    ping.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let echo = |seq: u16| {
+        ping.send_to(&icmpv4_echo_request(0, seq, b"sandnet"), ip(KERNEL_V4))
+            .unwrap();
+        let mut reply = [0u8; 256];
+        let (n, from) = ping.recv_from(&mut reply).unwrap();
+        assert_eq!((reply[0], from), (0, ip(KERNEL_V4)), "echo {seq}");
+        assert_eq!(&reply[8..n], b"sandnet");
+    };
+    (0..10).for_each(echo);
+    let (wakeups, driven) = (bed.stack.wakeups(), bed.stack.driven_rounds());
+    let n = 200;
+    (10..10 + n).for_each(echo);
+    let woke = bed.stack.wakeups() - wakeups;
+    let driven = bed.stack.driven_rounds() - driven;
+    assert!(
+        driven >= u64::from(n) / 2,
+        "{driven} of {n} replies were taken in by the reader"
+    );
+    assert!(
+        woke < u64::from(n) / 2,
+        "the poll thread woke {woke} times for {n} echoes"
+    );
 }
