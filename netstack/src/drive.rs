@@ -140,7 +140,7 @@ impl Lease {
     }
 
     /// The driver, if one holds devices older than `generation` (a NIC
-    /// went since), to be woken: its turn ends, and the devices go with it.
+    /// went since), to be woken: its turn ends, and it lets them go.
     pub fn stale_driver(&self, generation: u64) -> Option<Arc<Wake>> {
         match &self.driver {
             Some((wake, g)) if *g < generation => Some(wake.clone()),
@@ -157,6 +157,11 @@ impl Lease {
             self.lent = false;
         }
         idle
+    }
+
+    /// Whether a call is at the devices now.
+    pub fn driven(&self) -> bool {
+        self.driver.is_some()
     }
 
     /// A driver ends its turn; `hand_back`: the devices go back to the

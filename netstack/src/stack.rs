@@ -55,10 +55,24 @@ fn stop(shared: &Shared) {
     if let Some(h) = handle {
         let _ = h.join();
     }
-    // Drop the links now, so TUN devices are gone when this returns. (A
-    // call driving them, woken by the shutdown, lets them go first: the
-    // device's drop waits for every reader of it.)
-    lock(state).nics.clear();
+    // Drop the links now, so TUN devices are gone when this returns; a
+    // call driving them (drive.rs), woken by the shutdown, lets them go
+    // first. (The device's drop does not wait for it: its waker thread may
+    // be waiting on the fd rather than parked, and then ends at once.)
+    let mut s = wait_until(state, |s| !s.lease.driven());
+    s.nics.clear();
+}
+
+/// Until `done` holds for the stack, woken by every release (at most a
+/// few seconds, should something be stuck: a device then goes late,
+/// nothing worse). Returns the lock.
+fn wait_until(state: &Mutex<State>, done: impl Fn(&State) -> bool) -> MutexGuard<'_, State> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut s = lock(state);
+    while !done(&s) && Instant::now() < deadline {
+        s = crate::waiters::wait(state, s, Watch::Any, Some(deadline));
+    }
+    s
 }
 
 impl Stack {
@@ -390,7 +404,7 @@ impl Stack {
             Ok((nic, s.tun_order.clone(), s.lease.stale_driver(s.generation)))
         })?;
         // A call driving the devices (drive.rs) holds them until its turn
-        // ends, and the device's drop waits for that: end it now.
+        // ends: end it now (`wait_links_seen` waits for it).
         if let Some(driver) = driver {
             driver.signal();
         }
@@ -406,9 +420,8 @@ impl Stack {
         Ok(())
     }
 
-    /// Until the poll thread waits on the current set of links (at most a
-    /// few seconds, should it be stuck: the device then goes late, nothing
-    /// worse).
+    /// Until the poll thread waits on the current set of links, and no
+    /// call drives an older set's devices (drive.rs).
     fn wait_links_seen(&self) {
         let threaded = self
             .shared
@@ -419,14 +432,10 @@ impl Stack {
         if !threaded {
             return;
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut s = lock(&self.shared.state);
-        while !s.shutdown && s.links_seen < s.generation {
-            if Instant::now() >= deadline {
-                return;
-            }
-            s = crate::waiters::wait(&self.shared.state, s, Watch::Any, Some(deadline));
-        }
+        drop(wait_until(&self.shared.state, |s| {
+            s.shutdown
+                || (s.links_seen >= s.generation && s.lease.stale_driver(s.generation).is_none())
+        }));
     }
 
     pub fn set_mtu(&self, ifindex: u32, mtu: u32) -> io::Result<()> {
