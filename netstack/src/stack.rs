@@ -196,9 +196,7 @@ impl Stack {
             if s.shutdown {
                 return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
             }
-            let ready = f(&mut s);
-            let may_drive = std::mem::take(&mut s.may_drive);
-            if let Poll::Ready(r) = ready {
+            if let Poll::Ready(r) = f(&mut s) {
                 self.after_call(s);
                 return r;
             }
@@ -209,7 +207,7 @@ impl Stack {
                 return Err(on_timeout.into());
             }
             let watch = Watch::one(&s, id, interest);
-            s = if may_drive {
+            s = if crate::socket::waits_for_packets(&s, id, interest) {
                 self.wait_for_packets(s, watch, deadline)
             } else {
                 self.park(s, watch, deadline)
@@ -318,7 +316,7 @@ impl Stack {
             // Waiting for a request, as a read does, it waits at the devices.
             let for_packets = interests
                 .iter()
-                .any(|&(id, i)| i.readable && crate::socket::read_waits_for_packets(&s, id));
+                .any(|&(id, i)| crate::socket::waits_for_packets(&s, id, i));
             s = if for_packets {
                 self.wait_for_packets(s, watch, deadline)
             } else {

@@ -60,11 +60,6 @@ pub(crate) struct State {
     /// What the socket call that holds the lock asks of the poll thread
     /// once it completes; `Stack::after_call` does it and resets it.
     pub after_call: crate::poll::AfterCall,
-    /// The socket call that holds the lock waits for what packets will
-    /// bring (a pingpong connection's read, a datagram's): it may wait at
-    /// the devices and drive them itself (drive.rs). `Stack::blocking`
-    /// resets it.
-    pub may_drive: bool,
     /// Who watches the TUN devices: the poll thread, or a call it lent them to.
     pub lease: crate::drive::Lease,
     /// Rounds run by calls that drove the devices.
@@ -160,7 +155,6 @@ impl State {
             tun_in: None,
             tun_order: Default::default(),
             poll_deadline: None,
-            may_drive: false,
             lease: Default::default(),
             driven: 0,
             after_call: Default::default(),

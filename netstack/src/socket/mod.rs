@@ -40,7 +40,7 @@ pub use udp::UdpSocket;
 pub(crate) use dgram::{deliver_icmp_error, deliver_udp};
 pub(crate) use listen::on_syn;
 pub(crate) use ping::deliver_echo_reply;
-pub(crate) use ready::{read_waits_for_packets, readiness};
+pub(crate) use ready::{readiness, waits_for_packets};
 pub(crate) use rows::socket_rows;
 pub(crate) use set::SocketHandle;
 pub(crate) use table::SocketTable;

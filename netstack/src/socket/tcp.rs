@@ -601,12 +601,7 @@ impl TcpStream {
                 }
                 match sock.state() {
                     T::SynSent | T::SynReceived => Poll::Pending,
-                    _ if sock.may_recv() => {
-                        // The answer to the program's last write: it may
-                        // wait for it at the devices (drive.rs).
-                        s.may_drive = c.pingpong;
-                        Poll::Pending
-                    }
+                    _ if sock.may_recv() => Poll::Pending,
                     // End of stream: the peer's FIN, or a reset reported once.
                     _ => Poll::Ready(c.err.take().map_or(Ok(0), |e| Err(errno(e)))),
                 }

@@ -241,9 +241,6 @@ pub(crate) fn recv_from(
     if d.shut_rd {
         return Poll::Ready(Ok((0, SocketAddr::new(unspecified(v6), 0), 0)));
     }
-    // A datagram comes only with a packet: the call may wait for it at the
-    // devices (drive.rs).
-    s.may_drive = true;
     Poll::Pending
 }
 
