@@ -69,10 +69,9 @@ pub(crate) enum AfterCall {
 }
 
 /// Sends on the caller's thread what its write queued, instead of waking
-/// the poll thread to send it: a program that answers a request then costs
-/// one hand-off between threads per exchange (the poll thread waking it
-/// with the request), not three (and the poll thread two wake-ups, not
-/// one). Only for a write to an idle connection: in a bulk transfer the
+/// the poll thread to send it: a program that answers a request pays no
+/// hand-off for the answer (and, as its read waits for the next request at
+/// the devices, drive.rs, none per exchange; it paid three). Only for a write to an idle connection: in a bulk transfer the
 /// poll thread's sending runs beside the program's copies, and halved
 /// `Write`'s rate outbound when the writer sent (docs/PERFORMANCE.md).
 ///
