@@ -9,18 +9,21 @@
 
 use super::vnet::VnetHdr;
 use super::{Link, LinkCounters, LinkKind, LinkRx, LinkTx, Packet};
-use crate::os::tun::VNET_HDR_LEN;
+use crate::os::tun::{MOVED_MAX, VNET_HDR_LEN};
 use crate::os::{EventFd, Readiness};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Largest packet a TUN read can return (IPv4's and IPv6's 16-bit payload lengths).
 const MAX_PACKET: usize = 65_535 + 40;
+
+/// Small packets in a row after which the next is expected small too.
+const SMALL_RUN: u32 = 8;
 
 /// The kernel's view of the device behind a TUN link.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +82,13 @@ pub(crate) struct TunRx {
     /// The poll thread waits on the device fd itself (poll(2)): the waker
     /// thread is left parked, not rearmed.
     polled: AtomicBool,
+    /// How many packets in a row, up to `SMALL_RUN`, were small enough to be
+    /// read with their header and moved (`os::tun::MOVED_MAX`). After that
+    /// many the next is read that way too; one large packet ends the run.
+    /// (A bulk sender's segments come with small ones between them, a tail
+    /// left by each write: guessing from the last packet alone would move
+    /// the large one after each.)
+    small_run: AtomicU32,
 }
 
 impl TunRx {
@@ -96,7 +106,10 @@ impl TunRx {
         if self.polled.swap(on, Ordering::Relaxed) == on {
             return;
         }
-        if !on {
+        if on {
+            // The waker stays parked from now on; a signal it gave before is spent.
+            let _ = self.ready.try_recv();
+        } else {
             let _ = self.rearm.try_send(());
         }
     }
@@ -105,8 +118,12 @@ impl TunRx {
     /// vouches for its TCP or UDP checksum. When it is empty, the waker is
     /// rearmed.
     pub(super) fn try_recv(&self, counters: &LinkCounters) -> Option<(Packet, bool)> {
-        // The readiness signal is spent by reading; reading to the end rearms it.
-        let _ = self.ready.try_recv();
+        let polled = self.polled.load(Ordering::Relaxed);
+        if !polled {
+            // The readiness signal is spent by reading; reading to the end rearms it.
+            let _ = self.ready.try_recv();
+        }
+        let run = self.small_run.load(Ordering::Relaxed);
         loop {
             // Straight into a pooled buffer that holds any packet: no copy.
             // The buffer is back in the pool by the end of the round (ingress
@@ -114,8 +131,18 @@ impl TunRx {
             let mut packet = super::pool::empty(MAX_PACKET);
             let mut hdr = [0; VNET_HDR_LEN];
             let head = self.device.offload.then_some(&mut hdr);
-            match crate::os::tun::read_packet(self.fd(), head, &mut packet) {
-                Ok(_) => return Some((packet, VnetHdr::parse(&hdr).checksum_vouched())),
+            match crate::os::tun::read_packet(self.fd(), head, &mut packet, run >= SMALL_RUN) {
+                Ok(len) => {
+                    let next = if len <= MOVED_MAX {
+                        (run + 1).min(SMALL_RUN)
+                    } else {
+                        0
+                    };
+                    if next != run {
+                        self.small_run.store(next, Ordering::Relaxed);
+                    }
+                    return Some((packet, VnetHdr::parse(&hdr).checksum_vouched()));
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                     super::pool::recycle(packet);
                     continue;
@@ -125,7 +152,7 @@ impl TunRx {
                     if e.kind() != io::ErrorKind::WouldBlock {
                         counters.add(|s| &mut s.rx_errs, 1);
                     }
-                    if !self.polled.load(Ordering::Relaxed) {
+                    if !polled {
                         let _ = self.rearm.try_send(());
                     }
                     return None;
@@ -191,6 +218,7 @@ pub(super) fn open(name: &str, offload: bool) -> io::Result<Link> {
             ready: ready_rx,
             rearm: rearm_tx,
             polled: AtomicBool::new(false),
+            small_run: AtomicU32::new(0),
         })),
         tx: LinkTx::Tun(device),
         counters,
