@@ -2,7 +2,8 @@
 //! smoltcp, links), between two stacks on an in-memory link and inside one
 //! stack over lo; smoltcp's own loopback benchmark as the in-memory
 //! reference; and, as root, against the host kernel over a TUN device in a
-//! private network namespace.
+//! private network namespace, and the cost of one empty TUN read by read(2)
+//! and by readv(2).
 //!
 //!     cargo bench --bench throughput
 
@@ -512,6 +513,36 @@ fn icmp_echo(c: &mut Criterion) {
     });
 }
 
+/// The cost of one TUN read that finds the device empty (each exchange of
+/// request/response makes one), by read(2) with the virtio-net header in the
+/// packet's buffer against readv(2) with it apart (`os::tun::MOVED_MAX`): the
+/// difference is the kernel's import of the iovec array.
+fn tun_device(c: &mut Criterion) {
+    use sandnet::netstack::os::tun::{self, VNET_HDR_LEN};
+    use std::os::fd::AsRawFd;
+    if sandnet::netstack::os::geteuid() != 0 || !std::path::Path::new("/dev/net/tun").exists() {
+        eprintln!("SKIPPED tun_device benchmarks: they need root and /dev/net/tun (a TUN device in a private network namespace)");
+        return;
+    }
+    let ns = NetNs::new().unwrap();
+    // Down, so that nothing (IPv6's router solicitations) ever arrives.
+    let (fd, _) = ns.run(|| tun::open("snrd0", true)).unwrap();
+    let mut g = c.benchmark_group("tun_device");
+    for (name, small) in [("read_empty_read", true), ("read_empty_readv", false)] {
+        let mut buf = Vec::with_capacity(65_575);
+        let mut hdr = [0u8; VNET_HDR_LEN];
+        g.bench_function(name, |bench| {
+            bench.iter(|| {
+                let e = tun::read_packet(fd.as_raw_fd(), Some(&mut hdr), &mut buf, small);
+                assert_eq!(e.unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+            })
+        });
+    }
+    g.finish();
+    drop(fd);
+    drop(ns);
+}
+
 criterion_group!(
     benches,
     tcp_bulk,
@@ -519,6 +550,7 @@ criterion_group!(
     tcp_request_response,
     udp_datagrams,
     icmp_echo,
-    tun
+    tun,
+    tun_device
 );
 criterion_main!(benches);
