@@ -1,14 +1,15 @@
 //! The steady packet path does not allocate per packet: a TCP transfer,
 //! once warmed up, makes a bounded number of heap allocations however many
-//! segments it carries, between two stacks and through a TUN device with the
-//! host kernel as the peer. Counted by a global allocator that wraps the
+//! segments it carries, and a UDP exchange however many datagrams, between
+//! two stacks and through a TUN device with the host kernel as the peer. Counted by a global allocator that wraps the
 //! system's; the tests take turns, since it counts the whole process.
 
 mod support;
 
-use sandnet::netstack::{Stack, TcpListener, TcpStream};
+use sandnet::netstack::{Stack, TcpListener, TcpStream, UdpSocket};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use support::kernel::{ip, tun_bed, KERNEL_V4, STACK_V4};
@@ -166,4 +167,97 @@ fn tcp_bulk_does_not_allocate_per_segment() {
         allocs * 20 < segments,
         "{allocs} allocations for {segments} segments: the packet path allocates"
     );
+}
+
+/// Datagrams each way, after as many for warming up.
+const EXCHANGES: usize = 10_000;
+
+/// Bounces 64-byte datagrams `n` times: `client` sends, `echo` answers on a
+/// thread (when not given, the peer answers by itself), `client` reads.
+fn bounce(
+    client: &UdpSocket,
+    server: SocketAddr,
+    n: usize,
+    echo: Option<UdpSocket>,
+) -> Option<UdpSocket> {
+    let echo = echo.map(|e| {
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            for _ in 0..n {
+                let (len, from) = e.recv_from(&mut buf).unwrap();
+                e.send_to(&buf[..len], from).unwrap();
+            }
+            e
+        })
+    });
+    let mut buf = [0u8; 256];
+    for i in 0..n {
+        let msg = [(i % 251) as u8; 64];
+        client.send_to(&msg, server).unwrap();
+        let (len, from) = client.recv_from(&mut buf).unwrap();
+        assert_eq!((len, from), (64, server));
+        assert_eq!(buf[..64], msg);
+    }
+    echo.map(|t| t.join().unwrap())
+}
+
+#[test]
+fn udp_exchange_does_not_allocate_per_datagram() {
+    let _turn = turn();
+    let (a, b) = pair();
+    let server = sa(A_V4, 9200);
+    let echo = UdpSocket::bind(&a, server).unwrap();
+    let client = UdpSocket::bind(&b, sa("0.0.0.0", 0)).unwrap();
+    let echo = bounce(&client, server, EXCHANGES, Some(echo));
+    let allocs_before = ALLOCATIONS.load(Ordering::Relaxed);
+    bounce(&client, server, EXCHANGES, echo);
+    let allocs = ALLOCATIONS.load(Ordering::Relaxed) - allocs_before;
+    let datagrams = 2 * EXCHANGES as u64;
+    eprintln!("{datagrams} datagrams, {allocs} heap allocations");
+    // The echo thread's stack and its join are all a run needs besides.
+    assert!(
+        allocs * 20 < datagrams,
+        "{allocs} allocations for {datagrams} datagrams: the datagram path allocates"
+    );
+}
+
+/// The same through a TUN device, the kernel's UDP socket answering.
+#[test]
+fn tun_udp_exchange_does_not_allocate_per_datagram() {
+    let _turn = turn();
+    let Some(bed) = tun_bed("tun_udp_exchange_does_not_allocate_per_datagram") else {
+        return;
+    };
+    let server = SocketAddr::new(ip(KERNEL_V4), 9201);
+    let echo = bed.kernel_udp(server);
+    let client = UdpSocket::bind(&bed.stack, SocketAddr::new(ip(STACK_V4), 0)).unwrap();
+    let echo = bounce_kernel(&client, server, EXCHANGES, echo);
+    let allocs_before = ALLOCATIONS.load(Ordering::Relaxed);
+    bounce_kernel(&client, server, EXCHANGES, echo);
+    let allocs = ALLOCATIONS.load(Ordering::Relaxed) - allocs_before;
+    let datagrams = 2 * EXCHANGES as u64;
+    eprintln!("{datagrams} datagrams over the TUN, {allocs} heap allocations");
+    assert!(
+        allocs * 20 < datagrams,
+        "{allocs} allocations for {datagrams} datagrams: the TUN datagram path allocates"
+    );
+}
+
+/// `bounce` with the kernel's socket answering.
+fn bounce_kernel(
+    client: &UdpSocket,
+    server: SocketAddr,
+    n: usize,
+    echo: std::net::UdpSocket,
+) -> std::net::UdpSocket {
+    let echo = std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        for _ in 0..n {
+            let (len, from) = echo.recv_from(&mut buf).unwrap();
+            echo.send_to(&buf[..len], from).unwrap();
+        }
+        echo
+    });
+    bounce(client, server, n, None);
+    echo.join().unwrap()
 }

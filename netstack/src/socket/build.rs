@@ -10,11 +10,12 @@ use std::net::{IpAddr, SocketAddr};
 const TTL: u8 = 64;
 
 /// A packet buffer holding the IP header for `l4_len` bytes of `proto`,
-/// with room for them: each datagram is written once, into its packet.
+/// with room for them: each datagram is written once, into its packet. The
+/// buffer is the packet pool's, back in it once the packet is sent.
 fn ip_header(src: IpAddr, dst: IpAddr, proto: u8, l4_len: usize, id: u16) -> Vec<u8> {
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let mut h = Vec::with_capacity(20 + l4_len);
+            let mut h = crate::link::pool::empty(20 + l4_len);
             h.resize(20, 0);
             h[0] = 0x45;
             h[2..4].copy_from_slice(&((20 + l4_len) as u16).to_be_bytes());
@@ -35,7 +36,7 @@ fn ip_header(src: IpAddr, dst: IpAddr, proto: u8, l4_len: usize, id: u16) -> Vec
                 IpAddr::V4(a) => a.to_ipv6_mapped(),
                 IpAddr::V6(a) => a,
             };
-            let mut h = Vec::with_capacity(40 + l4_len);
+            let mut h = crate::link::pool::empty(40 + l4_len);
             h.resize(40, 0);
             h[0] = 0x60;
             h[4..6].copy_from_slice(&(l4_len as u16).to_be_bytes());

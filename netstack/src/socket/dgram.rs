@@ -3,23 +3,16 @@
 //! what ingress hands them.
 
 use super::ports::{as_seen, Binding};
+use super::queue::{DatagramQueue, Entry};
 use super::table::{Body, SocketId};
 use crate::state::State;
 use crate::wire::{IpView, PROTO_UDP};
-use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 
-pub(crate) struct Datagram {
-    /// The sender, as this socket reports it (IPv4 mapped for AF_INET6 sockets).
-    pub from: SocketAddr,
-    pub data: Vec<u8>,
-    /// The TTL or hop limit it arrived with (IP_RECVTTL, IPV6_RECVHOPLIMIT).
-    pub ttl: u8,
-}
-
-/// What one queued datagram costs besides its payload: its entry in the
-/// queue and the allocator's share of its buffer.
-pub(crate) const DATAGRAM_OVERHEAD: usize = std::mem::size_of::<Datagram>() + 32;
+/// What one queued datagram costs besides its payload, as Linux's skb
+/// truesize charges it: its entry in the queue, twice, since the list of
+/// entries grows by doubling.
+pub(crate) const DATAGRAM_OVERHEAD: usize = 2 * std::mem::size_of::<Entry>();
 
 enum Outcome {
     Queued,
@@ -39,9 +32,8 @@ pub(crate) struct Dgram {
     /// Connected peer, as the program named it.
     pub peer: Option<SocketAddr>,
     pub v6only: bool,
-    pub rx: VecDeque<Datagram>,
-    /// Payload bytes queued (what the socket rows show).
-    pub rx_bytes: usize,
+    /// Received datagrams; their payload bytes are what the socket rows show.
+    pub rx: DatagramQueue,
     /// sk_err: reported once by the next call.
     pub err: Option<i32>,
     /// Datagrams dropped for a full queue (sk_drops).
@@ -91,14 +83,14 @@ impl Dgram {
     /// truesize does, what each datagram costs besides, so that a flood of
     /// empty datagrams fills the queue too.
     pub fn rx_charge(&self) -> usize {
-        self.rx_bytes + self.rx.len() * DATAGRAM_OVERHEAD
+        self.rx.bytes() + self.rx.len() * DATAGRAM_OVERHEAD
     }
 
     /// Queues a datagram, or drops and counts it when the queue is full. As
     /// __udp_enqueue_schedule_skb, a datagram is taken while the queue is
     /// within its limit, so the queue may pass it by one datagram (and an
     /// empty queue takes any datagram).
-    fn enqueue(&mut self, limit: usize, datagram: Datagram) -> Outcome {
+    fn enqueue(&mut self, limit: usize, from: SocketAddr, ttl: u8, payload: &[u8]) -> Outcome {
         if self.shut_rd {
             return Outcome::Ignored;
         }
@@ -106,15 +98,8 @@ impl Dgram {
             self.drops += 1;
             return Outcome::Full;
         }
-        self.rx_bytes += datagram.data.len();
-        self.rx.push_back(datagram);
+        self.rx.push(from, ttl, payload);
         Outcome::Queued
-    }
-
-    pub fn pop(&mut self) -> Option<Datagram> {
-        let d = self.rx.pop_front()?;
-        self.rx_bytes -= d.data.len();
-        Some(d)
     }
 }
 
@@ -179,12 +164,7 @@ fn deliver_to(
         d.drops += 1;
         Outcome::NoMemory
     } else {
-        let datagram = Datagram {
-            from: as_seen(src, v6),
-            data: data.to_vec(),
-            ttl: v.ttl,
-        };
-        d.enqueue(limit, datagram)
+        d.enqueue(limit, as_seen(src, v6), v.ttl, data)
     };
     match outcome {
         Outcome::Queued => state.table.buffer_bytes += data.len(),

@@ -16,6 +16,7 @@ mod listen;
 mod parts;
 mod ping;
 mod ports;
+mod queue;
 mod ready;
 mod rows;
 pub(crate) mod set;

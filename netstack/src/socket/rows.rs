@@ -174,7 +174,7 @@ pub(crate) fn socket_rows(state: &State) -> Vec<SocketInfo> {
                         tcp_state::CLOSE
                     },
                     tx_queue: 0,
-                    rx_queue: d.rx_bytes as u32,
+                    rx_queue: d.rx.bytes() as u32,
                     uid: e.uid,
                     inode: e.inode,
                     refcount: 2,

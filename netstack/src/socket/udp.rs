@@ -209,17 +209,9 @@ pub(crate) fn recv_from(
         Err(e) => return Poll::Ready(Err(e)),
     };
     let taken = if peek {
-        d.rx.front().map(|dg| {
-            let n = dg.data.len().min(buf.len());
-            buf[..n].copy_from_slice(&dg.data[..n]);
-            (n, dg.from, dg.ttl, 0)
-        })
+        d.rx.peek_into(buf).map(|(e, n)| (n, e.from, e.ttl, 0))
     } else {
-        d.pop().map(|dg| {
-            let n = dg.data.len().min(buf.len());
-            buf[..n].copy_from_slice(&dg.data[..n]);
-            (n, dg.from, dg.ttl, dg.data.len())
-        })
+        d.rx.pop_into(buf).map(|(e, n)| (n, e.from, e.ttl, e.len))
     };
     if let Some((n, from, ttl, freed)) = taken {
         s.table.release(freed);
@@ -247,7 +239,7 @@ pub(crate) fn recv_from(
 pub(crate) fn close(s: &mut State, id: SocketId) {
     if let Ok(e) = s.table.remove(id) {
         if let Body::Udp(d) | Body::Ping(d) = e.body {
-            s.table.release(d.rx_bytes);
+            s.table.release(d.rx.bytes());
         }
     }
 }
