@@ -172,24 +172,29 @@ fn tcp_bulk_does_not_allocate_per_segment() {
 /// Datagrams each way, after as many for warming up.
 const EXCHANGES: usize = 10_000;
 
-/// Bounces 64-byte datagrams `n` times: `client` sends, `echo` answers on a
-/// thread (when not given, the peer answers by itself), `client` reads.
-fn bounce(
-    client: &UdpSocket,
-    server: SocketAddr,
+/// What a datagram receive gives: its length and sender.
+type Received = std::io::Result<(usize, SocketAddr)>;
+
+/// Answers `n` datagrams on a thread, through `recv` and `send` (of a
+/// sandnet or a kernel socket); gives the socket back.
+fn echo<S: Send + 'static>(
+    socket: S,
     n: usize,
-    echo: Option<UdpSocket>,
-) -> Option<UdpSocket> {
-    let echo = echo.map(|e| {
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 256];
-            for _ in 0..n {
-                let (len, from) = e.recv_from(&mut buf).unwrap();
-                e.send_to(&buf[..len], from).unwrap();
-            }
-            e
-        })
-    });
+    recv: fn(&S, &mut [u8]) -> Received,
+    send: fn(&S, &[u8], SocketAddr) -> std::io::Result<usize>,
+) -> std::thread::JoinHandle<S> {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        for _ in 0..n {
+            let (len, from) = recv(&socket, &mut buf).unwrap();
+            send(&socket, &buf[..len], from).unwrap();
+        }
+        socket
+    })
+}
+
+/// Sends `n` 64-byte datagrams to `server`, each after the answer to the one before.
+fn bounce(client: &UdpSocket, server: SocketAddr, n: usize) {
     let mut buf = [0u8; 256];
     for i in 0..n {
         let msg = [(i % 251) as u8; 64];
@@ -198,30 +203,35 @@ fn bounce(
         assert_eq!((len, from), (64, server));
         assert_eq!(buf[..64], msg);
     }
-    echo.map(|t| t.join().unwrap())
 }
 
+/// The heap allocations of the whole process while `f` runs.
+fn allocations_during(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    f();
+    ALLOCATIONS.load(Ordering::Relaxed) - before
+}
+
+/// A UDP exchange between two stacks, warmed up, then counted. Besides the
+/// datagrams, a run allocates only for the echo thread's start and join.
 #[test]
 fn udp_exchange_does_not_allocate_per_datagram() {
     let _turn = turn();
     let (a, b) = pair();
     let server = sa(A_V4, 9200);
-    let echo = UdpSocket::bind(&a, server).unwrap();
+    let mut ours = Some(UdpSocket::bind(&a, server).unwrap());
     let client = UdpSocket::bind(&b, sa("0.0.0.0", 0)).unwrap();
-    let echo = bounce(&client, server, EXCHANGES, Some(echo));
-    let allocs_before = ALLOCATIONS.load(Ordering::Relaxed);
-    bounce(&client, server, EXCHANGES, echo);
-    let allocs = ALLOCATIONS.load(Ordering::Relaxed) - allocs_before;
-    let datagrams = 2 * EXCHANGES as u64;
-    eprintln!("{datagrams} datagrams, {allocs} heap allocations");
-    // The echo thread's stack and its join are all a run needs besides.
-    assert!(
-        allocs * 20 < datagrams,
-        "{allocs} allocations for {datagrams} datagrams: the datagram path allocates"
-    );
+    let mut run = || {
+        let recv = |s: &UdpSocket, b: &mut [u8]| s.recv_from(b);
+        let answering = echo(ours.take().unwrap(), EXCHANGES, recv, UdpSocket::send_to);
+        bounce(&client, server, EXCHANGES);
+        ours = Some(answering.join().unwrap());
+    };
+    run();
+    assert_few(allocations_during(&mut run), "between two stacks");
 }
 
-/// The same through a TUN device, the kernel's UDP socket answering.
+/// The same through a TUN device, the kernel's socket answering.
 #[test]
 fn tun_udp_exchange_does_not_allocate_per_datagram() {
     let _turn = turn();
@@ -229,35 +239,25 @@ fn tun_udp_exchange_does_not_allocate_per_datagram() {
         return;
     };
     let server = SocketAddr::new(ip(KERNEL_V4), 9201);
-    let echo = bed.kernel_udp(server);
+    let mut theirs = Some(bed.kernel_udp(server));
     let client = UdpSocket::bind(&bed.stack, SocketAddr::new(ip(STACK_V4), 0)).unwrap();
-    let echo = bounce_kernel(&client, server, EXCHANGES, echo);
-    let allocs_before = ALLOCATIONS.load(Ordering::Relaxed);
-    bounce_kernel(&client, server, EXCHANGES, echo);
-    let allocs = ALLOCATIONS.load(Ordering::Relaxed) - allocs_before;
-    let datagrams = 2 * EXCHANGES as u64;
-    eprintln!("{datagrams} datagrams over the TUN, {allocs} heap allocations");
-    assert!(
-        allocs * 20 < datagrams,
-        "{allocs} allocations for {datagrams} datagrams: the TUN datagram path allocates"
-    );
+    let mut run = || {
+        let recv = |s: &std::net::UdpSocket, b: &mut [u8]| s.recv_from(b);
+        let send = |s: &std::net::UdpSocket, b: &[u8], to| s.send_to(b, to);
+        let answering = echo(theirs.take().unwrap(), EXCHANGES, recv, send);
+        bounce(&client, server, EXCHANGES);
+        theirs = Some(answering.join().unwrap());
+    };
+    run();
+    assert_few(allocations_during(&mut run), "over the TUN");
 }
 
-/// `bounce` with the kernel's socket answering.
-fn bounce_kernel(
-    client: &UdpSocket,
-    server: SocketAddr,
-    n: usize,
-    echo: std::net::UdpSocket,
-) -> std::net::UdpSocket {
-    let echo = std::thread::spawn(move || {
-        let mut buf = [0u8; 256];
-        for _ in 0..n {
-            let (len, from) = echo.recv_from(&mut buf).unwrap();
-            echo.send_to(&buf[..len], from).unwrap();
-        }
-        echo
-    });
-    bounce(client, server, n, None);
-    echo.join().unwrap()
+/// At most one allocation per 20 datagrams, the bound of the TCP tests.
+fn assert_few(allocs: u64, how: &str) {
+    let datagrams = 2 * EXCHANGES as u64;
+    eprintln!("{datagrams} datagrams {how}, {allocs} heap allocations");
+    assert!(
+        allocs * 20 < datagrams,
+        "{allocs} allocations for {datagrams} datagrams {how}: the datagram path allocates"
+    );
 }
