@@ -445,9 +445,17 @@ fn tun(c: &mut Criterion) {
     });
 }
 
+/// 64-byte request and response between two stacks over an in-memory
+/// link, and between two threads of one program over the stack's lo.
 fn tcp_request_response(c: &mut Criterion) {
     let (a, b) = pair();
-    let listener = TcpListener::bind(&b, sa("10.1.0.2:7")).unwrap();
+    rr(c, "tcp_rr_64B_pipe", &a, &b, sa("10.1.0.2:7"));
+    let one = Stack::new().unwrap();
+    rr(c, "tcp_rr_64B_lo", &one, &one, sa("127.0.0.1:7"));
+}
+
+fn rr(c: &mut Criterion, name: &str, client: &Stack, server: &Stack, addr: SocketAddr) {
+    let listener = TcpListener::bind(server, addr).unwrap();
     std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         s.set_nodelay(true).unwrap();
@@ -456,10 +464,10 @@ fn tcp_request_response(c: &mut Criterion) {
             s.write_all(&buf).unwrap();
         }
     });
-    let mut c_ = TcpStream::connect(&a, sa("10.1.0.2:7")).unwrap();
+    let mut c_ = TcpStream::connect(client, addr).unwrap();
     c_.set_nodelay(true).unwrap();
     let mut buf = [7u8; 64];
-    c.bench_function("tcp_rr_64B_pipe", |bench| {
+    c.bench_function(name, |bench| {
         bench.iter(|| {
             c_.write_all(&buf).unwrap();
             c_.read_exact(&mut buf).unwrap();
