@@ -258,3 +258,53 @@ fn an_orphan_whose_peer_never_closes_is_reset_after_the_fin_timeout() {
     );
     TcpStream::connect_nonblocking(&b, nobody).unwrap();
 }
+
+/// A datagram queue is charged to the stack's buffer budget with the memory
+/// it holds, not with its payload alone: a socket whose own limit is larger
+/// than the budget stops taking datagrams where its ring would outgrow the
+/// budget (the rest are MemErrors), and gives the budget back when read.
+#[test]
+fn a_datagram_queue_is_charged_the_memory_it_holds() {
+    let (a, b) = pair();
+    let budget = 100_000;
+    b.set_limits(Limits {
+        max_buffer_bytes: budget,
+        dgram_recv_buffer: 1 << 20,
+        ..Limits::default()
+    })
+    .unwrap();
+    let dst = sa(B_V4, 5600);
+    let r = UdpSocket::bind(&b, dst).unwrap();
+    let w = UdpSocket::bind(&a, sa("0.0.0.0", 0)).unwrap();
+    let queued = || {
+        b.sockets()
+            .into_iter()
+            .find(|x| x.local == dst)
+            .map_or(0, |x| x.rx_queue as u64)
+    };
+    let mem_errors = || b.statistics().snmp.udp.MemErrors;
+    // One at a time, so that none is lost before the socket decides.
+    for i in 1..=150u64 {
+        w.send_to(&[7u8; 1000], dst).unwrap();
+        assert!(
+            eventually(Duration::from_secs(5), || queued() / 1000 + mem_errors()
+                == i),
+            "datagram {i} neither queued nor counted"
+        );
+    }
+    // The ring doubles from the first datagram's size: 64 000 bytes fit the
+    // budget, 128 000 would not. Counted by payload alone, the budget would
+    // have let 100 datagrams in, in a ring of 128 000.
+    assert_eq!(queued(), 64_000, "the payload of the datagrams taken");
+    assert_eq!(mem_errors(), 86);
+    let mut buf = [0u8; 1500];
+    r.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    for _ in 0..64 {
+        assert_eq!(r.recv(&mut buf).unwrap(), 1000);
+    }
+    // Read empty, the queue keeps 32 KiB and gives the rest back: there is
+    // room for more again.
+    w.send_to(&[7u8; 1000], dst).unwrap();
+    assert_eq!(r.recv(&mut buf).unwrap(), 1000);
+    assert_eq!(mem_errors(), 86);
+}

@@ -34,6 +34,9 @@ pub(crate) struct Dgram {
     pub v6only: bool,
     /// Received datagrams; their payload bytes are what the socket rows show.
     pub rx: DatagramQueue,
+    /// What `rx` holds from the allocator as the stack's buffer budget was
+    /// last charged with it (`recharge`).
+    pub charged: usize,
     /// sk_err: reported once by the next call.
     pub err: Option<i32>,
     /// Datagrams dropped for a full queue (sk_drops).
@@ -84,6 +87,15 @@ impl Dgram {
     /// empty datagrams fills the queue too.
     pub fn rx_charge(&self) -> usize {
         self.rx.bytes() + self.rx.len() * DATAGRAM_OVERHEAD
+    }
+
+    /// Brings what the queue has charged to the stack's buffer budget to
+    /// what it holds from the allocator now; returns the change (charged
+    /// more, given back).
+    pub fn recharge(&mut self) -> (usize, usize) {
+        let now = self.rx.footprint();
+        let before = std::mem::replace(&mut self.charged, now);
+        (now.saturating_sub(before), before.saturating_sub(now))
     }
 
     /// Queues a datagram, or drops and counts it when the queue is full. As
@@ -152,7 +164,11 @@ fn deliver_to(
 ) {
     let limit = state.table.limits.dgram_recv_buffer;
     let v4 = v.dst.is_ipv4();
-    let over_budget = state.table.buffer_bytes + data.len() > state.table.limits.max_buffer_bytes;
+    let budget_left = state
+        .table
+        .limits
+        .max_buffer_bytes
+        .saturating_sub(state.table.buffer_bytes);
     let Ok(entry) = state.table.get_mut(id) else {
         return;
     };
@@ -160,14 +176,18 @@ fn deliver_to(
     let (Body::Udp(d) | Body::Ping(d)) = &mut entry.body else {
         return;
     };
-    let outcome = if over_budget {
+    // The budget pays for the memory a datagram makes the queue take, which
+    // is none while the queue has room.
+    let outcome = if d.rx.growth_for(data.len()) > budget_left {
         d.drops += 1;
         Outcome::NoMemory
     } else {
         d.enqueue(limit, as_seen(src, v6), v.ttl, data)
     };
+    let (more, _) = d.recharge();
+    state.table.buffer_bytes += more;
     match outcome {
-        Outcome::Queued => state.table.buffer_bytes += data.len(),
+        Outcome::Queued => {}
         Outcome::Ignored => {}
         // __udp_queue_rcv_skb: a full socket is RcvbufErrors, the stack's
         // memory limit MemErrors; both are InErrors. Ping sockets count nothing.

@@ -7,7 +7,8 @@ pub struct Limits {
     /// RLIMIT_NOFILE is 1024.
     pub max_sockets: usize,
     /// Bytes of socket buffers the stack may hold in all: TCP buffers are
-    /// reserved whole when a connection is made, datagrams when they queue.
+    /// reserved whole when a connection is made, a datagram queue's memory
+    /// as it grows.
     pub max_buffer_bytes: usize,
     /// Receive and send buffer of each TCP connection. The receive buffer
     /// bounds the advertised window; past 64 KiB the window is scaled, and

@@ -4,15 +4,18 @@
 //! allocates nothing per datagram: the ring and the list of entries grow to
 //! the most the queue has held (bounded by the socket's limit), and give
 //! back what is past `KEPT_BYTES` and `KEPT_ENTRIES` when the queue empties,
-//! so a socket flooded once does not hold a flood's memory for good.
+//! so a socket flooded once does not hold a flood's memory for good. They
+//! grow by doubling, as a `Vec` does, but here explicitly, so that what a
+//! datagram will cost the allocator is known before it is queued
+//! (`growth_for`): the stack's buffer budget is charged with what the queue
+//! holds from the allocator (`footprint`), not with its payload alone.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 /// Ring capacity an empty queue keeps: enough for a burst of some twenty
-/// 1500-byte datagrams without growing again. It lies outside the stack's
-/// buffer budget, which counts what is queued: at most 32 MiB more for the
-/// default 1024 sockets.
+/// 1500-byte datagrams without growing again. It stays charged to the
+/// stack's buffer budget.
 const KEPT_BYTES: usize = 32 << 10;
 /// Entries an empty queue keeps room for.
 const KEPT_ENTRIES: usize = 256;
@@ -49,7 +52,24 @@ impl DatagramQueue {
         self.bytes.len()
     }
 
+    /// Bytes the queue holds from the allocator: the ring's capacity and the
+    /// list of entries', whatever they hold now.
+    pub fn footprint(&self) -> usize {
+        self.bytes.capacity() + self.entries.capacity() * std::mem::size_of::<Entry>()
+    }
+
+    /// How much `footprint` grows if a datagram of `payload` bytes is queued.
+    pub fn growth_for(&self, payload: usize) -> usize {
+        let ring = grown(self.bytes.capacity(), self.bytes.len() + payload) - self.bytes.capacity();
+        let list = grown(self.entries.capacity(), self.entries.len() + 1) - self.entries.capacity();
+        ring + list * std::mem::size_of::<Entry>()
+    }
+
     pub fn push(&mut self, from: SocketAddr, ttl: u8, payload: &[u8]) {
+        let ring = grown(self.bytes.capacity(), self.bytes.len() + payload.len());
+        self.bytes.reserve_exact(ring - self.bytes.len());
+        let list = grown(self.entries.capacity(), self.entries.len() + 1);
+        self.entries.reserve_exact(list - self.entries.len());
         self.bytes.extend(payload);
         self.entries.push_back(Entry {
             from,
@@ -81,6 +101,17 @@ impl DatagramQueue {
             self.entries.shrink_to(KEPT_ENTRIES);
         }
         Some((entry, n))
+    }
+}
+
+/// The capacity a buffer of `capacity` grows to when it must hold `needed`:
+/// itself if it does; else twice itself, or `needed` if that is more, and at
+/// least 64.
+fn grown(capacity: usize, needed: usize) -> usize {
+    if needed <= capacity {
+        capacity
+    } else {
+        needed.max(2 * capacity).max(64)
     }
 }
 
@@ -151,6 +182,20 @@ mod tests {
         assert_eq!((q.len(), q.bytes()), (1, 0));
         assert_eq!(q.pop_into(&mut []).unwrap().1, 0);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn the_growth_foretold_is_the_growth_made() {
+        let mut q = DatagramQueue::default();
+        for i in 0..3000usize {
+            let payload = vec![0u8; (i * 97) % 1500];
+            let (before, growth) = (q.footprint(), q.growth_for(payload.len()));
+            q.push(from(1), 64, &payload);
+            assert_eq!(q.footprint(), before + growth, "datagram {i}");
+            if i % 3 == 0 {
+                q.pop_into(&mut [0u8; 1500]);
+            }
+        }
     }
 
     #[test]

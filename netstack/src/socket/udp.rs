@@ -209,11 +209,13 @@ pub(crate) fn recv_from(
         Err(e) => return Poll::Ready(Err(e)),
     };
     let taken = if peek {
-        d.rx.peek_into(buf).map(|(e, n)| (n, e.from, e.ttl, 0))
+        d.rx.peek_into(buf)
     } else {
-        d.rx.pop_into(buf).map(|(e, n)| (n, e.from, e.ttl, e.len))
+        d.rx.pop_into(buf)
     };
-    if let Some((n, from, ttl, freed)) = taken {
+    // An emptied queue gives memory back (`DatagramQueue::pop_into`).
+    let (_, freed) = d.recharge();
+    if let Some((super::queue::Entry { from, ttl, .. }, n)) = taken {
         s.table.release(freed);
         // Taking a datagram leaves nothing for a round to do.
         s.after_call = crate::poll::AfterCall::RoundIfQueued;
@@ -239,7 +241,7 @@ pub(crate) fn recv_from(
 pub(crate) fn close(s: &mut State, id: SocketId) {
     if let Ok(e) = s.table.remove(id) {
         if let Body::Udp(d) | Body::Ping(d) = e.body {
-            s.table.release(d.rx.bytes());
+            s.table.release(d.charged);
         }
     }
 }
