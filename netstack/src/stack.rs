@@ -207,42 +207,32 @@ impl Stack {
                 return Err(on_timeout.into());
             }
             let watch = Watch::one(&s, id, interest);
-            s = if crate::socket::waits_for_packets(&s, id, interest) {
-                self.wait_for_packets(s, watch, deadline)
-            } else {
-                self.park(s, watch, deadline)
-            };
+            let for_packets = crate::socket::waits_for_packets(&s, id, interest);
+            s = self.block(s, watch, deadline, for_packets);
         }
     }
 
-    /// A blocked call that waits for what packets will bring waits at the
-    /// devices, and returns with them without a hand-off (drive.rs); or,
-    /// if it may not drive them now, as any other (`park`).
-    fn wait_for_packets<'a>(
+    /// A blocked call waits until its watch changes. One that waits for
+    /// what packets will bring (`for_packets`) waits at the devices, and
+    /// returns with them without a hand-off (drive.rs), if it may drive
+    /// them now. Any other parks (`waiters::wait`); the devices, if lent to
+    /// calls that drive them and none is at them now, go back to the poll
+    /// thread first: this call waits on its rounds.
+    fn block<'a>(
         &'a self,
         mut s: MutexGuard<'a, State>,
         watch: Watch,
         deadline: Option<Instant>,
+        for_packets: bool,
     ) -> MutexGuard<'a, State> {
-        let Some(driving) = crate::drive::take(&mut s) else {
-            return self.park(s, watch, deadline);
-        };
-        let (s, wake_poll) = crate::drive::turn(&self.shared.state, s, watch, deadline, driving);
-        if wake_poll {
-            self.wake();
+        if let Some(driving) = for_packets.then(|| crate::drive::take(&mut s)).flatten() {
+            let (s, wake_poll) =
+                crate::drive::turn(&self.shared.state, s, watch, deadline, driving);
+            if wake_poll {
+                self.wake();
+            }
+            return s;
         }
-        s
-    }
-
-    /// A blocked call waits until its watch changes (`waiters::wait`). The
-    /// devices, if lent to calls that drive them and none is at them now,
-    /// go back to the poll thread first: this call waits on its rounds.
-    fn park<'a>(
-        &'a self,
-        mut s: MutexGuard<'a, State>,
-        watch: Watch,
-        deadline: Option<Instant>,
-    ) -> MutexGuard<'a, State> {
         if s.lease.take_back() {
             self.wake();
         }
@@ -317,11 +307,7 @@ impl Stack {
             let for_packets = interests
                 .iter()
                 .any(|&(id, i)| crate::socket::waits_for_packets(&s, id, i));
-            s = if for_packets {
-                self.wait_for_packets(s, watch, deadline)
-            } else {
-                self.park(s, watch, deadline)
-            };
+            s = self.block(s, watch, deadline, for_packets);
         }
     }
 
