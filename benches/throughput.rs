@@ -221,7 +221,7 @@ fn tcp_bulk(c: &mut Criterion) {
     // The same with 256 KiB buffers, what a connection gets once a quarter of
     // the stack's buffer budget is reserved (an empty stack gives 1 MiB): each
     // hand-off between the writer, the poll thread and the reader carries a
-    // quarter as much (docs/PERFORMANCE.md, "In memory").
+    // quarter as much (docs/PERFORMANCE-LOG.md, "In memory, the first tables").
     g.bench_function("loopback_256KiB_buffers_64MiB", |bench| {
         bench.iter_batched(
             || {
