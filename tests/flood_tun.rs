@@ -504,10 +504,13 @@ fn ping_flood_is_answered_or_counted_and_bounded() {
     serves_new_connection(&bed, &listener, 81);
 }
 
-/// A UDP flood at a socket whose program reads as fast as it can, so that
-/// its blocked reads wait at the device and run the rounds themselves
-/// (netstack/src/drive.rs): every datagram is read or counted as dropped,
-/// the memory stays bounded, and the stack serves a new connection after.
+/// A UDP flood at a socket whose program answers each datagram as fast as
+/// it can (an echo server: a datagram socket that sent since its last one
+/// waits for the next at the device), so that its blocked reads run the
+/// rounds themselves (netstack/src/drive.rs): every datagram is read or
+/// counted as dropped, the memory stays bounded, and the stack serves a new
+/// connection after. The answers go to the flood's spoofed sources, which
+/// the kernel's namespace (no forwarding) drops.
 #[test]
 fn udp_flood_at_a_reader_waiting_at_the_device_is_read_or_counted() {
     let _serial = serial();
@@ -522,8 +525,10 @@ fn udp_flood_at_a_reader_waiting_at_the_device_is_read_or_counted() {
     let reader = std::thread::spawn(move || {
         let mut buf = [0u8; 2048];
         let mut read = 0u64;
-        while open.recv_from(&mut buf).is_ok() {
+        while let Ok((n, from)) = open.recv_from(&mut buf) {
             read += 1;
+            // A full queue or budget under the flood may refuse an answer.
+            let _ = open.send_to(&buf[..n.min(64)], from);
         }
         read
     });

@@ -211,10 +211,10 @@ fn malformed_packets_from_the_kernel_are_dropped_and_counted() {
     assert_eq!(&buf[8..n], b"still there?");
 }
 
-/// The poll thread waits in poll(2) while a stack's links are TUN devices
-/// and lo, and in a channel select once a pipe joins them: every switch
-/// keeps traffic flowing on every link (kernel pings over the TUN, a peer
-/// stack's pings over the pipe), and the TCP timers keep running.
+/// The poll thread waits in poll(2) on a stack's TUN device, and on a pipe's
+/// bell too once a pipe joins it: every change of the set of links keeps
+/// traffic flowing on every link (kernel pings over the TUN, a peer stack's
+/// pings over the pipe), and the TCP timers keep running.
 #[test]
 fn traffic_flows_across_poll_mode_switches() {
     let _shared = shared();

@@ -16,15 +16,15 @@
 //! and smoltcp's timers ask for. A call drives only when no other is
 //! blocked (the others would wait on its rounds) but for accepts (a server's
 //! acceptor thread waits for good; its SYNs may wait a millisecond or two
-//! while the program is busy between reads), and only on a stack
-//! whose poll thread waits on TUN devices in ppoll(2). The poll thread
-//! takes the devices back when no call has driven for a whole
+//! while the program is busy between reads), and only on a stack whose poll
+//! thread waits on its links in ppoll(2): TUN devices and pipes, which are
+//! "the devices" here. The poll thread takes the devices back when no call has driven for a whole
 //! `LEASE_CHECK` (the program is busy elsewhere: the devices then wait at
 //! most two periods), when a driver leaves a full batch behind (a flood is
 //! the poll thread's), or when another call blocks (at once if no call is
 //! at the devices, else when the driver's turn ends).
 
-use crate::link::{Coalescer, Deferred, Packet, TunInput};
+use crate::link::{Coalescer, Deferred, Input, Packet};
 use crate::poll::{lock, RX_BATCH};
 use crate::state::State;
 use crate::waiters::{Wake, Watch};
@@ -35,12 +35,13 @@ use std::time::{Duration, Instant};
 /// How often the poll thread looks whether lent devices are still driven.
 pub(crate) const LEASE_CHECK: Duration = Duration::from_millis(1);
 
-/// The TUN devices of one set of links, as the poll thread waits on them.
+/// The pollable links of one set (TUN devices, pipes), as the poll thread
+/// waits on them.
 pub(crate) struct Devices {
     /// The set of links (`State::generation`) they belong to.
     pub generation: u64,
     pub fds: Vec<RawFd>,
-    inputs: Vec<(u32, TunInput)>,
+    inputs: Vec<(u32, Input)>,
     /// Held by whoever reads the devices, from the first read until the
     /// round that admits the packets holds the stack's lock: two readers
     /// must not reorder a connection's segments.
@@ -52,7 +53,7 @@ pub(crate) struct Devices {
 pub(crate) type Inbound = (u32, Packet, bool);
 
 impl Devices {
-    pub fn new(generation: u64, fds: Vec<RawFd>, inputs: Vec<(u32, TunInput)>) -> Devices {
+    pub fn new(generation: u64, fds: Vec<RawFd>, inputs: Vec<(u32, Input)>) -> Devices {
         Devices {
             generation,
             fds,
@@ -78,6 +79,59 @@ impl Devices {
             }
         }
         full
+    }
+
+    /// Before a sleep on `fds`: arms the pipes' bells, and returns true
+    /// (`disarm` follows the sleep). False, with none armed: a link holds
+    /// packets already, so do not sleep but read them. (Looked at before
+    /// arming too: an armed bell costs a sender an eventfd write, and a
+    /// busy receiver finds packets waiting most of the time.)
+    pub fn arm(&self) -> bool {
+        if self.pipes_fill_soon() {
+            return false;
+        }
+        // Every bell is armed, whatever the first ones hold.
+        let queued = self
+            .inputs
+            .iter()
+            .fold(false, |queued, (_, input)| input.arm() | queued);
+        if queued {
+            self.disarm(false);
+        }
+        !queued
+    }
+
+    /// Whether a pipe holds packets, or gets some within a few microseconds:
+    /// the peer of a pipe is a stack in this process, whose next packet is
+    /// often on its way, and a sleep and its wake-up cost more than that.
+    /// (crossbeam's blocking receive waits the same way before it parks:
+    /// spinning, then yielding, ten steps in all.)
+    fn pipes_fill_soon(&self) -> bool {
+        let queued = || self.inputs.iter().any(|(_, input)| input.queued());
+        if !self.inputs.iter().any(|(_, input)| input.is_pipe()) {
+            return false;
+        }
+        for step in 0..10u32 {
+            if queued() {
+                return true;
+            }
+            if step <= 6 {
+                for _ in 0..1u32 << step {
+                    std::hint::spin_loop();
+                }
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        queued()
+    }
+
+    /// After the sleep on `fds` that `arm` allowed (`slept`: false if it
+    /// did not happen after all).
+    pub fn disarm(&self, slept: bool) {
+        for (_, input) in &self.inputs {
+            input.disarm(slept);
+        }
     }
 
     pub fn lock_reading(&self) -> MutexGuard<'_, ()> {
@@ -223,7 +277,7 @@ pub(crate) fn turn<'a>(
     let Driving { devices, wake } = driving;
     let key = crate::waiters::register(&mut s, watch, &wake);
     drop(s);
-    if let Some(fd) = wake.fd() {
+    if let Some(fd) = wake.fd().filter(|_| devices.arm()) {
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         // An error ends the turn early; the call looks again. A signal that
         // comes after this (a change meanwhile) ends the next turn at once,
@@ -231,6 +285,7 @@ pub(crate) fn turn<'a>(
         if let Ok(true) = crate::os::poll_readable(&devices.fds, fd.as_raw_fd(), timeout) {
             fd.drain();
         }
+        devices.disarm(true);
     }
     let mut wake_poll = BUFFERS.with(|cell| {
         let mut cell = cell.borrow_mut();

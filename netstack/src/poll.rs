@@ -4,7 +4,7 @@
 
 use crate::device::Router;
 use crate::drive::{Devices, Inbound};
-use crate::link::{Coalescer, Deferred, LinkKind, Packet, TunInput, Waitable};
+use crate::link::{Coalescer, Deferred, Input, LinkKind, Packet, Waitable};
 use crate::os::EventFd;
 use crate::state::State;
 use crate::waiters::release;
@@ -236,13 +236,14 @@ impl WakeFd {
 }
 
 /// Whether the poll thread can wait in poll(2) on `links`: every one is a
-/// TUN device or lo (whose packets only the stack itself queues, in a round,
-/// and which the round after takes), and at least one is a TUN device.
+/// TUN device, a pipe with its bell, or lo (whose packets only the stack
+/// itself queues, in a round, and which the round after takes), and at
+/// least one is not lo.
 fn pollable(s: &State) -> bool {
     s.nics
         .values()
-        .all(|n| matches!(n.link.kind(), LinkKind::Tun | LinkKind::Loopback))
-        && s.nics.values().any(|n| n.link.kind() == LinkKind::Tun)
+        .all(|n| n.link.pollable() || n.link.kind() == LinkKind::Loopback)
+        && s.nics.values().any(|n| n.link.pollable())
 }
 
 pub(crate) fn run(state: Arc<Mutex<State>>, wake: Receiver<()>, wake_fd: Arc<WakeFd>) {
@@ -314,11 +315,12 @@ pub(crate) fn run(state: Arc<Mutex<State>>, wake: Receiver<()>, wake_fd: Arc<Wak
     }
 }
 
-/// The poll thread of a stack whose links are TUN devices and lo: it waits in
-/// poll(2) on the devices' fds and its wake-up eventfd, so that a packet
-/// wakes it directly (no waker thread and hand-off per burst, as smoltcp's
-/// own poll loop). Returns true when the stack is gone, false when its set
-/// of links changed.
+/// The poll thread of a stack whose links are TUN devices, pipes and lo: it
+/// waits in poll(2) on the devices' fds (a pipe's is its bell) and its
+/// wake-up eventfd, so that a packet wakes it directly (no waker thread and
+/// hand-off per burst, as smoltcp's own poll loop), and can lend them to a
+/// call that drives them (drive.rs). Returns true when the stack is gone,
+/// false when its set of links changed.
 fn run_polled(state: &Mutex<State>, wake: &Receiver<()>, wake_fd: &WakeFd) -> bool {
     let devices = {
         let mut s = lock(state);
@@ -327,10 +329,10 @@ fn run_polled(state: &Mutex<State>, wake: &Receiver<()>, wake_fd: &WakeFd) -> bo
             .values()
             .filter_map(|n| n.link.set_polled(true))
             .collect();
-        let inputs: Vec<(u32, TunInput)> = s
+        let inputs: Vec<(u32, Input)> = s
             .nics
             .iter()
-            .filter_map(|(&i, n)| Some((i, n.link.tun_input()?)))
+            .filter_map(|(&i, n)| Some((i, n.link.input()?)))
             .collect();
         s.links_seen = s.generation;
         let devices = Arc::new(Devices::new(s.generation, fds, inputs));
@@ -361,9 +363,13 @@ fn run_polled(state: &Mutex<State>, wake: &Receiver<()>, wake_fd: &WakeFd) -> bo
         };
         if more {
             wake_fd.take_pending();
+        } else if !watch_devices {
+            wake_fd.sleep(&[], delay);
+        } else if devices.arm() {
+            wake_fd.sleep(&devices.fds, delay);
+            devices.disarm(true);
         } else {
-            let fds: &[RawFd] = if watch_devices { &devices.fds } else { &[] };
-            wake_fd.sleep(fds, delay);
+            wake_fd.take_pending();
         }
         if wake.try_recv() == Err(crossbeam_channel::TryRecvError::Disconnected) {
             // Every Stack handle is gone.
@@ -506,7 +512,7 @@ pub(crate) fn step(s: &mut State) -> bool {
     order.extend(
         s.nics
             .iter()
-            .filter(|(_, n)| !(read_before && n.link.kind() == LinkKind::Tun))
+            .filter(|(_, n)| !(read_before && n.link.pollable()))
             .map(|(i, _)| *i),
     );
     for &ifindex in &order {

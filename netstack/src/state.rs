@@ -45,8 +45,8 @@ pub(crate) struct State {
     /// after it releases the lock (`Link::send_or_defer`).
     pub tun_out: Option<Vec<crate::link::Deferred>>,
     /// While the poll thread runs a round in ppoll mode: what it read from
-    /// the TUN devices before taking the lock (`link::TunInput`), by ifindex.
-    /// The round then leaves those devices alone.
+    /// the pollable links (TUN devices, pipes) before taking the lock
+    /// (`link::Input`), by ifindex. The round then leaves those links alone.
     pub tun_in: Option<Vec<(u32, Packet, bool)>>,
     /// Orders the writes to TUN devices of the poll thread's rounds and of
     /// writes that send on their own thread (`poll::send_here`): taken

@@ -7,8 +7,8 @@ pub(super) fn new() -> Link {
     let (tx, rx) = bounded(LINK_QUEUE_LEN);
     Link {
         kind: LinkKind::Loopback,
-        rx: LinkRx::Queue(rx),
-        tx: LinkTx::Channel(tx),
+        rx: LinkRx::Queue(rx, None),
+        tx: LinkTx::Channel(tx, None),
         counters: Arc::new(LinkCounters::default()),
         _reader: None,
     }

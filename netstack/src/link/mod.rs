@@ -1,5 +1,5 @@
 //! Link endpoints: where packets enter and leave a stack. Every link is a pair
-//! of packet queues: a receiver the poll thread selects on, and a transmit side
+//! of packet queues: a receiver the poll thread waits on, and a transmit side
 //! that never blocks. The link counts what crosses it, as a driver fills
 //! /proc/net/dev.
 
@@ -13,6 +13,7 @@ pub(crate) mod vnet;
 
 pub(crate) use coalesce::Coalescer;
 pub use counters::LinkCounters;
+pub(crate) use pipe::Bell;
 pub use tun::TunInfo;
 pub(crate) use vnet::VnetHdr;
 
@@ -74,17 +75,19 @@ pub(crate) type Frame = (Packet, bool);
 
 /// The transmit half of a link.
 pub(crate) enum LinkTx {
-    Channel(Sender<Frame>),
+    /// A queue, and the bell of the end that receives it (a pipe's).
+    Channel(Sender<Frame>, Option<Arc<Bell>>),
     Tun(Arc<tun::TunDevice>),
 }
 
 /// The receive half of a link.
 pub(crate) enum LinkRx {
-    /// Packets queued by the other end (a pipe, lo).
-    Queue(Receiver<Frame>),
+    /// Packets queued by the other end (a pipe, lo), and the bell that end
+    /// rings (a pipe's: lo's packets are queued by its own stack's rounds).
+    Queue(Receiver<Frame>, Option<Arc<Bell>>),
     /// A device the stack reads itself; its waker says when it has packets.
     /// Shared with the poll thread, which reads it without the stack's lock
-    /// (`TunInput`).
+    /// (`Input`).
     Tun(Arc<tun::TunRx>),
 }
 
@@ -141,7 +144,7 @@ impl Link {
     pub fn offloads(&self) -> bool {
         match &self.tx {
             LinkTx::Tun(dev) => dev.offload(),
-            LinkTx::Channel(_) => false,
+            LinkTx::Channel(..) => false,
         }
     }
 
@@ -157,7 +160,7 @@ impl Link {
     pub fn tun_info(&self) -> Option<TunInfo> {
         match &self.tx {
             LinkTx::Tun(dev) => Some(dev.info()),
-            LinkTx::Channel(_) => None,
+            LinkTx::Channel(..) => None,
         }
     }
 
@@ -178,7 +181,7 @@ impl Link {
                 packet,
                 hdr,
             }),
-            LinkTx::Channel(_) => {
+            LinkTx::Channel(..) => {
                 // A full queue is counted by the link.
                 let _ = self.send_owned(packet, hdr);
             }
@@ -195,8 +198,13 @@ impl Link {
     fn send_frame(&self, packet: Packet, hdr: VnetHdr, from_stack: bool) -> io::Result<()> {
         let len = packet.len() as u64;
         let result = match &self.tx {
-            LinkTx::Channel(tx) => match tx.try_send((packet, from_stack)) {
-                Ok(()) => Ok(()),
+            LinkTx::Channel(tx, bell) => match tx.try_send((packet, from_stack)) {
+                Ok(()) => {
+                    if let Some(bell) = bell {
+                        bell.ring();
+                    }
+                    Ok(())
+                }
                 Err(TrySendError::Full((p, _))) => {
                     pool::recycle(p);
                     self.counters.add(|s| &mut s.tx_drop, 1);
@@ -218,7 +226,7 @@ impl Link {
     /// Receives one packet, waiting at most `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Option<Packet> {
         let packet = match &self.rx {
-            LinkRx::Queue(rx) => rx.recv_timeout(timeout).ok()?.0,
+            LinkRx::Queue(rx, _) => rx.recv_timeout(timeout).ok()?.0,
             LinkRx::Tun(rx) => rx.recv_timeout(timeout, &self.counters)?.0,
         };
         self.counters.count_rx(packet.len() as u64);
@@ -235,48 +243,66 @@ impl Link {
     /// link does for what another stack's egress sent.
     pub(crate) fn recv_now(&self) -> Option<(Packet, bool)> {
         let (packet, vouched) = match &self.rx {
-            LinkRx::Queue(rx) => rx.try_recv().ok()?,
+            LinkRx::Queue(rx, _) => rx.try_recv().ok()?,
             LinkRx::Tun(rx) => rx.try_recv(&self.counters)?,
         };
         self.counters.count_rx(packet.len() as u64);
         Some((packet, vouched))
     }
 
-    /// The fd a TUN link is read from, for a poll thread that waits on it
-    /// itself, switching the link to that mode (`on`) or back.
+    /// Whether a thread can wait for this link in ppoll(2) and read it
+    /// without the stack's lock (`input`): a TUN device, or a pipe end with
+    /// its bell.
+    pub(crate) fn pollable(&self) -> bool {
+        matches!(&self.rx, LinkRx::Tun(_) | LinkRx::Queue(_, Some(_)))
+    }
+
+    /// The fd a pollable link is waited on by, for a poll thread that waits
+    /// in ppoll(2), switching a TUN link to that mode (`on`) or back.
     pub(crate) fn set_polled(&self, on: bool) -> Option<std::os::fd::RawFd> {
         match &self.rx {
             LinkRx::Tun(rx) => {
                 rx.set_polled(on);
                 Some(rx.fd())
             }
-            LinkRx::Queue(_) => None,
+            LinkRx::Queue(_, bell) => bell.as_ref().map(|b| b.fd()),
         }
     }
 
-    /// Whether a queue link holds packets (a TUN link: false; read it).
+    /// Whether packets wait in a queue that the stack's rounds read
+    /// themselves (lo's, or a pipe's without a bell). Pollable links are
+    /// read before the round (`input`) and say so by waking their waiter.
     pub(crate) fn has_queued(&self) -> bool {
         match &self.rx {
-            LinkRx::Queue(rx) => !rx.is_empty(),
-            LinkRx::Tun(_) => false,
+            LinkRx::Queue(rx, None) => !rx.is_empty(),
+            LinkRx::Queue(_, Some(_)) | LinkRx::Tun(_) => false,
         }
     }
 
-    /// For a TUN link: a reader of the device that needs no lock on the
-    /// stack, for the poll thread to read it before taking the lock.
-    pub(crate) fn tun_input(&self) -> Option<TunInput> {
+    /// For a pollable link: a reader that needs no lock on the stack, for
+    /// the poll thread, or a call that drives the links, to read it before
+    /// taking the lock.
+    pub(crate) fn input(&self) -> Option<Input> {
+        let counters = self.counters.clone();
         match &self.rx {
-            LinkRx::Tun(rx) => Some(TunInput {
-                rx: rx.clone(),
-                counters: self.counters.clone(),
-            }),
-            LinkRx::Queue(_) => None,
+            LinkRx::Tun(rx) => Some(Input::Tun(rx.clone(), counters)),
+            LinkRx::Queue(rx, Some(bell)) => Some(Input::Pipe(rx.clone(), bell.clone(), counters)),
+            LinkRx::Queue(_, None) => None,
+        }
+    }
+
+    /// A pipe end's queue and bell (tests of the bell).
+    #[cfg(test)]
+    pub(crate) fn pipe_input(&self) -> Option<(Receiver<Frame>, Arc<Bell>)> {
+        match &self.rx {
+            LinkRx::Queue(rx, Some(bell)) => Some((rx.clone(), bell.clone())),
+            _ => None,
         }
     }
 
     pub(crate) fn waitable(&self) -> Waitable {
         match &self.rx {
-            LinkRx::Queue(rx) => Waitable::Queue(rx.clone()),
+            LinkRx::Queue(rx, _) => Waitable::Queue(rx.clone()),
             LinkRx::Tun(rx) => Waitable::Tun(rx.ready().clone()),
         }
     }
@@ -323,19 +349,58 @@ fn write_tun(
     result
 }
 
-/// Reads a TUN link as `Link::try_recv` does, without the stack's lock. The
-/// poll thread holds one per TUN link while it waits in ppoll(2), and drops
-/// it before it takes up a new set of links (so a removed device goes).
-pub(crate) struct TunInput {
-    rx: Arc<tun::TunRx>,
-    counters: Arc<LinkCounters>,
+/// Reads a pollable link as `Link::try_recv` does, without the stack's lock.
+/// The poll thread holds one per such link while it waits in ppoll(2), and
+/// drops it before it takes up a new set of links (so a removed device goes).
+pub(crate) enum Input {
+    Tun(Arc<tun::TunRx>, Arc<LinkCounters>),
+    Pipe(Receiver<Frame>, Arc<Bell>, Arc<LinkCounters>),
 }
 
-impl TunInput {
+impl Input {
     /// As `Link::recv_now`.
     pub(crate) fn try_recv(&self) -> Option<(Packet, bool)> {
-        let (packet, vouched) = self.rx.try_recv(&self.counters)?;
-        self.counters.count_rx(packet.len() as u64);
+        let (packet, vouched, counters) = match self {
+            Input::Tun(rx, counters) => {
+                let (p, v) = rx.try_recv(counters)?;
+                (p, v, counters)
+            }
+            Input::Pipe(rx, _, counters) => {
+                let (p, v) = rx.try_recv().ok()?;
+                (p, v, counters)
+            }
+        };
+        counters.count_rx(packet.len() as u64);
         Some((packet, vouched))
+    }
+
+    /// Before a sleep in ppoll(2) on the link's fd: a pipe's bell is armed
+    /// (`Bell::arm`). Returns whether packets wait already, so that the
+    /// sleep must not begin. `disarm` follows either way. (A TUN device's
+    /// fd is readable for as long as it holds packets.)
+    pub(crate) fn arm(&self) -> bool {
+        match self {
+            Input::Tun(..) => false,
+            Input::Pipe(rx, bell, _) => bell.arm(rx),
+        }
+    }
+
+    pub(crate) fn is_pipe(&self) -> bool {
+        matches!(self, Input::Pipe(..))
+    }
+
+    /// Whether a pipe holds packets (a TUN device: false; its fd says).
+    pub(crate) fn queued(&self) -> bool {
+        match self {
+            Input::Tun(..) => false,
+            Input::Pipe(rx, ..) => !rx.is_empty(),
+        }
+    }
+
+    /// After the sleep (`slept`), or instead of it.
+    pub(crate) fn disarm(&self, slept: bool) {
+        if let Input::Pipe(_, bell, _) = self {
+            bell.disarm(slept);
+        }
     }
 }

@@ -43,6 +43,13 @@ pub(crate) struct Dgram {
     pub drops: u64,
     pub shut_rd: bool,
     pub shut_wr: bool,
+    /// The program sent since it last took a datagram: it answers what it
+    /// receives, or asks and waits for the answer. A receive that then
+    /// blocks waits for the next datagram at the devices (drive.rs), as a
+    /// TCP connection in pingpong mode does; a socket that only receives
+    /// leaves its datagrams to the poll thread, which takes them in while
+    /// the program is busy with the ones before.
+    pub answering: bool,
 }
 
 impl Dgram {

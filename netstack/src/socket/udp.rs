@@ -184,6 +184,9 @@ pub(crate) fn send_to(
     // (a datagram to the stack's own address waits on lo).
     crate::egress::send(s, packet);
     s.after_call = crate::poll::AfterCall::RoundIfQueued;
+    if let Ok((_, d)) = dgram(s, id, kind) {
+        d.answering = true;
+    }
     Ok(buf.len())
 }
 
@@ -213,6 +216,9 @@ pub(crate) fn recv_from(
     } else {
         d.rx.pop_into(buf)
     };
+    if taken.is_some() && !peek {
+        d.answering = false;
+    }
     // An emptied queue gives memory back (`DatagramQueue::pop_into`).
     let (_, freed) = d.recharge();
     if let Some((super::queue::Entry { from, ttl, .. }, n)) = taken {
