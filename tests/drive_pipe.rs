@@ -20,13 +20,30 @@ fn rounds(s: &Stack) -> (u64, u64) {
     (s.wakeups(), s.driven_rounds())
 }
 
-/// Poll-thread rounds and driven rounds per exchange since `before`.
-fn per_exchange(s: &Stack, before: (u64, u64), n: usize) -> (f64, f64) {
-    let (poll, driven) = rounds(s);
-    (
-        (poll - before.0) as f64 / n as f64,
-        (driven - before.1) as f64 / n as f64,
-    )
+/// Runs `exchange` 100 times to settle (past quickack, into pingpong mode),
+/// then `EXCHANGES` times, and checks that both sides took their messages
+/// in on the program's threads: each side's reads drove a round per
+/// exchange, and its poll thread looked in seldom (once a millisecond).
+fn assert_exchanges_drive(server: &Stack, client: &Stack, mut exchange: impl FnMut(usize)) {
+    for i in 0..100 {
+        exchange(i);
+    }
+    let before = [rounds(server), rounds(client)];
+    for i in 0..EXCHANGES {
+        exchange(i);
+    }
+    for ((side, stack), before) in [("server", server), ("client", client)]
+        .into_iter()
+        .zip(before)
+    {
+        let (poll, driven) = rounds(stack);
+        let per = |now: u64, then: u64| (now - then) as f64 / EXCHANGES as f64;
+        let (poll, driven) = (per(poll, before.0), per(driven, before.1));
+        assert!(
+            poll < 0.5 && driven > 0.5,
+            "{side}: {poll:.2} poll rounds and {driven:.2} driven per exchange"
+        );
+    }
 }
 
 fn patient(s: &TcpStream) {
@@ -46,7 +63,7 @@ fn a_tcp_exchange_between_two_stacks_runs_on_the_programs_threads() {
             server.write_all(&buf).unwrap();
         }
     });
-    let exchange = |client: &mut TcpStream, i: usize| {
+    assert_exchanges_drive(&a, &b, |i| {
         let request = [i as u8; 64];
         client.write_all(&request).unwrap();
         let mut answer = [0u8; 64];
@@ -54,27 +71,9 @@ fn a_tcp_exchange_between_two_stacks_runs_on_the_programs_threads() {
             .read_exact(&mut answer)
             .unwrap_or_else(|e| panic!("exchange {i}: {e}"));
         assert_eq!(answer, request);
-    };
-    // Past quickack and into pingpong mode on both ends.
-    for i in 0..100 {
-        exchange(&mut client, i);
-    }
-    let (before_a, before_b) = (rounds(&a), rounds(&b));
-    for i in 0..EXCHANGES {
-        exchange(&mut client, i);
-    }
-    let (poll_a, driven_a) = per_exchange(&a, before_a, EXCHANGES);
-    let (poll_b, driven_b) = per_exchange(&b, before_b, EXCHANGES);
+    });
     drop(client);
     echo.join().unwrap();
-    // Each request and each answer is taken in by the read waiting for it;
-    // the poll threads look in once a millisecond.
-    for (side, poll, driven) in [("server", poll_a, driven_a), ("client", poll_b, driven_b)] {
-        assert!(
-            poll < 0.5 && driven > 0.5,
-            "{side}: {poll:.2} poll rounds and {driven:.2} driven per exchange"
-        );
-    }
 }
 
 #[test]
@@ -95,29 +94,14 @@ fn a_datagram_socket_drives_only_while_it_answers() {
         server
     });
     let mut buf = [0u8; 64];
-    let exchange = |buf: &mut [u8; 64], i: usize| {
+    assert_exchanges_drive(&a, &b, |i| {
         client.send(&(i as u32).to_be_bytes()).unwrap();
         let n = client
-            .recv(buf)
+            .recv(&mut buf)
             .unwrap_or_else(|e| panic!("exchange {i}: {e}"));
         assert_eq!(buf[..n], (i as u32).to_be_bytes());
-    };
-    for i in 0..100 {
-        exchange(&mut buf, i);
-    }
-    let (before_a, before_b) = (rounds(&a), rounds(&b));
-    for i in 0..EXCHANGES {
-        exchange(&mut buf, i);
-    }
-    let (poll_a, driven_a) = per_exchange(&a, before_a, EXCHANGES);
-    let (poll_b, driven_b) = per_exchange(&b, before_b, EXCHANGES);
+    });
     let server = echo.join().unwrap();
-    for (side, poll, driven) in [("server", poll_a, driven_a), ("client", poll_b, driven_b)] {
-        assert!(
-            poll < 0.5 && driven > 0.5,
-            "{side}: {poll:.2} poll rounds and {driven:.2} driven per exchange"
-        );
-    }
 
     // A socket that only receives: its datagrams are the poll thread's to
     // take in, while the program is busy with the ones before.
