@@ -18,11 +18,11 @@
 //! acceptor thread waits for good; its SYNs may wait a millisecond or two
 //! while the program is busy between reads), and only on a stack whose poll
 //! thread waits on its links in ppoll(2): TUN devices and pipes, which are
-//! "the devices" here. The poll thread takes the devices back when no call has driven for a whole
-//! `LEASE_CHECK` (the program is busy elsewhere: the devices then wait at
-//! most two periods), when a driver leaves a full batch behind (a flood is
-//! the poll thread's), or when another call blocks (at once if no call is
-//! at the devices, else when the driver's turn ends).
+//! "the devices" here. The poll thread takes the devices back when no call
+//! has driven for a whole `LEASE_CHECK` (the program is busy elsewhere: the
+//! devices then wait at most two periods), when a driver leaves a full batch
+//! behind (a flood is the poll thread's), or when another call blocks (at
+//! once if no call is at the devices, else when the driver's turn ends).
 
 use crate::link::{Coalescer, Deferred, Input, Packet};
 use crate::poll::{lock, RX_BATCH};

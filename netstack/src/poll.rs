@@ -71,9 +71,10 @@ pub(crate) enum AfterCall {
 /// Sends on the caller's thread what its write queued, instead of waking
 /// the poll thread to send it: a program that answers a request pays no
 /// hand-off for the answer (and, as its read waits for the next request at
-/// the devices, drive.rs, none per exchange; it paid three). Only for a write to an idle connection: in a bulk transfer the
-/// poll thread's sending runs beside the program's copies, and halved
-/// `Write`'s rate outbound when the writer sent (docs/PERFORMANCE.md).
+/// the devices, drive.rs, none per exchange; it paid three). Only for a
+/// write to an idle connection: in a bulk transfer the poll thread's
+/// sending runs beside the program's copies, and halved `Write`'s rate
+/// outbound when the writer sent (docs/PERFORMANCE.md).
 ///
 /// smoltcp's egress runs here as in a round, after the carries are aligned
 /// (so that no window shrinks); packets for TUN devices are left in `out`,
