@@ -101,29 +101,14 @@ impl Devices {
         !queued
     }
 
-    /// Whether a pipe holds packets, or gets some within a few microseconds:
-    /// the peer of a pipe is a stack in this process, whose next packet is
-    /// often on its way, and a sleep and its wake-up cost more than that.
-    /// (crossbeam's blocking receive waits the same way before it parks:
-    /// spinning, then yielding, ten steps in all.)
+    /// Whether a pipe holds packets, or gets some within a few microseconds
+    /// (`backoff`): the peer of a pipe is a stack in this process, whose
+    /// next packet is often on its way, and a sleep and its wake-up cost
+    /// more than that. (crossbeam's blocking receive, which pipes' waiters
+    /// used before, looks the same way before it parks.)
     fn pipes_fill_soon(&self) -> bool {
-        let queued = || self.inputs.iter().any(|(_, input)| input.queued());
-        if !self.inputs.iter().any(|(_, input)| input.is_pipe()) {
-            return false;
-        }
-        for step in 0..10u32 {
-            if queued() {
-                return true;
-            }
-            if step <= 6 {
-                for _ in 0..1u32 << step {
-                    std::hint::spin_loop();
-                }
-            } else {
-                std::thread::yield_now();
-            }
-        }
-        queued()
+        self.inputs.iter().any(|(_, input)| input.is_pipe())
+            && crate::backoff::until(|| self.inputs.iter().any(|(_, input)| input.queued()))
     }
 
     /// After the sleep on `fds` that `arm` allowed (`slept`: false if it

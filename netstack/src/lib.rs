@@ -6,6 +6,7 @@
 //! them as plain data ([`inet`]), so that renderers such as procnet can show
 //! them as the kernel would.
 
+mod backoff;
 mod device;
 mod drive;
 mod egress;

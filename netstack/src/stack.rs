@@ -70,7 +70,7 @@ fn wait_until(state: &Mutex<State>, done: impl Fn(&State) -> bool) -> MutexGuard
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut s = lock(state);
     while !done(&s) && Instant::now() < deadline {
-        s = crate::waiters::wait(state, s, Watch::Any, Some(deadline));
+        s = crate::waiters::wait(state, s, Watch::Any, Some(deadline), false);
     }
     s
 }
@@ -236,7 +236,10 @@ impl Stack {
         if s.lease.take_back() {
             self.wake();
         }
-        crate::waiters::wait(&self.shared.state, s, watch, deadline)
+        // A wait for what packets will bring that cannot drive (lo's
+        // packets are the stack's own rounds', or another call is blocked)
+        // is most often answered by a round already under way.
+        crate::waiters::wait(&self.shared.state, s, watch, deadline, for_packets)
     }
 
     /// Releases the lock after a call, and has done what the call asked

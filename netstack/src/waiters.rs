@@ -161,17 +161,25 @@ fn collect_into(s: &mut State, woken: &mut Vec<Arc<Wake>>) {
 
 /// Waits, with the lock released, until a release finds `watch` changed or
 /// `deadline` passes; returns the lock again either way (the caller looks
-/// at the stack once more and decides).
+/// at the stack once more and decides). `soon`: the change is likely within
+/// microseconds (a request/response wait whose answer a round is already
+/// making), so the wait looks a few times, spinning then yielding, before
+/// it parks. (Every wait looking so took the cores a bulk reader's
+/// producers need: docs/PERFORMANCE.md.)
 pub(crate) fn wait<'a>(
     state: &'a Mutex<State>,
     mut s: MutexGuard<'a, State>,
     watch: Watch,
     deadline: Option<Instant>,
+    soon: bool,
 ) -> MutexGuard<'a, State> {
     let wake = OWN.with(Arc::clone);
     wake.woken.store(false, Ordering::Relaxed);
     let key = register(&mut s, watch, &wake);
     drop(s);
+    if soon {
+        crate::backoff::until(|| wake.woken.load(Ordering::Acquire));
+    }
     // park() may return spuriously, or for an unpark meant for an earlier
     // wait of this thread: only the flag says this wait is over.
     while !wake.woken.load(Ordering::Acquire) {
