@@ -283,12 +283,15 @@ impl Link {
     /// the poll thread, or a call that drives the links, to read it before
     /// taking the lock.
     pub(crate) fn input(&self) -> Option<Input> {
-        let counters = self.counters.clone();
-        match &self.rx {
-            LinkRx::Tun(rx) => Some(Input::Tun(rx.clone(), counters)),
-            LinkRx::Queue(rx, Some(bell)) => Some(Input::Pipe(rx.clone(), bell.clone(), counters)),
-            LinkRx::Queue(_, None) => None,
-        }
+        let source = match &self.rx {
+            LinkRx::Tun(rx) => Source::Tun(rx.clone()),
+            LinkRx::Queue(rx, Some(bell)) => Source::Pipe(rx.clone(), bell.clone()),
+            LinkRx::Queue(_, None) => return None,
+        };
+        Some(Input {
+            source,
+            counters: self.counters.clone(),
+        })
     }
 
     /// A pipe end's queue and bell (tests of the bell).
@@ -352,25 +355,24 @@ fn write_tun(
 /// Reads a pollable link as `Link::try_recv` does, without the stack's lock.
 /// The poll thread holds one per such link while it waits in ppoll(2), and
 /// drops it before it takes up a new set of links (so a removed device goes).
-pub(crate) enum Input {
-    Tun(Arc<tun::TunRx>, Arc<LinkCounters>),
-    Pipe(Receiver<Frame>, Arc<Bell>, Arc<LinkCounters>),
+pub(crate) struct Input {
+    source: Source,
+    counters: Arc<LinkCounters>,
+}
+
+enum Source {
+    Tun(Arc<tun::TunRx>),
+    Pipe(Receiver<Frame>, Arc<Bell>),
 }
 
 impl Input {
     /// As `Link::recv_now`.
     pub(crate) fn try_recv(&self) -> Option<(Packet, bool)> {
-        let (packet, vouched, counters) = match self {
-            Input::Tun(rx, counters) => {
-                let (p, v) = rx.try_recv(counters)?;
-                (p, v, counters)
-            }
-            Input::Pipe(rx, _, counters) => {
-                let (p, v) = rx.try_recv().ok()?;
-                (p, v, counters)
-            }
+        let (packet, vouched) = match &self.source {
+            Source::Tun(rx) => rx.try_recv(&self.counters)?,
+            Source::Pipe(rx, _) => rx.try_recv().ok()?,
         };
-        counters.count_rx(packet.len() as u64);
+        self.counters.count_rx(packet.len() as u64);
         Some((packet, vouched))
     }
 
@@ -379,27 +381,27 @@ impl Input {
     /// sleep must not begin. `disarm` follows either way. (A TUN device's
     /// fd is readable for as long as it holds packets.)
     pub(crate) fn arm(&self) -> bool {
-        match self {
-            Input::Tun(..) => false,
-            Input::Pipe(rx, bell, _) => bell.arm(rx),
+        match &self.source {
+            Source::Tun(_) => false,
+            Source::Pipe(rx, bell) => bell.arm(rx),
         }
     }
 
     pub(crate) fn is_pipe(&self) -> bool {
-        matches!(self, Input::Pipe(..))
+        matches!(self.source, Source::Pipe(..))
     }
 
     /// Whether a pipe holds packets (a TUN device: false; its fd says).
     pub(crate) fn queued(&self) -> bool {
-        match self {
-            Input::Tun(..) => false,
-            Input::Pipe(rx, ..) => !rx.is_empty(),
+        match &self.source {
+            Source::Tun(_) => false,
+            Source::Pipe(rx, _) => !rx.is_empty(),
         }
     }
 
     /// After the sleep (`slept`), or instead of it.
     pub(crate) fn disarm(&self, slept: bool) {
-        if let Input::Pipe(_, bell, _) = self {
+        if let Source::Pipe(_, bell) = &self.source {
             bell.disarm(slept);
         }
     }

@@ -194,8 +194,7 @@ fn deliver_to(
     let (more, _) = d.recharge();
     state.table.buffer_bytes += more;
     match outcome {
-        Outcome::Queued => {}
-        Outcome::Ignored => {}
+        Outcome::Queued | Outcome::Ignored => {}
         // __udp_queue_rcv_skb: a full socket is RcvbufErrors, the stack's
         // memory limit MemErrors; both are InErrors. Ping sockets count nothing.
         Outcome::Full | Outcome::NoMemory if ping => {}

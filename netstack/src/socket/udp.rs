@@ -219,7 +219,8 @@ pub(crate) fn recv_from(
     if taken.is_some() && !peek {
         d.answering = false;
     }
-    // An emptied queue gives memory back (`DatagramQueue::pop_into`).
+    // An emptied queue gives memory back (`DatagramQueue::pop_into`); only
+    // a datagram taken frees any, so the release below is the taken path's.
     let (_, freed) = d.recharge();
     if let Some((super::queue::Entry { from, ttl, .. }, n)) = taken {
         s.table.release(freed);
