@@ -37,7 +37,9 @@
 //! move with it; docs/PERFORMANCE.md). `--sender-write BYTES` sets the size
 //! of the kernel sender's writes (default 64 KiB; at MTU 65535 each leaves
 //! a 41-byte segment behind, which BBR pays for, and two segments' worth,
-//! 130990 bytes, leaves none). `--pin` puts the program's side on
+//! 130990 bytes, leaves none). `--program-chunk BYTES` sets the size of the
+//! userspace program's reads and writes, bare smoltcp's copies and sandnet's
+//! `Read`/`Write` alike (default 64 KiB). `--pin` puts the program's side on
 //! CPU 0 (the thread running bare smoltcp's loop, or the program's thread
 //! and sandnet's poll thread) and the kernel's peer thread on CPU 1. Needs
 //! root: everything happens in private network namespaces created here and
@@ -79,7 +81,7 @@ pub enum Measured {
 }
 
 const USAGE: &str =
-    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source|sandnet-wait in|out|rr|udp-rr [--mib N] [--rt N] [--mtu BYTES] [--buffer BYTES] [--pin] [--sender-cc NAME] [--sender-write BYTES]";
+    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source|sandnet-wait in|out|rr|udp-rr [--mib N] [--rt N] [--mtu BYTES] [--buffer BYTES] [--pin] [--sender-cc NAME] [--sender-write BYTES] [--program-chunk BYTES]";
 
 /// CPU time of the whole process (every thread, both ends of the transfer:
 /// the kernel's work for its sockets is charged to the threads that call it
@@ -159,6 +161,17 @@ fn main() -> ExitCode {
         Ok(n) if (1..=MAX_SENDER_WRITE).contains(&n) => kernel::set_sender_write(n as usize),
         Ok(_) => {
             eprintln!("tun_bench: --sender-write must be within 1..={MAX_SENDER_WRITE}");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("tun_bench: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
+    match flag("--program-chunk", kernel::CHUNK as u64) {
+        Ok(n) if (1..=MAX_SENDER_WRITE).contains(&n) => kernel::set_program_chunk(n as usize),
+        Ok(_) => {
+            eprintln!("tun_bench: --program-chunk must be within 1..={MAX_SENDER_WRITE}");
             return ExitCode::from(2);
         }
         Err(e) => {

@@ -3,8 +3,8 @@
 //! example drives it. The ceiling of a smoltcp design on this link.
 //!
 //! With `copy`, the loop's program copies what it receives into a buffer of
-//! its own and sends from one (`recv_slice`, `send_slice`, `kernel::CHUNK`
-//! bytes at a time), as a program behind `Read` and `Write` does: the
+//! its own and sends from one (`recv_slice`, `send_slice`, `--program-chunk`
+//! bytes at a time, 64 KiB unless told), as a program behind `Read` and `Write` does: the
 //! reference for sandnet's `Read`/`Write` modes, which pay the same copies.
 
 use super::kernel;
@@ -65,7 +65,7 @@ fn in_namespace(mib: u64, buffer: usize, dir: Dir, copy: bool) -> io::Result<Mea
             // Threads start in the namespace of the thread that spawns them.
             let sender = kernel::spawn(move || kernel::send_all(kernel::connect_here(addr), total));
             let mut got = 0u64;
-            let mut program = vec![0u8; kernel::CHUNK];
+            let mut program = vec![0u8; kernel::program_chunk()];
             while got < total {
                 iface.poll(Instant::now(), &mut dev, &mut sockets);
                 let s = sockets.get_mut::<tcp::Socket>(handle);
@@ -107,7 +107,7 @@ fn in_namespace(mib: u64, buffer: usize, dir: Dir, copy: bool) -> io::Result<Mea
                 .unwrap();
             let mut sent = 0u64;
             let mut closed = false;
-            let program = vec![0x5au8; kernel::CHUNK];
+            let program = vec![0x5au8; kernel::program_chunk()];
             while !receiver.is_finished() {
                 iface.poll(Instant::now(), &mut dev, &mut sockets);
                 let s = sockets.get_mut::<tcp::Socket>(handle);

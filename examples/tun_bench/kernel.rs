@@ -93,6 +93,19 @@ pub fn sender_write() -> usize {
     SENDER_WRITE.load(Ordering::Relaxed)
 }
 
+/// The size of the userspace program's reads and writes (`--program-chunk`):
+/// bare smoltcp's `recv_slice`/`send_slice` buffer and sandnet's `read`/`write`
+/// buffer alike.
+static PROGRAM_CHUNK: AtomicUsize = AtomicUsize::new(CHUNK);
+
+pub fn set_program_chunk(bytes: usize) {
+    PROGRAM_CHUNK.store(bytes, Ordering::Relaxed);
+}
+
+pub fn program_chunk() -> usize {
+    PROGRAM_CHUNK.load(Ordering::Relaxed)
+}
+
 /// Writes `total` bytes and closes.
 pub fn send_all(mut s: TcpStream, total: u64) -> io::Result<()> {
     set_cc(&socket2::SockRef::from(&s), sender_cc())?;

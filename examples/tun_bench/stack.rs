@@ -166,7 +166,7 @@ pub fn run(
                 let end = (*last.lock().unwrap()).max(read_end);
                 return Ok(Measured::Bytes(rate(&stack, total, start, end)));
             }
-            let mut buf = vec![0u8; kernel::CHUNK];
+            let mut buf = vec![0u8; kernel::program_chunk()];
             let mut got = 0u64;
             while got < total {
                 let n = if in_place {
@@ -217,10 +217,10 @@ pub fn run(
                 }
                 return Ok(Measured::Bytes(rate(&stack, total, start, end)));
             }
-            let buf = vec![0x5au8; kernel::CHUNK];
+            let buf = vec![0x5au8; kernel::program_chunk()];
             let mut left = total;
             while left > 0 {
-                let n = left.min(kernel::CHUNK as u64) as usize;
+                let n = left.min(kernel::program_chunk() as u64) as usize;
                 if in_place {
                     // Up to a chunk per call, as the copying program
                     // writes; offered the free space part by part, so the
