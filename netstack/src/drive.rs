@@ -25,7 +25,7 @@
 //! once if no call is at the devices, else when the driver's turn ends).
 
 use crate::link::{Coalescer, Deferred, Input, Packet};
-use crate::poll::{lock, RX_BATCH};
+use crate::poll::{batch_full, lock};
 use crate::state::State;
 use crate::waiters::{Wake, Watch};
 use std::os::fd::{AsRawFd, RawFd};
@@ -62,19 +62,22 @@ impl Devices {
         }
     }
 
-    /// Reads up to `RX_BATCH` packets from each device into `inbox` (hold
-    /// `reading`); returns whether one gave a full batch.
+    /// Reads a batch (`poll::batch_full`) from each device into `inbox`
+    /// (hold `reading`); returns whether one gave a full batch.
     pub fn read(&self, inbox: &mut Vec<Inbound>) -> bool {
         let mut full = false;
         for (ifindex, input) in &self.inputs {
-            for taken in 0..=RX_BATCH {
-                if taken == RX_BATCH {
+            let (mut taken, mut bytes) = (0, 0);
+            loop {
+                if batch_full(taken, bytes) {
                     full = true;
                     break;
                 }
                 let Some((packet, vouched)) = input.try_recv() else {
                     break;
                 };
+                taken += 1;
+                bytes += packet.len();
                 inbox.push((*ifindex, packet, vouched));
             }
         }

@@ -7,10 +7,16 @@
 //! are freed, so the memory it keeps is at most SMALL_IDLE * SMALL_CAPACITY +
 //! LARGE_IDLE * LARGE_CAPACITY (8 MiB + 16 MiB) however many packets were ever
 //! in flight.
+//!
+//! Last freed, first reused: the buffer a round has just emptied is still in
+//! the cache, and the next device read writes into it instead of into one
+//! that a queue would hand out after cycling through every idle buffer (up
+//! to 16 MiB of them). With rounds that read at most `poll::RX_BATCH_BYTES`,
+//! a bulk transfer's packets then stay in a core's cache from the device
+//! read to the copy into the socket (docs/PERFORMANCE.md).
 
 use super::Packet;
-use crossbeam_channel::{bounded, Receiver, Sender};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// Enough for a 1500-byte MTU packet; most links carry these.
 const SMALL_CAPACITY: usize = 2048;
@@ -19,16 +25,43 @@ const SMALL_IDLE: usize = 4096;
 const LARGE_CAPACITY: usize = 65_535 + 40;
 const LARGE_IDLE: usize = 256;
 
+/// Idle buffers of one size, the most recently freed on top.
+struct Class {
+    idle: Mutex<Vec<Packet>>,
+    limit: usize,
+}
+
+impl Class {
+    fn new(limit: usize) -> Class {
+        Class {
+            // Never grown: recycling allocates nothing.
+            idle: Mutex::new(Vec::with_capacity(limit)),
+            limit,
+        }
+    }
+
+    fn take(&self) -> Option<Packet> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    fn put(&self, packet: Packet) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < self.limit {
+            idle.push(packet);
+        }
+    }
+}
+
 struct Pool {
-    small: (Sender<Packet>, Receiver<Packet>),
-    large: (Sender<Packet>, Receiver<Packet>),
+    small: Class,
+    large: Class,
 }
 
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
     POOL.get_or_init(|| Pool {
-        small: bounded(SMALL_IDLE),
-        large: bounded(LARGE_IDLE),
+        small: Class::new(SMALL_IDLE),
+        large: Class::new(LARGE_IDLE),
     })
 }
 
@@ -45,10 +78,7 @@ fn reused(len: usize) -> Packet {
     } else {
         (&p.large, LARGE_CAPACITY.max(len))
     };
-    class
-        .1
-        .try_recv()
-        .unwrap_or_else(|_| Vec::with_capacity(capacity))
+    class.take().unwrap_or_else(|| Vec::with_capacity(capacity))
 }
 
 /// An empty buffer that can hold `len` bytes without growing.
@@ -88,7 +118,7 @@ pub(crate) fn recycle(packet: Packet) {
         // Odd sizes (a caller's own Vec) are not worth keeping.
         _ => return,
     };
-    let _ = class.0.try_send(packet);
+    class.put(packet);
 }
 
 #[cfg(test)]
@@ -115,6 +145,20 @@ mod tests {
             }
         }
         assert!(found, "a recycled buffer is reused");
+    }
+
+    #[test]
+    fn the_buffer_freed_last_is_reused_first_and_idle_ones_are_bounded() {
+        // A class of its own: the process's pool is shared by parallel tests.
+        let class = Class::new(2);
+        let (a, b, c) = (copy_of(&[1]), copy_of(&[2]), copy_of(&[3]));
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        class.put(a);
+        class.put(b);
+        class.put(c); // past the limit: freed
+        assert_eq!(class.take().map(|p| p.as_ptr()), Some(pb));
+        assert_eq!(class.take().map(|p| p.as_ptr()), Some(pa));
+        assert!(class.take().is_none());
     }
 
     #[test]

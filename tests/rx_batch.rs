@@ -1,0 +1,70 @@
+//! A round takes at most a batch from each link: 64 packets, or the packet
+//! that brings it to 256 KiB (poll.rs, `RX_BATCH_BYTES`), so that a round's
+//! packets are still in the cache when their payloads are copied into the
+//! sockets. Counted on a stack stepped by hand: each step is one round.
+
+mod support;
+
+use sandnet::netstack::{Limits, Link, Stack, UdpSocket};
+use std::net::Ipv4Addr;
+use support::packets::{ipv4, udp_v4};
+
+const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+/// A stack stepped by hand, a UDP socket on it that queues megabytes, and
+/// the far end of its pipe.
+fn bed() -> (Stack, UdpSocket, Link) {
+    let stack = Stack::new_manual(1).unwrap();
+    stack
+        .set_limits(Limits {
+            dgram_recv_buffer: 16 << 20,
+            ..stack.limits()
+        })
+        .unwrap();
+    let (ours, wire) = Link::pipe();
+    let ifindex = stack.add_nic("p0", ours).unwrap();
+    stack.set_mtu(ifindex, 65535).unwrap();
+    stack.add_address(ifindex, ME.into(), 24).unwrap();
+    let socket = UdpSocket::bind(&stack, (ME, 9).into()).unwrap();
+    socket.set_nonblocking(true).unwrap();
+    (stack, socket, wire)
+}
+
+fn send(wire: &Link, payload: usize, count: usize) {
+    let data = vec![0x5a; payload];
+    for _ in 0..count {
+        let packet = ipv4(PEER, ME, 17, &udp_v4(PEER, ME, 4000, 9, &data));
+        wire.send(&packet).unwrap();
+    }
+}
+
+/// Steps once, and returns how many datagrams the socket then holds.
+fn step_and_count(stack: &Stack, socket: &UdpSocket) -> usize {
+    stack.step();
+    let mut buf = vec![0; 65536];
+    let mut n = 0;
+    while socket.recv(&mut buf).is_ok() {
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn a_round_takes_large_packets_up_to_256_kib() {
+    let (stack, socket, wire) = bed();
+    // 60 000-byte datagrams are 60 028-byte packets: four make 240 112
+    // bytes, and the fifth crosses 256 KiB.
+    send(&wire, 60_000, 12);
+    let rounds: Vec<usize> = (0..4).map(|_| step_and_count(&stack, &socket)).collect();
+    assert_eq!(rounds, [5, 5, 2, 0], "datagrams taken per round");
+    assert_eq!(stack.statistics().snmp.udp.InDatagrams, 12, "none lost");
+}
+
+#[test]
+fn a_round_takes_small_packets_up_to_64() {
+    let (stack, socket, wire) = bed();
+    send(&wire, 100, 150);
+    let rounds: Vec<usize> = (0..4).map(|_| step_and_count(&stack, &socket)).collect();
+    assert_eq!(rounds, [64, 64, 22, 0], "datagrams taken per round");
+}
