@@ -49,7 +49,11 @@ fn configure(stack: &Stack, link: Link, v4: &str, v6: &str) -> u32 {
 
 /// Two stacks on one pipe.
 pub fn pair() -> (Stack, Stack) {
-    let (la, lb) = Link::pipe();
+    pair_on(Link::pipe())
+}
+
+/// Two stacks on the two ends of a link.
+pub fn pair_on((la, lb): (Link, Link)) -> (Stack, Stack) {
     let (a, b) = (Stack::new().unwrap(), Stack::new().unwrap());
     configure(&a, la, A_V4, A_V6);
     configure(&b, lb, B_V4, B_V6);

@@ -122,6 +122,15 @@ impl Link {
         pipe::pair_with_queue(packets.max(1))
     }
 
+    /// `pipe` as it is made when the process has no descriptors left for
+    /// the eventfds of its bells: its stacks wait on the queues in their
+    /// poll threads, and no read drives it. For tests of that path.
+    #[cfg(feature = "fuzzing")]
+    #[doc(hidden)]
+    pub fn pipe_without_bells() -> (Link, Link) {
+        pipe::pair_with_bells(LINK_QUEUE_LEN, false)
+    }
+
     /// A Linux TUN device (IFF_TUN | IFF_NO_PI) named `name`, created in the
     /// calling thread's network namespace. Needs CAP_NET_ADMIN. The device goes
     /// away when the link is dropped.

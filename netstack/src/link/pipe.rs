@@ -83,11 +83,18 @@ pub(super) fn pair() -> (Link, Link) {
 }
 
 pub(super) fn pair_with_queue(len: usize) -> (Link, Link) {
+    pair_with_bells(len, true)
+}
+
+/// A pair whose directions have bells if `bells` and eventfds can be made.
+pub(super) fn pair_with_bells(len: usize, bells: bool) -> (Link, Link) {
     let (a_tx, b_rx) = bounded(len);
     let (b_tx, a_rx) = bounded(len);
     // Without an eventfd (the process is out of descriptors) a pipe still
-    // works: its stack's poll thread then waits on the queues themselves.
-    let (to_a, to_b) = (Bell::new(), Bell::new());
+    // works: its stack's poll thread then waits on the queues themselves
+    // (tests/drive_pipe.rs, `Link::pipe_without_bells`).
+    let bell = || if bells { Bell::new() } else { None };
+    let (to_a, to_b) = (bell(), bell());
     let end = |rx, tx, in_bell: Option<Arc<Bell>>, out_bell| Link {
         kind: LinkKind::Pipe,
         rx: LinkRx::Queue(rx, in_bell),
