@@ -98,8 +98,9 @@ pub fn cpu_seconds() -> f64 {
     ticks as f64 / 100.0
 }
 
-/// The largest write `--sender-write` takes: the sender holds one buffer of it.
-const MAX_SENDER_WRITE: u64 = 64 << 20;
+/// The largest size `--sender-write` and `--program-chunk` take: the sender
+/// and the program each hold one buffer of it.
+const MAX_IO_SIZE: u64 = 64 << 20;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -157,26 +158,21 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match flag("--sender-write", kernel::CHUNK as u64) {
-        Ok(n) if (1..=MAX_SENDER_WRITE).contains(&n) => kernel::set_sender_write(n as usize),
-        Ok(_) => {
-            eprintln!("tun_bench: --sender-write must be within 1..={MAX_SENDER_WRITE}");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            eprintln!("tun_bench: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    }
-    match flag("--program-chunk", kernel::CHUNK as u64) {
-        Ok(n) if (1..=MAX_SENDER_WRITE).contains(&n) => kernel::set_program_chunk(n as usize),
-        Ok(_) => {
-            eprintln!("tun_bench: --program-chunk must be within 1..={MAX_SENDER_WRITE}");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            eprintln!("tun_bench: {e}\n{USAGE}");
-            return ExitCode::from(2);
+    // Sizes of writes and reads: the sender's, and the userspace program's.
+    for (name, set) in [
+        ("--sender-write", kernel::set_sender_write as fn(usize)),
+        ("--program-chunk", kernel::set_program_chunk),
+    ] {
+        match flag(name, kernel::CHUNK as u64) {
+            Ok(n) if (1..=MAX_IO_SIZE).contains(&n) => set(n as usize),
+            Ok(_) => {
+                eprintln!("tun_bench: {name} must be within 1..={MAX_IO_SIZE}");
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("tun_bench: {e}\n{USAGE}");
+                return ExitCode::from(2);
+            }
         }
     }
     if sandnet::netstack::os::geteuid() != 0 {
