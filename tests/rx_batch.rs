@@ -1,7 +1,8 @@
-//! A round takes at most a batch from each link: 64 packets, or the packet
-//! that brings it to 256 KiB (poll.rs, `RX_BATCH_BYTES`), so that a round's
-//! packets are still in the cache when their payloads are copied into the
-//! sockets. Counted on a stack stepped by hand: each step is one round.
+//! A round takes at most a batch from each link: 64 packets, or from a
+//! device (a TUN device, a pipe) the packet that brings it to 256 KiB
+//! (poll.rs, `RX_BATCH_BYTES`), so that a round's packets are still in the
+//! cache when their payloads are copied into the sockets. Counted on a stack
+//! stepped by hand: each step is one round.
 
 mod support;
 
@@ -65,4 +66,28 @@ fn a_round_takes_large_packets_up_to_256_kib() {
 #[test]
 fn a_round_takes_small_packets_up_to_64() {
     assert_eq!(taken_per_round(100, 150, 4), [64, 64, 22, 0]);
+}
+
+/// lo's packets are the stack's own, queued by its sends: a round takes
+/// them by the packet count alone.
+#[test]
+fn a_round_takes_los_packets_without_a_byte_cap() {
+    let (stack, _socket, _wire) = bed();
+    let local = UdpSocket::bind(&stack, "127.0.0.1:9".parse().unwrap()).unwrap();
+    local.set_nonblocking(true).unwrap();
+    let from = UdpSocket::bind(&stack, "127.0.0.1:0".parse().unwrap()).unwrap();
+    from.set_nonblocking(true).unwrap();
+    let data = vec![0x5a; 60_000];
+    let sent = (0..12)
+        .take_while(|_| from.send_to(&data, "127.0.0.1:9".parse().unwrap()).is_ok())
+        .count();
+    let mut buf = vec![0; 65536];
+    let rounds: Vec<usize> = (0..3)
+        .map(|_| {
+            stack.step();
+            std::iter::from_fn(|| local.recv(&mut buf).ok()).count()
+        })
+        .collect();
+    assert_eq!(sent, 12);
+    assert_eq!(rounds, [12, 0, 0], "datagrams taken per round over lo");
 }
