@@ -4,8 +4,9 @@
 //!
 //! With `copy`, the loop's program copies what it receives into a buffer of
 //! its own and sends from one (`recv_slice`, `send_slice`, `--program-chunk`
-//! bytes at a time, 64 KiB unless told), as a program behind `Read` and `Write` does: the
-//! reference for sandnet's `Read`/`Write` modes, which pay the same copies.
+//! bytes at a time, 64 KiB unless told), as a program behind `Read` and
+//! `Write` does: the reference for sandnet's `Read`/`Write` modes, which pay
+//! the same copies.
 
 use super::kernel;
 use super::rr;

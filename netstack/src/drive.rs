@@ -25,7 +25,7 @@
 //! once if no call is at the devices, else when the driver's turn ends).
 
 use crate::link::{Coalescer, Deferred, Input, Packet};
-use crate::poll::{batch_full, lock};
+use crate::poll::{lock, Batch};
 use crate::state::State;
 use crate::waiters::{Wake, Watch};
 use std::os::fd::{AsRawFd, RawFd};
@@ -62,22 +62,21 @@ impl Devices {
         }
     }
 
-    /// Reads a batch (`poll::batch_full`) from each device into `inbox`
-    /// (hold `reading`); returns whether one gave a full batch.
+    /// Reads a batch (`poll::Batch`) from each device into `inbox` (hold
+    /// `reading`); returns whether one gave a full batch.
     pub fn read(&self, inbox: &mut Vec<Inbound>) -> bool {
         let mut full = false;
         for (ifindex, input) in &self.inputs {
-            let (mut taken, mut bytes) = (0, 0);
+            let mut batch = Batch::of(input.kind());
             loop {
-                if batch_full(taken, bytes) {
+                if batch.full() {
                     full = true;
                     break;
                 }
                 let Some((packet, vouched)) = input.try_recv() else {
                     break;
                 };
-                taken += 1;
-                bytes += packet.len();
+                batch.add(&packet);
                 inbox.push((*ifindex, packet, vouched));
             }
         }

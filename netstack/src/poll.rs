@@ -19,20 +19,48 @@ use std::time::Duration;
 pub(crate) const RX_BATCH: usize = 64;
 
 /// Bytes taken from one device (a TUN device or a pipe, not lo) per round,
-/// at most (the packet that crosses it is the last). The round copies each packet's payload into its socket's
-/// buffer after the last read: a batch that outgrows a core's cache (64
-/// packets of 64 KiB are 4 MiB; this machine's L2 is 1 MiB) is copied out of
-/// memory again, and the next one is read into cold buffers. Bare smoltcp
-/// reads each packet into the buffer the previous one left warm. Taken with
-/// the pool's last-freed-first order (link/pool.rs), `Read` inbound with
-/// 1 MiB buffers gained 0.97 to 1.11 in five sets of 201 rounds, 1.06 in
-/// the median set (docs/PERFORMANCE.md); 128 KiB and 512 KiB gained less.
+/// at most (the packet that crosses it is the last). The round copies each
+/// packet's payload into its socket's buffer after the last read: a batch
+/// that outgrows a core's cache (64 packets of 64 KiB are 4 MiB; this
+/// machine's L2 is 1 MiB) is copied out of memory again, and the next one is
+/// read into cold buffers. Bare smoltcp reads each packet into the buffer the
+/// previous one left warm. Taken with the pool's last-freed-first order
+/// (link/pool.rs), `Read` inbound with 1 MiB buffers gained 0.97 to 1.11 in
+/// five sets of 201 rounds, 1.06 in the median set (docs/PERFORMANCE.md);
+/// 128 KiB and 512 KiB gained less.
 pub(crate) const RX_BATCH_BYTES: usize = 256 << 10;
 
-/// Whether a link has given a round all it may: `RX_BATCH` packets or
-/// `RX_BATCH_BYTES` bytes.
-pub(crate) fn batch_full(packets: usize, bytes: usize) -> bool {
-    packets >= RX_BATCH || bytes >= RX_BATCH_BYTES
+/// What a round has taken from one link: full at `RX_BATCH` packets or, from
+/// a device, `RX_BATCH_BYTES` bytes. lo's packets are the stack's own,
+/// written by the round before: a cap on their bytes only adds rounds (bulk
+/// over lo made 0.94 of the rate without it, docs/PERFORMANCE.md).
+pub(crate) struct Batch {
+    packets: usize,
+    bytes: usize,
+    byte_cap: usize,
+}
+
+impl Batch {
+    pub fn of(kind: LinkKind) -> Batch {
+        let byte_cap = match kind {
+            LinkKind::Loopback => usize::MAX,
+            _ => RX_BATCH_BYTES,
+        };
+        Batch {
+            packets: 0,
+            bytes: 0,
+            byte_cap,
+        }
+    }
+
+    pub fn full(&self) -> bool {
+        self.packets >= RX_BATCH || self.bytes >= self.byte_cap
+    }
+
+    pub fn add(&mut self, packet: &[u8]) {
+        self.packets += 1;
+        self.bytes += packet.len();
+    }
 }
 
 /// How long the timer waits after a round in which a socket repeated a
@@ -534,16 +562,12 @@ pub(crate) fn step(s: &mut State) -> bool {
             .map(|(i, _)| *i),
     );
     for &ifindex in &order {
-        // lo's packets are the stack's own, written by the round before: a
-        // cap on their bytes only adds rounds (bulk over lo made 0.94 of the
-        // rate without it, docs/PERFORMANCE.md).
-        let capped = s
-            .nics
-            .get(&ifindex)
-            .is_some_and(|n| n.link.kind() != LinkKind::Loopback);
-        let (mut taken, mut bytes) = (0, 0);
+        let Some(kind) = s.nics.get(&ifindex).map(|n| n.link.kind()) else {
+            continue;
+        };
+        let mut batch = Batch::of(kind);
         loop {
-            if batch_full(taken, bytes) {
+            if batch.full() {
                 more = true;
                 break;
             }
@@ -551,10 +575,7 @@ pub(crate) fn step(s: &mut State) -> bool {
             else {
                 break;
             };
-            taken += 1;
-            if capped {
-                bytes += packet.len();
-            }
+            batch.add(&packet);
             admit(s, ifindex, packet, vouched);
         }
     }

@@ -298,6 +298,7 @@ impl Link {
             LinkRx::Queue(_, None) => return None,
         };
         Some(Input {
+            kind: self.kind,
             source,
             counters: self.counters.clone(),
         })
@@ -365,6 +366,7 @@ fn write_tun(
 /// The poll thread holds one per such link while it waits in ppoll(2), and
 /// drops it before it takes up a new set of links (so a removed device goes).
 pub(crate) struct Input {
+    kind: LinkKind,
     source: Source,
     counters: Arc<LinkCounters>,
 }
@@ -394,6 +396,10 @@ impl Input {
             Source::Tun(_) => false,
             Source::Pipe(rx, bell) => bell.arm(rx),
         }
+    }
+
+    pub(crate) fn kind(&self) -> LinkKind {
+        self.kind
     }
 
     pub(crate) fn is_pipe(&self) -> bool {
