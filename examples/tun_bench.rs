@@ -41,9 +41,10 @@
 //! userspace program's reads and writes, bare smoltcp's copies and sandnet's
 //! `Read`/`Write` alike (default 64 KiB). `--pin` puts the program's side on
 //! CPU 0 (the thread running bare smoltcp's loop, or the program's thread
-//! and sandnet's poll thread) and the kernel's peer thread on CPU 1. Needs
-//! root: everything happens in private network namespaces created here and
-//! gone when it exits.
+//! and sandnet's poll thread) and the kernel's peer thread on CPU 1;
+//! `--pin-program` puts the program's side on CPU 0 and leaves the peer to
+//! the scheduler. Needs root: everything happens in private network
+//! namespaces created here and gone when it exits.
 //!
 //!     cargo run --release --example tun_bench -- sandnet in --mib 256 --mtu 1500
 
@@ -81,7 +82,7 @@ pub enum Measured {
 }
 
 const USAGE: &str =
-    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source|sandnet-wait in|out|rr|udp-rr [--mib N] [--rt N] [--mtu BYTES] [--buffer BYTES] [--pin] [--sender-cc NAME] [--sender-write BYTES] [--program-chunk BYTES]";
+    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source|sandnet-wait in|out|rr|udp-rr [--mib N] [--rt N] [--mtu BYTES] [--buffer BYTES] [--pin|--pin-program] [--sender-cc NAME] [--sender-write BYTES] [--program-chunk BYTES]";
 
 /// CPU time of the whole process (every thread, both ends of the transfer:
 /// the kernel's work for its sockets is charged to the threads that call it
@@ -181,7 +182,13 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(1);
     }
-    kernel::set_pinned(args.iter().any(|a| a == "--pin"));
+    kernel::set_pin(if args.iter().any(|a| a == "--pin") {
+        kernel::Pin::Both
+    } else if args.iter().any(|a| a == "--pin-program") {
+        kernel::Pin::Program
+    } else {
+        kernel::Pin::None
+    });
     if let Some(i) = args.iter().position(|a| a == "--sender-cc") {
         match args.get(i + 1) {
             Some(name) if !name.is_empty() && !name.starts_with("--") => {

@@ -2,11 +2,11 @@
 //! receiver that counts them, on sockets opened inside a namespace (and the
 //! request/response client, in rr.rs).
 
-use sandnet::netstack::os::affinity::set_thread_affinity;
+use sandnet::netstack::os::affinity::{set_thread_affinity, thread_affinity};
 use sandnet::netstack::os::netns::NetNs;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -135,15 +135,41 @@ pub fn drain(mut s: TcpStream) -> io::Result<u64> {
 /// With `--pin`, the program side of a run (its thread, and sandnet's poll
 /// thread) gets CPU 0 and the kernel's peer thread CPU 1, so that both stacks
 /// under test get one core each and the peer another, as a runtime that
-/// places its threads would.
-static PIN: AtomicBool = AtomicBool::new(false);
+/// places its threads would. With `--pin-program`, the program side gets CPU
+/// 0 and the peer is left where the scheduler puts it: a runtime that
+/// places its own threads, beside a peer it does not own.
+static PIN: AtomicU8 = AtomicU8::new(Pin::None as u8);
 
-pub fn set_pinned(pin: bool) {
-    PIN.store(pin, Ordering::Relaxed);
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Pin {
+    None,
+    /// `--pin`: the program side on one CPU, the peer on the other.
+    Both,
+    /// `--pin-program`: the program side alone.
+    Program,
 }
 
+/// The CPUs the process had before any pinning: a thread inherits its
+/// creator's, so with `--pin-program` the peer takes these back.
+static ALL_CPUS: OnceLock<Vec<usize>> = OnceLock::new();
+
+pub fn set_pin(pin: Pin) {
+    let _ = ALL_CPUS.set(thread_affinity(0).expect("the process's CPUs"));
+    PIN.store(pin as u8, Ordering::Relaxed);
+}
+
+fn pin() -> Pin {
+    match PIN.load(Ordering::Relaxed) {
+        x if x == Pin::Both as u8 => Pin::Both,
+        x if x == Pin::Program as u8 => Pin::Program,
+        _ => Pin::None,
+    }
+}
+
+/// Whether the program side is pinned (`--pin` or `--pin-program`).
 pub fn pinned() -> bool {
-    PIN.load(Ordering::Relaxed)
+    pin() != Pin::None
 }
 
 /// The CPU of the program side, with `--pin`.
@@ -160,10 +186,15 @@ pub fn pin_program() -> io::Result<()> {
 
 /// A thread of the kernel's side of the transfer (on its CPU with `--pin`).
 pub fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
-    let pin = pinned();
+    let pin = pin();
     std::thread::spawn(move || {
-        if pin {
-            set_thread_affinity(0, &[PEER_CPU]).expect("pin the peer thread");
+        match pin {
+            Pin::Both => set_thread_affinity(0, &[PEER_CPU]).expect("pin the peer thread"),
+            Pin::Program => {
+                let all = ALL_CPUS.get().expect("set_pin ran");
+                set_thread_affinity(0, all).expect("unpin the peer thread")
+            }
+            Pin::None => {}
         }
         f()
     })
