@@ -4,12 +4,14 @@
 //! the device back when the program stops reading, does not wake for a
 //! reader that waits at the device, and a NIC removed or a stack shut down
 //! under such a reader lets the device go at once; a ping socket waits for
-//! its replies there too. Needs root: skipped with a reason otherwise, and
+//! its replies there too, and a bulk reader runs its transfer's rounds
+//! itself, the poll thread left asleep. Needs root: skipped with a reason otherwise, and
 //! a failure when skipped under CI=true.
 
 mod support;
 
-use sandnet::netstack::UdpSocket;
+use sandnet::netstack::{TcpListener, UdpSocket};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -212,5 +214,85 @@ fn a_ping_sockets_reply_is_taken_in_by_the_reader() {
     assert!(
         woke < u64::from(n) / 2,
         "the poll thread woke {woke} times for {n} echoes"
+    );
+}
+
+/// Time on a CPU so far, in nanoseconds, of the threads of this process
+/// that `which` picks by name (/proc/self/task/*/comm), or of the calling
+/// thread (None).
+fn cpu_ns(which: Option<&str>) -> u64 {
+    let read = |dir: &std::path::Path| -> u64 {
+        std::fs::read_to_string(dir.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let Some(name) = which else {
+        return read(std::path::Path::new("/proc/thread-self"));
+    };
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == name)
+        })
+        .map(|t| read(&t.path()))
+        .sum()
+}
+
+/// A program reading a bulk transfer through `Read` waits at the device
+/// and runs the rounds that bring its segments, and each read sends the
+/// window it opened: the transfer runs on the reader's thread, as bare
+/// smoltcp's loop runs on its one, and the poll thread sleeps through it
+/// but for a look at the lease each `LEASE_CHECK`. (When the poll thread
+/// took the device back after each full batch, or ran a round for each
+/// read's window, it spent about as much CPU as the reader:
+/// docs/PERFORMANCE.md.)
+#[test]
+fn a_bulk_reader_runs_the_transfers_rounds_itself() {
+    let _alone = alone();
+    let Some(bed) = tun_bed("a_bulk_reader_runs_the_transfers_rounds_itself") else {
+        return;
+    };
+    let addr = SocketAddr::new(ip(STACK_V4), 5001);
+    let listener = TcpListener::bind(&bed.stack, addr).unwrap();
+    let len = 64 << 20;
+    let client = bed.kernel_connect(addr).unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    // The same block over and over, counted, not checked: the stack's work
+    // stays most of what both ends do (a generated stream and its digest
+    // would be most of it in a debug build). The bytes themselves are
+    // checked by every other transfer test.
+    let sender = std::thread::spawn(move || {
+        let mut client = client;
+        let block = [0x5a_u8; 64 << 10];
+        for _ in 0..len / block.len() {
+            client.write_all(&block)?;
+        }
+        client.shutdown(std::net::Shutdown::Write)?;
+        std::io::Result::Ok(len)
+    });
+    let mut buf = vec![0u8; 64 << 10];
+    let mut got = 0;
+    let (poll, reader, driven) = (
+        cpu_ns(Some("sandnet-poll")),
+        cpu_ns(None),
+        bed.stack.driven_rounds(),
+    );
+    loop {
+        match (&conn).read(&mut buf).unwrap() {
+            0 => break,
+            n => got += n,
+        }
+    }
+    let poll = cpu_ns(Some("sandnet-poll")) - poll;
+    let reader = cpu_ns(None) - reader;
+    let driven = bed.stack.driven_rounds() - driven;
+    assert_eq!(got, sender.join().unwrap().unwrap());
+    assert!(
+        poll * 4 < reader,
+        "the poll thread ran {} ms beside the reader's {} ms ({driven} rounds driven)",
+        poll / 1_000_000,
+        reader / 1_000_000
     );
 }

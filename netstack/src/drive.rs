@@ -11,6 +11,13 @@
 //! `Stack::wait` for the readability of such a socket (a runtime's event
 //! loop) drives as the read would.
 //!
+//! A bulk reader gains the same way. Served by the poll thread, a transfer
+//! runs on three threads (the peer's, the poll thread, the reader), and on
+//! two cores the scheduler puts two of them together, often the reader
+//! with the peer; bare smoltcp's loop is one thread. Driving, the reader
+//! runs the rounds, and its reads send the window they open themselves
+//! (`socket::tcp`), so the poll thread sleeps through the transfer.
+//!
 //! The poll thread lends the devices for this (`Lease`). While they are
 //! lent it leaves them alone, and still runs the rounds that other calls
 //! and smoltcp's timers ask for. A call drives only when no other is
@@ -20,9 +27,10 @@
 //! thread waits on its links in ppoll(2): TUN devices and pipes, which are
 //! "the devices" here. The poll thread takes the devices back when no call
 //! has driven for a whole `LEASE_CHECK` (the program is busy elsewhere: the
-//! devices then wait at most two periods), when a driver leaves a full batch
-//! behind (a flood is the poll thread's), or when another call blocks (at
+//! devices then wait at most two periods), or when another call blocks (at
 //! once if no call is at the devices, else when the driver's turn ends).
+//! A driver that leaves a full batch behind keeps them: its next call reads
+//! the rest.
 
 use crate::link::{Coalescer, Deferred, Input, Packet};
 use crate::poll::{lock, Batch};
@@ -200,6 +208,11 @@ impl Lease {
         idle
     }
 
+    /// Whether the devices are lent to calls that drive them.
+    pub fn lent(&self) -> bool {
+        self.lent
+    }
+
     /// Whether a call is at the devices now.
     pub fn driven(&self) -> bool {
         self.driver.is_some()
@@ -278,14 +291,18 @@ pub(crate) fn turn<'a>(
         let mut cell = cell.borrow_mut();
         let (inbox, out, coalescer) = &mut *cell;
         let reading = devices.lock_reading();
-        let full = devices.read(inbox);
+        // A full batch leaves packets behind: the driver's next call, or
+        // the poll thread once no call drives for a period, reads them.
+        // (Handed back to the poll thread at once, a bulk reader's segments
+        // ran on two threads again: docs/PERFORMANCE.md.)
+        devices.read(inbox);
         let mut s = lock(state);
         drop(reading);
         // Let go of the devices before the turn ends: a NIC removed
         // meanwhile waits for that (`Stack::remove_nic`).
         drop(devices);
         crate::waiters::unregister(&mut s, key, &wake);
-        let hand_back = full || s.waiters.wait_for_more_than_accepts(&s.table);
+        let hand_back = s.waiters.wait_for_more_than_accepts(&s.table);
         let wake_poll = s.lease.leave(hand_back);
         if inbox.is_empty() || s.shutdown {
             // A stack shut down meanwhile runs no more rounds.

@@ -109,7 +109,8 @@ pub(crate) enum AfterCall {
     /// moved, so they are not looked at.
     RoundIfQueued,
     /// The call's own thread sends what it queued (`send_here`): a write to
-    /// a connection with nothing unsent or unacknowledged.
+    /// a connection with nothing unsent or unacknowledged, or a read that
+    /// opened a window while reads drive the devices (drive.rs).
     SendHere,
 }
 

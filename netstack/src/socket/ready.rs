@@ -43,16 +43,15 @@ pub struct Readiness {
 
 /// Whether a call that waits for `interest` on `id` waits for what packets
 /// alone will bring, so that it may drive the devices (drive.rs): a read
-/// of a connection in pingpong mode (its program answers what it reads,
-/// so it waits for the next request), or of a datagram socket that sent
-/// since its last datagram (`Dgram::answering`). (A bulk reader driving
-/// gained nothing: docs/PERFORMANCE.md.)
+/// of a TCP connection (a request for a program that answers what it
+/// reads, the next segments for a bulk reader), or of a datagram socket
+/// that sent since its last datagram (`Dgram::answering`).
 pub(crate) fn waits_for_packets(state: &State, id: SocketId, interest: Interest) -> bool {
     if !interest.readable {
         return false;
     }
     match state.table.get(id).map(|e| &e.body) {
-        Ok(Body::Tcp(c)) => c.pingpong,
+        Ok(Body::Tcp(_)) => true,
         Ok(Body::Udp(d) | Body::Ping(d)) => d.answering,
         _ => false,
     }

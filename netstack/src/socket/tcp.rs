@@ -450,7 +450,8 @@ impl TcpStream {
     }
 
     /// From now on, hands the connection's received bytes to `sink` as they
-    /// arrive, on the stack's poll thread, in the round that received them:
+    /// arrive, in the round that received them (the poll thread's, or that
+    /// of a blocked read of this stack's that drives its devices):
     /// after the round has taken its segments in and before it sends its
     /// ACKs, which then announce the window `sink` freed. `sink` gets the
     /// bytes at the head of the stream (in up to three contiguous parts per
@@ -462,7 +463,9 @@ impl TcpStream {
     ///
     /// A program on its own thread, reading with `read` or `read_with`,
     /// costs a wake-up of that thread per round and a round more for the
-    /// window it frees; this costs neither (docs/PERFORMANCE.md). `sink`
+    /// window it frees, unless its reads drive the devices (no other call
+    /// blocked on the stack, and not over lo); this costs neither, whoever
+    /// else waits (docs/PERFORMANCE.md). `sink`
     /// runs under the stack's lock, as `read_with`'s `take` does: it must
     /// not block, and a call from it into a stack, this one or another,
     /// panics (into its own it would deadlock, and two stacks whose sinks
@@ -595,6 +598,12 @@ impl TcpStream {
                             // Its ACK rides on the program's answer: the
                             // poll thread need not run for the read.
                             s.after_call = AfterCall::RoundIfDue;
+                        } else if s.lease.lent() {
+                            // Reads drive the devices: the window the read
+                            // opened goes out from here, as a round of
+                            // theirs would send it, and the poll thread
+                            // sleeps on (drive.rs).
+                            s.after_call = AfterCall::SendHere;
                         }
                     }
                     return Poll::Ready(n.map_err(|_| errno(libc::EIO)));
