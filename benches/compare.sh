@@ -12,11 +12,10 @@
 #   in-place the same, the program using TcpStream::read_with and write_with
 #            (it consumes received bytes where they are, as bare smoltcp's
 #            loop does, and fills the send buffer where it is),
-#   sink/src the same, the program's closure called in the round: inbound a
-#            receive sink (TcpStream::set_receive_sink; the rounds run by the
-#            program's read that waits for the end), outbound a send source
-#            (set_send_source, asked by the poll thread); the stack consumes
-#            and fills in its rounds, as bare smoltcp's loop does in its one,
+#   sink/src the same, the program's closure called by the poll thread in the
+#            round: inbound a receive sink (TcpStream::set_receive_sink),
+#            outbound a send source (set_send_source); the stack's own thread
+#            consumes and fills, as bare smoltcp's loop does in its one,
 # in both directions (in: kernel -> stack, out: stack -> kernel), and then
 # request/response (`tun_bench MODE rr`, and `udp-rr` over UDP: the kernel's
 # client sends 64 bytes and waits for them back, RT times a run, 20000

@@ -13,9 +13,8 @@
 //!            `Read`/`Write`: the reader consumes without copying, as bare
 //!            smoltcp's loop does; the writer fills the send buffer (bare
 //!            smoltcp's leaves it as it was)
-//!   sandnet-sink  `sandnet`, receiving through a sink called in the round
-//!            (`TcpStream::set_receive_sink`; the program waits in `read`
-//!            for the end, and that read runs the rounds), as bare
+//!   sandnet-sink  `sandnet`, receiving through a sink that the poll thread
+//!            calls in the round (`TcpStream::set_receive_sink`), as bare
 //!            smoltcp's loop consumes in its own thread; `in` only
 //!   sandnet-source  `sandnet`, sending from a source that the poll thread
 //!            asks in the round (`TcpStream::set_send_source`), as bare

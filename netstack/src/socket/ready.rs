@@ -45,13 +45,16 @@ pub struct Readiness {
 /// alone will bring, so that it may drive the devices (drive.rs): a read
 /// of a TCP connection (a request for a program that answers what it
 /// reads, the next segments for a bulk reader), or of a datagram socket
-/// that sent since its last datagram (`Dgram::answering`).
+/// that sent since its last datagram (`Dgram::answering`). Not a read of a
+/// connection with a receive sink: the sink takes the bytes in whichever
+/// round brings them, so the read waits for the end of the stream alone,
+/// and the poll thread's rounds cost it less than the read's turns.
 pub(crate) fn waits_for_packets(state: &State, id: SocketId, interest: Interest) -> bool {
     if !interest.readable {
         return false;
     }
     match state.table.get(id).map(|e| &e.body) {
-        Ok(Body::Tcp(_)) => true,
+        Ok(Body::Tcp(c)) => !state.sinks.has(c.handle),
         Ok(Body::Udp(d) | Body::Ping(d)) => d.answering,
         _ => false,
     }

@@ -48,6 +48,10 @@ impl Sinks {
     }
 
     /// Drops the sink of the connection `handle`, if it has one.
+    pub fn has(&self, handle: SocketHandle) -> bool {
+        self.0.iter().any(|s| s.handle == handle)
+    }
+
     pub fn remove(&mut self, handle: SocketHandle) {
         self.0.retain(|s| s.handle != handle);
     }
