@@ -29,8 +29,9 @@
 //! has driven for a whole `LEASE_CHECK` (the program is busy elsewhere: the
 //! devices then wait at most two periods), or when another call blocks (at
 //! once if no call is at the devices, else when the driver's turn ends).
-//! A driver that leaves a full batch behind keeps them: its next call reads
-//! the rest.
+//! A driver that leaves a full batch behind keeps them, its next call
+//! reading the rest, unless the program works between its reads (`Away`):
+//! the poll thread then takes the packets in while it works.
 
 use crate::link::{Coalescer, Deferred, Input, Packet};
 use crate::poll::{lock, Batch};
@@ -42,6 +43,47 @@ use std::time::{Duration, Instant};
 
 /// How often the poll thread looks whether lent devices are still driven.
 pub(crate) const LEASE_CHECK: Duration = Duration::from_millis(1);
+
+/// Away from its reads longer than this on average, a program works on
+/// what it reads (`Away`).
+const WORKING: Duration = Duration::from_micros(10);
+
+/// A single time away counts for at most this: a pause between transfers
+/// would otherwise mark a program as working for many reads after.
+const AWAY_MAX: Duration = Duration::from_millis(1);
+
+/// How long the program stays away between its TCP reads, on average. A
+/// driver that leaves a full batch keeps the devices for a program that
+/// reads on at once (the transfer then runs on its thread alone); a
+/// program that works on what it reads gives them back, so that the poll
+/// thread takes the packets in while it works, and its next read that
+/// blocks takes them again. (Kept by a program that works 50 us per 64 KiB
+/// read, the devices waited for its work: 0.74-0.76 of the poll thread
+/// serving it, docs/PERFORMANCE.md.)
+#[derive(Default)]
+pub(crate) struct Away {
+    /// When the last read returned bytes.
+    returned: Option<Instant>,
+    /// The average, each new time away weighing an eighth, in ns.
+    average_ns: u64,
+}
+
+impl Away {
+    pub fn read_begins(&mut self, now: Instant) {
+        if let Some(returned) = self.returned.take() {
+            let away = now.saturating_duration_since(returned).min(AWAY_MAX);
+            self.average_ns = self.average_ns - self.average_ns / 8 + away.as_nanos() as u64 / 8;
+        }
+    }
+
+    pub fn read_returns(&mut self, now: Instant) {
+        self.returned = Some(now);
+    }
+
+    pub fn working(&self) -> bool {
+        self.average_ns > WORKING.as_nanos() as u64
+    }
+}
 
 /// The pollable links of one set (TUN devices, pipes), as the poll thread
 /// waits on them.
@@ -291,18 +333,19 @@ pub(crate) fn turn<'a>(
         let mut cell = cell.borrow_mut();
         let (inbox, out, coalescer) = &mut *cell;
         let reading = devices.lock_reading();
-        // A full batch leaves packets behind: the driver's next call, or
-        // the poll thread once no call drives for a period, reads them.
-        // (Handed back to the poll thread at once, a bulk reader's segments
-        // ran on two threads again: docs/PERFORMANCE.md.)
-        devices.read(inbox);
+        // A full batch leaves packets behind: the driver's next call reads
+        // them, unless the program works between its reads (`Away`). (Handed
+        // back to the poll thread always, a bulk reader's segments ran on two
+        // threads again: docs/PERFORMANCE.md.)
+        let full = devices.read(inbox);
         let mut s = lock(state);
         drop(reading);
         // Let go of the devices before the turn ends: a NIC removed
         // meanwhile waits for that (`Stack::remove_nic`).
         drop(devices);
         crate::waiters::unregister(&mut s, key, &wake);
-        let hand_back = s.waiters.wait_for_more_than_accepts(&s.table);
+        let hand_back =
+            (full && s.away.working()) || s.waiters.wait_for_more_than_accepts(&s.table);
         let wake_poll = s.lease.leave(hand_back);
         if inbox.is_empty() || s.shutdown {
             // A stack shut down meanwhile runs no more rounds.
@@ -319,4 +362,48 @@ pub(crate) fn turn<'a>(
     let mut s = lock(state);
     wake_poll |= crate::poll::due_before_poll_thread(&mut s);
     (s, wake_poll)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads `n` times, each after `away` outside the stack.
+    fn reads(a: &mut Away, t: &mut Instant, n: usize, away: Duration) {
+        for _ in 0..n {
+            *t += away;
+            a.read_begins(*t);
+            a.read_returns(*t);
+        }
+    }
+
+    #[test]
+    fn a_program_that_works_between_reads_is_told_from_one_that_reads_on() {
+        let mut a = Away::default();
+        let mut t = Instant::now();
+        reads(&mut a, &mut t, 100, Duration::from_micros(1));
+        assert!(!a.working(), "reading on at once");
+        reads(&mut a, &mut t, 20, Duration::from_micros(50));
+        assert!(a.working(), "50 us of work per read");
+        reads(&mut a, &mut t, 30, Duration::ZERO);
+        assert!(!a.working(), "back to reading at once");
+    }
+
+    #[test]
+    fn a_pause_between_transfers_weighs_no_more_than_a_millisecond() {
+        let mut a = Away::default();
+        let mut t = Instant::now();
+        reads(&mut a, &mut t, 2, Duration::from_secs(10));
+        assert_eq!(a.average_ns, 125_000, "an eighth of 1 ms");
+        // 1 ms / 8 = 125 us, under 10 us after 20 reads at once (7/8 each).
+        reads(&mut a, &mut t, 20, Duration::ZERO);
+        assert!(!a.working(), "the pause still counts: {} ns", a.average_ns);
+    }
+
+    #[test]
+    fn the_first_read_has_no_time_away() {
+        let mut a = Away::default();
+        a.read_begins(Instant::now() + Duration::from_secs(1));
+        assert_eq!(a.average_ns, 0);
+    }
 }

@@ -64,6 +64,8 @@ pub(crate) struct State {
     pub lease: crate::drive::Lease,
     /// Rounds run by calls that drove the devices.
     pub driven: u64,
+    /// How long the program stays away between its TCP reads.
+    pub away: crate::drive::Away,
     /// Packets accepted by ingress, waiting for smoltcp.
     pub ingress: VecDeque<Packet>,
     /// Packets smoltcp emitted, waiting to be routed.
@@ -156,6 +158,7 @@ impl State {
             tun_order: Default::default(),
             poll_deadline: None,
             lease: Default::default(),
+            away: Default::default(),
             driven: 0,
             after_call: Default::default(),
             ingress,

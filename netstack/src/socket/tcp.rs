@@ -15,7 +15,7 @@ use smoltcp::wire::IpEndpoint;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr};
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a connect waits for the handshake when no timeout is given:
 /// Linux's with tcp_syn_retries = 6 (1+2+4+8+16+32+64 s).
@@ -577,12 +577,16 @@ impl TcpStream {
         ) -> Result<usize, tcp::RecvError>,
     ) -> io::Result<usize> {
         let id = self.id;
+        let mut first = true;
         self.stack.blocking(
             id,
             super::Interest::READABLE,
             |o| o.read_timeout,
             io::ErrorKind::WouldBlock,
             |s| {
+                if std::mem::take(&mut first) {
+                    s.away.read_begins(Instant::now());
+                }
                 let (c, sock, carries) = match parts_and_carries(s, id) {
                     Ok(p) => p,
                     Err(e) => return Poll::Ready(Err(e)),
@@ -605,6 +609,7 @@ impl TcpStream {
                             // sleeps on (drive.rs).
                             s.after_call = AfterCall::SendHere;
                         }
+                        s.away.read_returns(Instant::now());
                     }
                     return Poll::Ready(n.map_err(|_| errno(libc::EIO)));
                 }
