@@ -58,8 +58,8 @@ const AWAY_MAX: Duration = Duration::from_millis(1);
 /// program that works on what it reads gives them back, so that the poll
 /// thread takes the packets in while it works, and its next read that
 /// blocks takes them again. (Kept by a program that works 50 us per 64 KiB
-/// read, the devices waited for its work: 0.74-0.76 of the poll thread
-/// serving it, docs/PERFORMANCE.md.)
+/// read, the devices waited for its work: 0.65-0.77 of the rate the poll
+/// thread served it at, docs/PERFORMANCE.md.)
 #[derive(Default)]
 pub(crate) struct Away {
     /// When the last read returned bytes.

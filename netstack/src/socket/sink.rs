@@ -1,18 +1,19 @@
 //! Receive sinks: a connection's bytes handed to the program in the round
-//! that received them, whichever thread runs it (`TcpStream::set_receive_sink`).
+//! that received them, whichever thread runs it
+//! (`TcpStream::set_receive_sink`).
 //!
 //! A program that reads with `read` or `read_with` runs on a thread of its
 //! own. Unless its reads drive the devices (drive.rs; not while another call
-//! is blocked on the stack, nor over lo), each round that receives data
-//! wakes it, and the window it frees goes out in a later round, which its
-//! read has to ask for. Where a window holds few segments (four of 64 KiB
-//! in 256 KiB at MTU 65535) the sender waits on that hand-off, and on two
-//! cores shared with the sender the hand-off is what kept a receiving stack
-//! below a bare smoltcp loop, which consumes in its own thread
-//! (docs/PERFORMANCE.md). A sink consumes in the round,
-//! after smoltcp has taken in the segments and before it writes its ACKs,
-//! so the ACK announces the window the sink freed, with no thread between;
-//! lwIP's raw API delivers received data the same way (`tcp_recv`).
+//! is blocked on the stack, nor over lo), each round that receives data wakes
+//! it, and the window it frees goes out in a later round, which its read has
+//! to ask for. Where a window holds few segments (four of 64 KiB in 256 KiB
+//! at MTU 65535) the sender waits on that hand-off, and on two cores shared
+//! with the sender the hand-off is what kept a receiving stack below a bare
+//! smoltcp loop, which consumes in its own thread (docs/PERFORMANCE.md). A
+//! sink consumes in the round, after smoltcp has taken in the segments and
+//! before it writes its ACKs, so the ACK announces the window the sink freed,
+//! with no thread between; lwIP's raw API delivers received data the same way
+//! (`tcp_recv`).
 //!
 //! A sink runs under the stack's lock: it must not block, and it cannot call
 //! into a stack (such a call panics instead of deadlocking: into its own
@@ -47,11 +48,12 @@ impl Sinks {
         self.0.push(Sink { handle, take });
     }
 
-    /// Drops the sink of the connection `handle`, if it has one.
+    /// Whether the connection `handle` has a sink.
     pub fn has(&self, handle: SocketHandle) -> bool {
         self.0.iter().any(|s| s.handle == handle)
     }
 
+    /// Drops the sink of the connection `handle`, if it has one.
     pub fn remove(&mut self, handle: SocketHandle) {
         self.0.retain(|s| s.handle != handle);
     }
