@@ -39,7 +39,10 @@
 //! a 41-byte segment behind, which BBR pays for, and two segments' worth,
 //! 130990 bytes, leaves none). `--program-chunk BYTES` sets the size of the
 //! userspace program's reads and writes, bare smoltcp's copies and sandnet's
-//! `Read`/`Write` alike (default 64 KiB). `--pin` puts the program's side on
+//! `Read`/`Write` alike (default 64 KiB). `--work-us US` has the program
+//! spin for US microseconds after each read (inbound; bare smoltcp's
+//! `recv_slice`/`recv` and sandnet's `read`/`read_with` alike), as a program
+//! that works on what it reads. `--pin` puts the program's side on
 //! CPU 0 (the thread running bare smoltcp's loop, or the program's thread
 //! and sandnet's poll thread) and the kernel's peer thread on CPU 1;
 //! `--pin-program` puts the program's side on CPU 0 and leaves the peer to
@@ -82,7 +85,7 @@ pub enum Measured {
 }
 
 const USAGE: &str =
-    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source|sandnet-wait in|out|rr|udp-rr [--mib N] [--rt N] [--mtu BYTES] [--buffer BYTES] [--pin|--pin-program] [--sender-cc NAME] [--sender-write BYTES] [--program-chunk BYTES]";
+    "usage: tun_bench kernel|smoltcp|smoltcp-copy|sandnet|sandnet-plain|sandnet-inplace|sandnet-sink|sandnet-source|sandnet-wait in|out|rr|udp-rr [--mib N] [--rt N] [--mtu BYTES] [--buffer BYTES] [--pin|--pin-program] [--sender-cc NAME] [--sender-write BYTES] [--program-chunk BYTES] [--work-us US]";
 
 /// CPU time of the whole process (every thread, both ends of the transfer:
 /// the kernel's work for its sockets is charged to the threads that call it
@@ -174,6 +177,17 @@ fn main() -> ExitCode {
                 eprintln!("tun_bench: {e}\n{USAGE}");
                 return ExitCode::from(2);
             }
+        }
+    }
+    match flag("--work-us", 0) {
+        Ok(n) if n <= 1_000_000 => kernel::set_work_us(n as usize),
+        Ok(_) => {
+            eprintln!("tun_bench: --work-us must be within 0..=1000000");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("tun_bench: {e}\n{USAGE}");
+            return ExitCode::from(2);
         }
     }
     if sandnet::netstack::os::geteuid() != 0 {

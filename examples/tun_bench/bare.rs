@@ -77,6 +77,7 @@ fn in_namespace(mib: u64, buffer: usize, dir: Dir, copy: bool) -> io::Result<Mea
                     } else {
                         s.recv(|b| (b.len(), b.len())).unwrap()
                     } as u64;
+                    kernel::work();
                     progressed = true;
                 }
                 if !progressed {

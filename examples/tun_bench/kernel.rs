@@ -106,6 +106,27 @@ pub fn program_chunk() -> usize {
     PROGRAM_CHUNK.load(Ordering::Relaxed)
 }
 
+/// How long the userspace program works on each read's bytes, in µs
+/// (`--work-us`, inbound): a spin after every read, bare smoltcp's and
+/// sandnet's alike, as a program that parses or hashes what it reads.
+static WORK_US: AtomicUsize = AtomicUsize::new(0);
+
+pub fn set_work_us(us: usize) {
+    WORK_US.store(us, Ordering::Relaxed);
+}
+
+/// The program's work after a read (`--work-us`; none by default).
+pub fn work() {
+    let us = WORK_US.load(Ordering::Relaxed);
+    if us > 0 {
+        let start = std::time::Instant::now();
+        let work = Duration::from_micros(us as u64);
+        while start.elapsed() < work {
+            std::hint::spin_loop();
+        }
+    }
+}
+
 /// Writes `total` bytes and closes.
 pub fn send_all(mut s: TcpStream, total: u64) -> io::Result<()> {
     set_cc(&socket2::SockRef::from(&s), sender_cc())?;

@@ -178,6 +178,7 @@ pub fn run(
                     break;
                 }
                 got += n as u64;
+                kernel::work();
             }
             let end = std::time::Instant::now();
             sender.join().expect("kernel sender")?;
