@@ -162,32 +162,37 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Sizes of writes and reads: the sender's, and the userspace program's.
-    for (name, set) in [
-        ("--sender-write", kernel::set_sender_write as fn(usize)),
-        ("--program-chunk", kernel::set_program_chunk),
+    // Sizes of writes and reads (the sender's, the userspace program's), and
+    // the program's work per read.
+    for (name, default, range, set) in [
+        (
+            "--sender-write",
+            kernel::CHUNK as u64,
+            1..=MAX_IO_SIZE,
+            kernel::set_sender_write as fn(usize),
+        ),
+        (
+            "--program-chunk",
+            kernel::CHUNK as u64,
+            1..=MAX_IO_SIZE,
+            kernel::set_program_chunk,
+        ),
+        ("--work-us", 0, 0..=1_000_000, kernel::set_work_us),
     ] {
-        match flag(name, kernel::CHUNK as u64) {
-            Ok(n) if (1..=MAX_IO_SIZE).contains(&n) => set(n as usize),
+        match flag(name, default) {
+            Ok(n) if range.contains(&n) => set(n as usize),
             Ok(_) => {
-                eprintln!("tun_bench: {name} must be within 1..={MAX_IO_SIZE}");
+                eprintln!(
+                    "tun_bench: {name} must be within {}..={}",
+                    range.start(),
+                    range.end()
+                );
                 return ExitCode::from(2);
             }
             Err(e) => {
                 eprintln!("tun_bench: {e}\n{USAGE}");
                 return ExitCode::from(2);
             }
-        }
-    }
-    match flag("--work-us", 0) {
-        Ok(n) if n <= 1_000_000 => kernel::set_work_us(n as usize),
-        Ok(_) => {
-            eprintln!("tun_bench: --work-us must be within 0..=1000000");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            eprintln!("tun_bench: {e}\n{USAGE}");
-            return ExitCode::from(2);
         }
     }
     if sandnet::netstack::os::geteuid() != 0 {
