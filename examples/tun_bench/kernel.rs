@@ -6,7 +6,7 @@ use sandnet::netstack::os::affinity::{set_thread_affinity, thread_affinity};
 use sandnet::netstack::os::netns::NetNs;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -159,10 +159,9 @@ pub fn drain(mut s: TcpStream) -> io::Result<u64> {
 /// places its threads would. With `--pin-program`, the program side gets CPU
 /// 0 and the peer is left where the scheduler puts it: a runtime that
 /// places its own threads, beside a peer it does not own.
-static PIN: AtomicU8 = AtomicU8::new(Pin::None as u8);
+static PIN: OnceLock<Pin> = OnceLock::new();
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
 pub enum Pin {
     None,
     /// `--pin`: the program side on one CPU, the peer on the other.
@@ -177,15 +176,11 @@ static ALL_CPUS: OnceLock<Vec<usize>> = OnceLock::new();
 
 pub fn set_pin(pin: Pin) {
     let _ = ALL_CPUS.set(thread_affinity(0).expect("the process's CPUs"));
-    PIN.store(pin as u8, Ordering::Relaxed);
+    let _ = PIN.set(pin);
 }
 
 fn pin() -> Pin {
-    match PIN.load(Ordering::Relaxed) {
-        x if x == Pin::Both as u8 => Pin::Both,
-        x if x == Pin::Program as u8 => Pin::Program,
-        _ => Pin::None,
-    }
+    PIN.get().copied().unwrap_or(Pin::None)
 }
 
 /// Whether the program side is pinned (`--pin` or `--pin-program`).

@@ -560,12 +560,9 @@ pub(crate) fn step(s: &mut State) -> bool {
         s.nics
             .iter()
             .filter(|(_, n)| !(read_before && n.link.pollable()))
-            .map(|(i, _)| *i),
+            .map(|(i, n)| (*i, n.link.kind())),
     );
-    for &ifindex in &order {
-        let Some(kind) = s.nics.get(&ifindex).map(|n| n.link.kind()) else {
-            continue;
-        };
+    for &(ifindex, kind) in &order {
         let mut batch = Batch::of(kind);
         loop {
             if batch.full() {

@@ -73,8 +73,9 @@ pub(crate) struct State {
     /// The previous round's emitted packets, emptied: swapped with `egress`
     /// each round so that neither queue is reallocated.
     pub routing: Vec<Packet>,
-    /// NIC indexes, refilled each round (a reused allocation).
-    pub rx_order: Vec<u32>,
+    /// NIC indexes and their links' kinds, refilled each round (a reused
+    /// allocation).
+    pub rx_order: Vec<(u32, crate::link::LinkKind)>,
     /// The device's record of what sockets sent in one poll (device.rs),
     /// kept here so that its table is allocated once.
     pub repeats: crate::device::Repeats,
